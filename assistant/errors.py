@@ -1,0 +1,25 @@
+"""The few error types the assistant raises. The CLI prints their message, never a traceback."""
+
+
+class AssistantError(Exception):
+    """Base class: something the user can fix (bad input, missing model, missing index)."""
+
+
+class InputError(AssistantError):
+    """A bad question, file or argument."""
+
+
+class ModelMissingError(AssistantError):
+    """A model file or folder is not where the settings say; the message says how to get it."""
+
+
+class IndexStoreError(AssistantError):
+    """The index is missing, corrupt or built with another embedder."""
+
+
+class PromptError(AssistantError):
+    """A prompt template is missing or a named slot is not filled."""
+
+
+class GenerationError(AssistantError):
+    """The language model (local or remote) failed."""

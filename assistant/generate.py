@@ -1,0 +1,130 @@
+"""Generators: stream answer tokens from a local GGUF (llama.cpp) or an OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from .errors import GenerationError, ModelMissingError
+
+
+class Generator(Protocol):
+    name: str
+
+    def stream(self, system: str, user: str, max_tokens: int, temperature: float) -> Iterator[str]:
+        """Yield the answer text piece by piece."""
+
+
+@contextmanager
+def _no_extra_buffer_types():
+    """llama.cpp's CPU "extra buffer types" (AMX/repacked weights) segfault in decode on some VMs
+    with native builds. Llama() reads the C default params inside its constructor, so we wrap that
+    one function for the duration of the load (shared MODELS.md: stable and fastest)."""
+    import llama_cpp.llama_cpp as C
+
+    original = C.llama_model_default_params
+
+    def patched():
+        params = original()
+        if hasattr(params, "use_extra_bufts"):
+            params.use_extra_bufts = False
+        return params
+
+    C.llama_model_default_params = patched
+    try:
+        yield
+    finally:
+        C.llama_model_default_params = original
+
+
+class LlamaCppGenerator:
+    """A local GGUF model, loaded on first use and kept; one generation at a time (llama.cpp
+    contexts are not thread-safe, and two concurrent answers on 2 cores would both crawl)."""
+
+    def __init__(self, path: Path, n_ctx: int = 4096, n_threads: int = 2, seed: int = 0, key: str | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            from .models import missing_message
+
+            raise ModelMissingError(missing_message("LLM (GGUF file)", self.path, key))
+        self.n_ctx, self.n_threads, self.seed = n_ctx, n_threads, seed
+        self.name = self.path.name
+        self._llm = None
+        self._lock = threading.Lock()
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            from llama_cpp import Llama
+
+            with _no_extra_buffer_types():
+                try:
+                    self._llm = Llama(
+                        model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                        n_threads_batch=self.n_threads, seed=self.seed, verbose=False,
+                    )
+                except (ValueError, RuntimeError) as e:
+                    raise ModelMissingError(f"cannot load GGUF model {self.path}: {e}") from e
+        return self._llm
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream(self, system, user, max_tokens, temperature):
+        with self._lock:
+            chunks = self.llm.create_chat_completion(
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                max_tokens=max_tokens, temperature=temperature, stream=True,
+            )
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+
+
+class OpenAICompatGenerator:
+    """Any server speaking the OpenAI chat-completions API (llama-server, vLLM, Ollama, ...).
+
+    Lets a team move generation to a bigger machine by setting a base URL, no code change.
+    """
+
+    def __init__(self, base_url: str, model: str = "local", api_key: str = "", timeout: float = 300):
+        self.base_url = base_url.rstrip("/")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise GenerationError(f"LLM base URL must start with http:// or https://, got {base_url!r}")
+        self.model, self.api_key, self.timeout = model, api_key, timeout
+        self.name = f"{model}@{self.base_url}"
+
+    def _url(self) -> str:
+        return self.base_url + ("/chat/completions" if self.base_url.endswith("/v1") else "/v1/chat/completions")
+
+    def stream(self, system, user, max_tokens, temperature):
+        body = json.dumps({
+            "model": self.model, "stream": True, "max_tokens": max_tokens, "temperature": temperature,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        }).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(self._url(), data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                for raw in resp:
+                    line = raw.decode("utf-8", "replace").strip()
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    piece = (json.loads(data).get("choices") or [{}])[0].get("delta", {}).get("content")
+                    if piece:
+                        yield piece
+        except urllib.error.URLError as e:
+            raise GenerationError(f"LLM server at {self.base_url} failed: {e}") from e
+        except ValueError as e:
+            raise GenerationError(f"LLM server at {self.base_url} sent an unreadable stream: {e}") from e

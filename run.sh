@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# One entry point for a new user.
+#   ./run.sh          set everything up (venv, models, index) and open the browser chat
+#   ./run.sh test     set everything up and run the test suite (what CI runs)
+#   ./run.sh setup    set up only
+# Downloads and builds are cached in $ASSISTANT_HOME (default ~/.cache/nl-gov-assistant):
+# models/ (about 2.8 GB), pip/ (wheels, including the compiled llama-cpp-python).
+set -euo pipefail
+cd "$(dirname "$0")"
+export ASSISTANT_HOME="${ASSISTANT_HOME:-$HOME/.cache/nl-gov-assistant}"
+export PIP_CACHE_DIR="$ASSISTANT_HOME/pip"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+mode="${1:-chat}"
+PY="${PYTHON:-python3}"
+VENV="${ASSISTANT_VENV:-.venv}"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  step "creating virtual environment in $VENV"
+  "$PY" -m venv "$VENV"
+fi
+stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  step "installing Python packages (first time: builds llama-cpp-python, ~10 min on 2 cores; cached after)"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  # The CPU build of torch first, pinned, so nothing pulls the multi-GB CUDA build.
+  "$VENV/bin/pip" install --quiet torch==2.13.0
+  "$VENV/bin/pip" install --quiet -e ".[test]"
+  touch "$stamp"
+fi
+A="$VENV/bin/assistant"
+
+case "$mode" in
+  chat|setup)
+    step "fetching models into $ASSISTANT_HOME/models (sha256-verified; skipped when present)"
+    "$A" models fetch
+    step "indexing seeds/ (incremental)"
+    "$A" ingest seeds
+    if [ "$mode" = chat ]; then
+      step "starting the browser chat"
+      exec "$A" chat "${@:2}"
+    fi
+    ;;
+  test)
+    step "fetching models (default + small test LLM)"
+    "$A" models fetch --small
+    if ! command -v chromium >/dev/null 2>&1; then
+      step "installing Debian's chromium for the browser test"
+      if [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: browser test will be skipped" >&2
+      else
+        echo "chromium not found (sudo apt-get install chromium): browser test will be skipped" >&2
+      fi
+    fi
+    step "running tests"
+    set +e
+    "$VENV/bin/python" -m pytest -ra "${@:2}"
+    rc=$?
+    set -e
+    if [ "$rc" = 5 ]; then
+      echo "pytest collected no tests: treating as a failure" >&2
+      exit 1
+    fi
+    exit "$rc"
+    ;;
+  *)
+    echo "usage: ./run.sh [chat|test|setup] [extra args]" >&2
+    exit 2
+    ;;
+esac
