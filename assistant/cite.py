@@ -18,7 +18,7 @@ from .lexical import Tokenizer
 from .types import Citation, Hit
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'‘“(\[])|\n+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'‘“(])|\n+")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,17 @@ class Sentence:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text or "") if s and s.strip()]
+    out: list[str] = []
+    for s in _SENTENCE.split(text or ""):
+        s = s.strip()
+        if not s:
+            continue
+        # "Zo is het.\n[1]" - markers on their own belong to the sentence before them.
+        if out and not MARKER.sub("", s).strip(" .,;"):
+            out[-1] += " " + s
+        else:
+            out.append(s)
+    return out
 
 
 def numbers_in(sentence: str) -> list[int]:

@@ -230,10 +230,16 @@ def sync(
 
         if progress:
             progress(0, len(to_embed))
-        fresh = embedder.embed_documents([embed_text(chunks[i]) for i in to_embed], progress=tick)
+        # Nothing new to embed: don't even load the model (warm re-ingest stays instant).
+        fresh = embedder.embed_documents([embed_text(chunks[i]) for i in to_embed], progress=tick) if to_embed else None
         if _after_embed:
             _after_embed()  # test hook: lets a test kill the process mid-write
-        dim = int(fresh.shape[1]) if len(to_embed) else (old_vectors.shape[1] if old_vectors is not None and len(old_vectors) else embedder.dim)
+        if fresh is not None:
+            dim = int(fresh.shape[1])
+        elif old is not None:
+            dim = int(old.manifest["dim"])
+        else:  # an empty index from scratch
+            dim = embedder.dim
         vectors = np.zeros((len(chunks), dim), dtype=np.float32)
         for j, i in enumerate(to_embed):
             vectors[i] = fresh[j]

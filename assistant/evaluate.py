@@ -1,0 +1,664 @@
+"""`assistant eval`: run a gold question set through the real answer path and write a report.
+
+    assistant eval --gold eval/gold.jsonl --out eval/runs/latest [--compare eval/runs/prev]
+                   [--retrieval-only] [--limit N] [-k 5]
+
+Per question it does a separate k=10 search for the retrieval metrics (the answer itself uses the
+configured k, normally 5) and then `Assistant.answer()`, the same path as `ask` and the chat UI.
+Outputs in --out:
+    records.jsonl  one line per question: the full `ask --json` output ("ask"), the top-10
+                   retrieval with relevance flags, the located evidence and the per-question metrics.
+                   Written as records.jsonl.partial while running (appended and fsynced per
+                   question, so a crash keeps the finished ones), renamed when the run completes.
+    report.json    metrics overall and per language (+ "compare" with --compare)
+    report.md      the same as tables, the misses, the comparison, and the plot
+    report.png     metrics per language and latency distribution
+Every report file is written to a temporary name and renamed, so none is ever half-written.
+
+Relevance: a passage is relevant when its [start, end) span overlaps a place where an evidence
+quote occurs verbatim in the indexed text of the question's document(s). See assistant/metrics.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import lang as lang_mod
+from . import metrics as M
+from .errors import AssistantError, InputError
+
+RETRIEVAL_K = 10
+LANGS = ("en", "nl")
+RECORDS = "records.jsonl"
+PARTIAL = "records.jsonl.partial"
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+REPORT_PNG = "report.png"
+MAX_QUESTION_CHARS = 2000  # the assistant refuses longer questions
+
+
+class GoldError(InputError):
+    """The gold file is malformed; the message lists every problem with its line number."""
+
+
+# -- gold file -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GoldItem:
+    line: int
+    id: str
+    question: str
+    lang: str
+    answerable: bool
+    evidence: tuple[str, ...]
+    keywords: tuple[tuple[str, ...], ...]
+    docs: tuple[str, ...]  # the "doc" field as a tuple: one name, several, or none
+    reference_answer: str = ""
+    multi_passage: bool = False
+    pair: str | None = None
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+_REQUIRED = ("id", "question", "lang", "answerable", "evidence", "keywords", "doc")
+_OPTIONAL = {"reference_answer": str, "pair": str, "multi_passage": bool}
+
+
+def _is_str_list(v, allow_empty: bool = True) -> bool:
+    return isinstance(v, list) and (allow_empty or v) and all(isinstance(x, str) and x.strip() for x in v)
+
+
+def validate_gold(path: Path, docs_text_by_name: dict[str, str]) -> list[GoldItem]:
+    """Parse and check a gold JSONL file; raise GoldError listing every problem by line.
+
+    Each line is an object with id (str, unique), question (str), lang ("en"|"nl"), answerable
+    (bool), evidence (list of str: verbatim quotes from the document(s)), keywords (list of groups,
+    each a non-empty list of alternative strings), doc (document name, list of names, or null),
+    and optionally reference_answer (str), pair (str), multi_passage (bool).
+    An answerable question needs evidence and a doc; an unanswerable one has no evidence.
+    Every doc must be a key of docs_text_by_name and every evidence quote must occur verbatim in
+    the text of one of the question's docs.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise GoldError(f"cannot read gold file {path}: {e}") from e
+    except UnicodeDecodeError as e:
+        raise GoldError(f"gold file {path} is not UTF-8: {e}") from e
+    problems: list[str] = []
+    items: list[GoldItem] = []
+    seen: dict[str, int] = {}
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path.name} line {no}"
+        try:
+            row = json.loads(line)
+        except ValueError as e:
+            problems.append(f"{where}: not valid JSON ({e})")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"{where}: expected a JSON object, got {type(row).__name__}")
+            continue
+        if isinstance(row.get("id"), str):
+            where += f" (id {row['id']!r})"
+        bad: list[str] = []
+        missing = [k for k in _REQUIRED if k not in row]
+        if missing:
+            bad.append("missing field(s) " + ", ".join(repr(k) for k in missing))
+        if "id" in row:
+            if not isinstance(row["id"], str) or not row["id"].strip():
+                bad.append("'id' must be a non-empty string")
+            elif row["id"] in seen:
+                bad.append(f"duplicate id (first on line {seen[row['id']]})")
+            else:
+                seen[row["id"]] = no
+        if "question" in row:
+            q = row["question"]
+            if not isinstance(q, str) or not q.strip():
+                bad.append("'question' must be a non-empty string")
+            elif len(q.strip()) > MAX_QUESTION_CHARS:
+                bad.append(f"'question' is longer than {MAX_QUESTION_CHARS} characters")
+        if "lang" in row and row["lang"] not in LANGS:
+            bad.append(f"'lang' must be one of {', '.join(LANGS)}, got {row['lang']!r}")
+        if "answerable" in row and not isinstance(row["answerable"], bool):
+            bad.append(f"'answerable' must be true or false, got {row['answerable']!r}")
+        if "evidence" in row and not _is_str_list(row["evidence"]):
+            bad.append("'evidence' must be a list of non-empty strings")
+        if "keywords" in row:
+            kw = row["keywords"]
+            if not isinstance(kw, list) or not all(_is_str_list(g, allow_empty=False) for g in kw):
+                bad.append("'keywords' must be a list of groups, each a non-empty list of non-empty strings")
+        docs: list[str] = []
+        if "doc" in row:
+            d = row["doc"]
+            if d is None:
+                docs = []
+            elif isinstance(d, str) and d.strip():
+                docs = [d]
+            elif _is_str_list(d, allow_empty=False):
+                docs = list(d)
+            else:
+                bad.append("'doc' must be a document name, a non-empty list of names, or null")
+        for key, typ in _OPTIONAL.items():
+            if key in row and not isinstance(row[key], typ):
+                bad.append(f"{key!r} must be {'true or false' if typ is bool else 'a string'}, got {row[key]!r}")
+        if not bad:
+            if row["answerable"] and not row["evidence"]:
+                bad.append("answerable question without evidence")
+            if row["answerable"] and not docs:
+                bad.append("answerable question without 'doc'")
+            if not row["answerable"] and row["evidence"]:
+                bad.append("unanswerable question with evidence (set answerable to true, or remove the evidence)")
+            unknown = [d for d in docs if d not in docs_text_by_name]
+            for d in unknown:
+                bad.append(f"doc {d!r} is not among the indexed documents (ingest the folder it is in)")
+            if not unknown:
+                for i, quote in enumerate(row["evidence"], 1):
+                    if not any(quote in docs_text_by_name[d] for d in docs):
+                        hint = ""
+                        squeeze = " ".join(quote.split())
+                        if any(squeeze in " ".join(docs_text_by_name[d].split()) for d in docs):
+                            hint = " (it does match when whitespace is ignored: copy it exactly)"
+                        short = quote if len(quote) <= 80 else quote[:77] + "..."
+                        bad.append(f"evidence {i} not found verbatim in {', '.join(docs)}{hint}: {short!r}")
+        if bad:
+            problems.extend(f"{where}: {b}" for b in bad)
+            continue
+        items.append(
+            GoldItem(
+                line=no, id=row["id"], question=row["question"].strip(), lang=row["lang"],
+                answerable=row["answerable"], evidence=tuple(row["evidence"]),
+                keywords=tuple(tuple(g) for g in row["keywords"]), docs=tuple(docs),
+                reference_answer=row.get("reference_answer", ""), multi_passage=row.get("multi_passage", False),
+                pair=row.get("pair"), raw=row,
+            )
+        )
+    if problems:
+        shown = problems[:25]
+        more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        raise GoldError(f"gold file {path} has {len(problems)} problem(s):\n  " + "\n  ".join(shown) + more)
+    if not items:
+        raise GoldError(f"gold file {path} has no questions")
+    return items
+
+
+def doc_names(sources) -> dict[str, str]:
+    """Names a gold file may use for an indexed document -> its index source.
+
+    "seeds/000_x.txt" can be named by its full source or by its path inside the ingested folder
+    ("000_x.txt"), the latter only when no other folder has a document of that name."""
+    sources = list(sources)
+    out = {s: s for s in sources}
+    rel: dict[str, list[str]] = {}
+    for s in sources:
+        if "/" in s:
+            rel.setdefault(s.split("/", 1)[1], []).append(s)
+    for name, srcs in rel.items():
+        if len(srcs) == 1 and name not in out:
+            out[name] = srcs[0]
+    return out
+
+
+# -- one question --------------------------------------------------------------------------------
+def locate_evidence(item: GoldItem, names: dict[str, str], texts: dict[str, str]) -> M.Evidence:
+    """Per evidence quote: every (source, start, end) where it occurs in one of the item's docs."""
+    out: M.Evidence = []
+    for quote in item.evidence:
+        locs: list[M.Span] = []
+        for d in item.docs:
+            src = names[d]
+            locs.extend((src, s, e) for s, e in M.locate(texts[src], quote))
+        out.append(locs)
+    return out
+
+
+def _span(p: dict) -> M.Span:
+    return (p["source"], p["start"], p["end"])
+
+
+def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: bool) -> dict:
+    """Run one question; return its record (JSON-ready). Raises on failure."""
+    assistant = pipe.assistant
+    t0 = time.perf_counter()
+    hits = assistant.search(item.question, k=RETRIEVAL_K)
+    search_s = time.perf_counter() - t0
+    passages = [h.to_json(i + 1) for i, h in enumerate(hits)]
+    spans = [_span(p) for p in passages]
+    flags = M.relevant_flags(spans, evidence)
+    n_relevant = sum(
+        1 for c in pipe.index.chunks if any(M.covers((c.source, c.start, c.end), ev) for ev in evidence)
+    )
+    m: dict = {"lang": item.lang, "answerable": item.answerable, "multi_passage": item.multi_passage}
+    for k in M.RETRIEVAL_KS:
+        m[f"recall@{k}"] = M.evidence_recall_at_k(spans, evidence, k)
+    m["mrr@10"] = M.mrr_at_k(flags, RETRIEVAL_K) if evidence else None
+    m["ndcg@10"] = M.ndcg_at_k(flags, n_relevant, RETRIEVAL_K) if evidence else None
+    m["first_relevant_rank"] = next((i + 1 for i, f in enumerate(flags) if f), None) if evidence else None
+    ask = None
+    if retrieval_only:
+        m.update(abstained=None, keyword_accuracy=None, citation_precision=None, citation_recall=None,
+                 language_match=None, answer_language=None,
+                 retrieve_s=round(search_s, 4), first_token_s=None, total_s=None)
+    else:
+        answer = assistant.answer(item.question)
+        ask = answer.to_json()
+        cited = [_span(c) if c["valid"] else None for c in ask["citations"]]
+        detected = lang_mod.detect(ask["answer"])
+        m.update(
+            abstained=bool(ask["abstained"]),
+            # An abstention answers nothing, even if the not-found text happens to contain a keyword.
+            keyword_accuracy=(0.0 if ask["abstained"] and item.keywords else M.keyword_match(ask["answer"], item.keywords))
+            if item.answerable else None,
+            citation_precision=M.citation_precision(cited, evidence),
+            citation_recall=M.citation_recall(cited, evidence),
+            language_match=detected == item.lang,
+            answer_language=detected,
+            retrieve_s=ask["timings"].get("retrieve_s"),
+            first_token_s=ask["timings"].get("first_token_s"),
+            total_s=ask["timings"].get("total_s"),
+        )
+    for p, f in zip(passages, flags):
+        p["relevant"] = f
+        p.pop("text", None)  # the text is in the index (and in "ask" for the passages the model saw)
+    return {
+        "id": item.id,
+        "question": item.question,
+        "lang": item.lang,
+        "answerable": item.answerable,
+        "multi_passage": item.multi_passage,
+        "doc": item.raw.get("doc"),
+        "reference_answer": item.reference_answer,
+        "evidence_locations": [[{"source": s, "start": a, "end": b} for s, a, b in ev] for ev in evidence],
+        "retrieval": {"k": RETRIEVAL_K, "search_s": round(search_s, 4), "relevant_in_index": n_relevant, "passages": passages},
+        "ask": ask,
+        "metrics": m,
+        "error": None,
+    }
+
+
+def _error_record(item: GoldItem, exc: BaseException) -> dict:
+    m = {"lang": item.lang, "answerable": item.answerable, "multi_passage": item.multi_passage, "abstained": None}
+    return {
+        "id": item.id, "question": item.question, "lang": item.lang, "answerable": item.answerable,
+        "multi_passage": item.multi_passage, "doc": item.raw.get("doc"), "reference_answer": item.reference_answer,
+        "evidence_locations": [], "retrieval": None, "ask": None, "metrics": m,
+        "error": f"{type(exc).__name__}: {exc}",
+    }
+
+
+# -- comparison ----------------------------------------------------------------------------------
+def load_run(folder: Path) -> dict:
+    """An earlier run's records by id (records.jsonl, or the .partial of an unfinished run)."""
+    folder = Path(folder)
+    path = folder / RECORDS
+    if not path.is_file():
+        path = folder / PARTIAL
+    if not path.is_file():
+        raise InputError(f"--compare: no {RECORDS} in {folder} (is it an `assistant eval` output folder?)")
+    records: dict[str, dict] = {}
+    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            records[rec["id"]] = rec
+        except (ValueError, KeyError, TypeError):
+            if path.name == PARTIAL:  # a crash can cut the last line short
+                continue
+            raise InputError(f"--compare: {path} line {no} is not a record")
+    return {"path": str(path), "records": records}
+
+
+def _abstention_correct(m: dict) -> bool | None:
+    if m.get("abstained") is None:
+        return None
+    return m["abstained"] == (not m["answerable"])
+
+
+COMPARE_OVERALL = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "keyword_accuracy",
+                   "citation_precision", "citation_recall", "abstention_precision", "abstention_recall",
+                   "language_match", "total_p50_s")
+
+
+def compare_runs(previous: dict[str, dict], current: list[dict]) -> dict:
+    """Per-question changes between two runs (records by id / records in order)."""
+    cur_ids = [r["id"] for r in current]
+    common = [r for r in current if r["id"] in previous]
+    out: dict = {
+        "common": len(common),
+        "only_previous": sorted(set(previous) - set(cur_ids)),
+        "only_current": [i for i in cur_ids if i not in previous],
+    }
+    for key, getter in (
+        ("recall@5", lambda m: m.get("recall@5")),
+        ("keyword_accuracy", lambda m: m.get("keyword_accuracy")),
+        ("abstention_correct", _abstention_correct),
+    ):
+        better, worse = [], []
+        for r in common:
+            before, after = getter(previous[r["id"]]["metrics"]), getter(r["metrics"])
+            if before is None or after is None or before == after:
+                continue
+            entry = {"id": r["id"], "lang": r["lang"], "before": before, "after": after}
+            (better if after > before else worse).append(entry)
+        out[key] = {"better": better, "worse": worse}
+    before = M.summarize([previous[r["id"]]["metrics"] for r in common])
+    after = M.summarize([r["metrics"] for r in common])
+    out["overall"] = {
+        k: {"before": before.get(k), "after": after.get(k),
+            "delta": (after[k] - before[k]) if before.get(k) is not None and after.get(k) is not None else None}
+        for k in COMPARE_OVERALL
+    }
+    return out
+
+
+# -- outputs -------------------------------------------------------------------------------------
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+ROWS = [  # (section, label, key, kind) kind: "m" metric 0..1, "s" seconds; "answer" rows only in full runs
+    ("retrieval", "recall@1", "recall@1", "m"),
+    ("retrieval", "recall@5", "recall@5", "m"),
+    ("retrieval", "recall@10", "recall@10", "m"),
+    ("retrieval", "MRR@10", "mrr@10", "m"),
+    ("retrieval", "nDCG@10", "ndcg@10", "m"),
+    ("answer", "keyword accuracy", "keyword_accuracy", "m"),
+    ("answer", "citation precision", "citation_precision", "m"),
+    ("answer", "citation recall", "citation_recall", "m"),
+    ("answer", "abstention precision", "abstention_precision", "m"),
+    ("answer", "abstention recall", "abstention_recall", "m"),
+    ("answer", "false abstention rate", "false_abstention_rate", "m"),
+    ("answer", "answer-language match", "language_match", "m"),
+    ("latency", "retrieve p50 (s)", "retrieve_p50_s", "s"),
+    ("latency", "retrieve p95 (s)", "retrieve_p95_s", "s"),
+    ("answer", "first token p50 (s)", "first_token_p50_s", "s"),
+    ("answer", "first token p95 (s)", "first_token_p95_s", "s"),
+    ("answer", "total p50 (s)", "total_p50_s", "s"),
+    ("answer", "total p95 (s)", "total_p95_s", "s"),
+]
+
+
+def _fmt(v, kind: str = "m") -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return f"{v:.2f}" if kind == "s" else f"{v:.3f}"
+
+
+def metrics_table(summary: dict, retrieval_only: bool) -> str:
+    cols = [c for c in ("all", *LANGS) if c in summary]
+    head = "| metric | " + " | ".join(f"{c} (n={summary[c]['questions']})" for c in cols) + " |"
+    lines = [head, "|---|" + "---:|" * len(cols)]
+    for section, label, key, kind in ROWS:
+        if retrieval_only and section == "answer":
+            continue
+        lines.append(f"| {label} | " + " | ".join(_fmt(summary[c].get(key), kind) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def _ids(entries, limit: int = 40) -> str:
+    names = [f"`{e['id']}`" for e in entries]
+    more = f" ... and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more if names else "none"
+
+
+def render_markdown(report: dict, records: list[dict]) -> str:
+    meta, summary = report["meta"], report["metrics"]
+    ro = meta["mode"] == "retrieval-only"
+    out = [
+        "# Evaluation report",
+        "",
+        f"- gold file: `{meta['gold']}` ({meta['questions']} questions"
+        + (f", first {meta['limit']}" if meta.get("limit") else "") + ")",
+        f"- mode: {meta['mode']}; LLM: `{meta['llm']}`; embedder: `{meta['embedder']}`",
+        f"- passages given to the model: {meta['top_k']}; retrieval metrics from a separate top-{RETRIEVAL_K} search",
+        f"- index: `{meta['index_dir']}` (generation `{meta['index_generation']}`)",
+        f"- started {meta['started']}, took {meta['duration_s']:.0f} s (model loading {meta['load_s']:.1f} s, not in latencies)",
+    ]
+    if meta["errors"]:
+        out.append(f"- **{meta['errors']} question(s) failed** (see below); their metrics are missing from the averages")
+    out += ["", "## Metrics", "", metrics_table(summary, ro), ""]
+    if meta.get("plot"):
+        out += [f"![metrics per language and latency distribution]({meta['plot']})", ""]
+    out += [
+        "Definitions: a passage is relevant when its character span overlaps a verbatim occurrence of an "
+        "evidence quote in the question's document. recall@k = share of a question's evidence quotes "
+        "overlapped by the top-k passages (averaged over answerable questions); MRR@10 and nDCG@10 use binary "
+        "passage relevance (ideal = all relevant chunks of the index). ",
+    ]
+    if not ro:
+        out[-1] += (
+            "Keyword accuracy: every keyword group has an alternative in the answer (answerable questions). "
+            "Citation precision: valid cited passages overlapping evidence / citations (questions with citations); "
+            "citation recall: evidence quotes covered by a cited passage (answerable questions). "
+            "Abstention: positive class = abstained, truth = unanswerable. Latencies from the answer's own timings."
+        )
+    out.append("")
+
+    rows = [r for r in records if r["error"] is None]
+    misses_r = [r for r in rows if r["answerable"] and (r["metrics"].get("recall@5") or 0) < 1]
+    ranked = ", ".join(f"`{r['id']}` (first relevant rank {r['metrics'].get('first_relevant_rank') or '>10'})"
+                       for r in misses_r) or "none"
+    out += ["## Misses", "", f"- evidence not fully in the top 5 ({len(misses_r)}): {ranked}"]
+    if not ro:
+        kw = [r for r in rows if r["metrics"].get("keyword_accuracy") == 0]
+        false_abst = [r for r in rows if r["answerable"] and r["metrics"].get("abstained")]
+        missed_abst = [r for r in rows if not r["answerable"] and r["metrics"].get("abstained") is False]
+        wrong_lang = [r for r in rows if r["metrics"].get("language_match") is False]
+        out += [
+            f"- keyword miss ({len(kw)}): {_ids(kw)}",
+            f"- abstained on an answerable question ({len(false_abst)}): {_ids(false_abst)}",
+            f"- answered an unanswerable question ({len(missed_abst)}): {_ids(missed_abst)}",
+            f"- answer not in the question's language ({len(wrong_lang)}): {_ids(wrong_lang)}",
+        ]
+    errors = [r for r in records if r["error"] is not None]
+    if errors:
+        out += ["", "## Errors", ""] + [f"- `{r['id']}`: {r['error']}" for r in errors[:50]]
+    cmp = report.get("compare")
+    if cmp:
+        out += ["", "## Compared with the previous run", "",
+                f"Previous: `{cmp['previous']}`. {cmp['common']} questions in both runs"
+                + (f"; only in the previous run: {len(cmp['only_previous'])}" if cmp["only_previous"] else "")
+                + (f"; only in this run: {len(cmp['only_current'])}" if cmp["only_current"] else "") + ".", "",
+                "| metric (common questions) | before | after | change |", "|---|---:|---:|---:|"]
+        for key, v in cmp["overall"].items():
+            if v["before"] is None and v["after"] is None:
+                continue
+            kind = "s" if key.endswith("_s") else "m"
+            delta = "n/a" if v["delta"] is None else f"{v['delta']:+.3f}"
+            out.append(f"| {key} | {_fmt(v['before'], kind)} | {_fmt(v['after'], kind)} | {delta} |")
+        out.append("")
+        for key, label in (("recall@5", "recall@5"), ("keyword_accuracy", "keyword accuracy"),
+                           ("abstention_correct", "abstention (correct = abstained iff unanswerable)")):
+            out.append(f"- {label}: better {len(cmp[key]['better'])} {_ids(cmp[key]['better'])}; "
+                       f"worse {len(cmp[key]['worse'])} {_ids(cmp[key]['worse'])}")
+    out.append("")
+    return "\n".join(out)
+
+
+def render_plot(report: dict, records: list[dict], path: Path) -> bool:
+    """Bar chart of the metrics per language + box plot of latencies. False if matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    summary = report["metrics"]
+    ro = report["meta"]["mode"] == "retrieval-only"
+    keys = [(label, key) for section, label, key, kind in ROWS
+            if kind == "m" and not (ro and section == "answer")]
+    cols = [c for c in ("all", *LANGS) if c in summary]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [2.2, 1]})
+    width = 0.8 / max(1, len(cols))
+    for j, c in enumerate(cols):
+        vals = [summary[c].get(k) for _, k in keys]
+        xs = [i + (j - (len(cols) - 1) / 2) * width for i in range(len(keys))]
+        ax1.bar(xs, [v if v is not None else 0 for v in vals], width, label=f"{c} (n={summary[c]['questions']})")
+        for x, v in zip(xs, vals):
+            if v is None:
+                ax1.text(x, 0.01, "n/a", rotation=90, ha="center", va="bottom", fontsize=7, color="grey")
+    ax1.set_xticks(range(len(keys)))
+    ax1.set_xticklabels([lbl for lbl, _ in keys], rotation=35, ha="right")
+    ax1.set_ylim(0, 1.05)
+    ax1.set_ylabel("score")
+    ax1.set_title("Metrics per language")
+    ax1.legend(loc="upper right", fontsize=8)
+    ax1.grid(axis="y", alpha=0.3)
+
+    stages = [("retrieve_s", "retrieve")] + ([] if ro else [("first_token_s", "1st token"), ("total_s", "total")])
+    data, labels = [], []
+    for key, name in stages:
+        for lg in LANGS:
+            vals = [r["metrics"].get(key) for r in records if r["lang"] == lg and r["metrics"].get(key) is not None]
+            data.append(vals or [0.0])
+            labels.append(f"{name}\n{lg}")
+    if _old_boxplot():
+        ax2.boxplot(data, labels=labels)
+    else:
+        ax2.boxplot(data, tick_labels=labels)
+    ax2.set_ylabel("seconds")
+    ax2.set_title("Latency distribution")
+    ax2.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return True
+
+
+def _old_boxplot() -> bool:
+    import matplotlib
+
+    major, minor = (int(x) for x in matplotlib.__version__.split(".")[:2])
+    return (major, minor) < (3, 9)
+
+
+# -- run -----------------------------------------------------------------------------------------
+def _warm_up(pipe, retrieval_only: bool) -> None:
+    """Load the embedder, BM25 and the LLM before the clock starts for the first question."""
+    pipe.assistant.search("warm-up", k=1)
+    gen = pipe.assistant.generator
+    if not retrieval_only and gen is not None:
+        for _ in gen.stream("You are a test.", "Say OK.", 1, 0.0):
+            pass
+
+
+def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_only: bool = False,
+        limit: int | None = None, *, embedder=None, generator=None, show_progress: bool = True) -> dict:
+    """Evaluate and write records.jsonl, report.json, report.md, report.png into `out`; return the report."""
+    from tqdm import tqdm
+
+    from .pipeline import build
+
+    gold, out = Path(gold), Path(out)
+    if limit is not None and limit < 1:
+        raise InputError("--limit must be at least 1")
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    t_start = time.perf_counter()
+    pipe = build(settings, with_llm=not retrieval_only, embedder=embedder, generator=generator)
+    names = doc_names(pipe.index.docs)
+    texts_by_name = {n: pipe.index.docs[s].text for n, s in names.items()}
+    texts = {s: d.text for s, d in pipe.index.docs.items()}
+    items = validate_gold(gold, texts_by_name)
+    if limit is not None:
+        items = items[:limit]
+    previous = load_run(compare) if compare else None
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (RECORDS, REPORT_JSON, REPORT_MD, REPORT_PNG):  # never leave another run's files beside this one
+        (out / name).unlink(missing_ok=True)
+    t_load = time.perf_counter()
+    _warm_up(pipe, retrieval_only)
+    load_s = time.perf_counter() - t_load
+
+    records: list[dict] = []
+    partial = out / PARTIAL
+    bar = tqdm(total=len(items), desc="eval", unit="q", file=sys.stderr, dynamic_ncols=True, disable=not show_progress)
+    try:
+        with open(partial, "w", encoding="utf-8") as f:
+            for item in items:
+                try:
+                    rec = evaluate_one(pipe, item, locate_evidence(item, names, texts), retrieval_only)
+                except Exception as e:  # one failing question must not lose a long run
+                    rec = _error_record(item, e)
+                    bar.write(f"{item.id}: {rec['error']}", file=sys.stderr)
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+                records.append(rec)
+                bar.update(1)
+                running = M.summarize([r["metrics"] for r in records])
+                post = {"r@5": _fmt(running["recall@5"])}
+                if not retrieval_only:
+                    post["kw"] = _fmt(running["keyword_accuracy"])
+                bar.set_postfix(post, refresh=False)
+    finally:
+        bar.close()
+    if all(r["error"] for r in records):
+        raise AssistantError(f"every question failed; the first: {records[0]['error']}")
+    os.replace(partial, out / RECORDS)
+
+    rows = [r["metrics"] for r in records]
+    gen = pipe.assistant.generator
+    report = {
+        "meta": {
+            "gold": str(gold),
+            "gold_sha256": hashlib.sha256(gold.read_bytes()).hexdigest(),
+            "questions": len(records),
+            "limit": limit,
+            "mode": "retrieval-only" if retrieval_only else "full",
+            "llm": None if retrieval_only or gen is None else getattr(gen, "name", type(gen).__name__),
+            "embedder": pipe.embedder.name,
+            "top_k": settings.top_k,
+            "retrieval_k": RETRIEVAL_K,
+            "min_similarity": settings.min_similarity,
+            "index_dir": str(settings.index_dir),
+            "index_generation": pipe.index.generation,
+            "started": started,
+            "duration_s": round(time.perf_counter() - t_start, 1),
+            "load_s": round(load_s, 2),
+            "errors": sum(1 for r in records if r["error"]),
+            "plot": None,
+        },
+        "metrics": M.by_language(rows, LANGS),
+    }
+    if previous is not None:
+        report["compare"] = {"previous": previous["path"], **compare_runs(previous["records"], records)}
+    if render_plot(report, records, out / REPORT_PNG):
+        report["meta"]["plot"] = REPORT_PNG
+    _atomic_write(out / REPORT_JSON, (json.dumps(report, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
+    _atomic_write(out / REPORT_MD, render_markdown(report, records).encode("utf-8"))
+    return report
+
+
+def run_cli(settings, args) -> int:
+    if getattr(args, "k", None):
+        settings = settings.with_(top_k=args.k)
+    report = run(
+        settings, Path(args.gold), Path(args.out), Path(args.compare) if args.compare else None,
+        retrieval_only=args.retrieval_only, limit=args.limit,
+    )
+    print(metrics_table(report["metrics"], report["meta"]["mode"] == "retrieval-only"))
+    cmp = report.get("compare")
+    if cmp:
+        print("\nvs previous run: " + "; ".join(
+            f"{k} better {len(cmp[k]['better'])} / worse {len(cmp[k]['worse'])}"
+            for k in ("recall@5", "keyword_accuracy", "abstention_correct")))
+    print(f"\nwrote {Path(args.out) / REPORT_MD} (+ {RECORDS}, {REPORT_JSON}, {REPORT_PNG})", file=sys.stderr)
+    return 0

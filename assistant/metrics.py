@@ -1,0 +1,203 @@
+"""Pure evaluation metrics: no I/O, no models. Used by `assistant eval` and eval/legalqa.py.
+
+Vocabulary
+    span       (source, start, end): a character range [start, end) in one indexed document.
+    evidence   list of evidence spans; each is a list of *locations* (the places its text occurs
+               verbatim, normally one), so a quote that occurs twice counts as found at either place.
+    flags      per ranked passage: is it relevant? (True/False, best rank first)
+
+A metric that does not apply to a question (no evidence, no keywords, no citations) returns None,
+and averages skip None, so "not applicable" never counts as 0 or 1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from typing import Iterable, Sequence
+
+Span = tuple[str, int, int]
+Evidence = list[list[Span]]
+
+RETRIEVAL_KS = (1, 5, 10)
+
+
+# -- spans ---------------------------------------------------------------------------------------
+def locate(text: str, quote: str) -> list[tuple[int, int]]:
+    """Every [start, end) where quote occurs verbatim in text (overlapping occurrences included)."""
+    out: list[tuple[int, int]] = []
+    if not quote:
+        return out
+    i = text.find(quote)
+    while i != -1:
+        out.append((i, i + len(quote)))
+        i = text.find(quote, i + 1)
+    return out
+
+
+def overlaps(a: Span, b: Span) -> bool:
+    """Same source and the half-open ranges share at least one character."""
+    return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
+
+
+def covers(passage: Span, evidence_span: Sequence[Span]) -> bool:
+    """Does the passage overlap any location of one evidence span?"""
+    return any(overlaps(passage, loc) for loc in evidence_span)
+
+
+def relevant_flags(passages: Sequence[Span], evidence: Evidence) -> list[bool]:
+    """Per ranked passage: does it overlap any evidence span?"""
+    return [any(covers(p, ev) for ev in evidence) for p in passages]
+
+
+# -- retrieval -----------------------------------------------------------------------------------
+def evidence_recall_at_k(passages: Sequence[Span], evidence: Evidence, k: int) -> float | None:
+    """Share of evidence spans overlapped by at least one of the top-k passages.
+
+    For a question with one evidence span this is the hit rate; a multi-passage question only
+    scores 1 when every piece of its evidence was retrieved."""
+    if not evidence:
+        return None
+    top = list(passages[:k])
+    return sum(any(covers(p, ev) for p in top) for ev in evidence) / len(evidence)
+
+
+def recall_at_k(flags: Sequence[bool], n_relevant: int, k: int) -> float | None:
+    """Classic IR recall: relevant items in the top k / all relevant items (None if there are none)."""
+    if n_relevant <= 0:
+        return None
+    return min(1.0, sum(bool(f) for f in flags[:k]) / n_relevant)
+
+
+def mrr_at_k(flags: Sequence[bool], k: int) -> float:
+    """1 / rank of the first relevant passage within the top k, else 0."""
+    for i, f in enumerate(flags[:k]):
+        if f:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def ndcg_at_k(flags: Sequence[bool], n_relevant: int, k: int) -> float | None:
+    """Binary-relevance nDCG@k. The ideal ranking puts min(n_relevant, k) relevant items on top.
+
+    n_relevant is the number of relevant items in the whole collection (e.g. index chunks that
+    overlap the evidence); it is raised to the number seen in `flags` if that is larger."""
+    n_relevant = max(n_relevant, sum(bool(f) for f in flags))
+    if n_relevant <= 0:
+        return None
+    dcg = sum(1.0 / math.log2(i + 2) for i, f in enumerate(flags[:k]) if f)
+    idcg = sum(1.0 / math.log2(i + 2) for i in range(min(n_relevant, k)))
+    return dcg / idcg
+
+
+# -- answers -------------------------------------------------------------------------------------
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    return re.sub(r"\s+", " ", text)
+
+
+def keyword_match(answer: str, groups: Sequence[Sequence[str]]) -> float | None:
+    """1.0 when every keyword group has at least one alternative in the answer (case-insensitive
+    substring, whitespace collapsed), else 0.0; None when there are no groups."""
+    if not groups:
+        return None
+    text = _norm(answer)
+    return 1.0 if all(any(_norm(alt) in text for alt in group if alt) for group in groups) else 0.0
+
+
+def citation_precision(cited: Sequence[Span | None], evidence: Evidence) -> float | None:
+    """Valid cited passages that overlap evidence / all citations (invalid ones, None, count as
+    wrong). None when the answer cites nothing."""
+    if not cited:
+        return None
+    good = sum(1 for c in cited if c is not None and any(covers(c, ev) for ev in evidence))
+    return good / len(cited)
+
+
+def citation_recall(cited: Sequence[Span | None], evidence: Evidence) -> float | None:
+    """Evidence spans covered by at least one valid cited passage / evidence spans.
+    None when the question has no evidence (unanswerable)."""
+    if not evidence:
+        return None
+    valid = [c for c in cited if c is not None]
+    return sum(any(covers(c, ev) for c in valid) for ev in evidence) / len(evidence)
+
+
+def abstention_scores(abstained: Sequence[bool], answerable: Sequence[bool]) -> dict:
+    """Positive class = abstained. Precision: abstentions that were on unanswerable questions;
+    recall: unanswerable questions abstained on; false_abstention_rate: answerable questions
+    abstained on. Each is None when its denominator is 0."""
+    pairs = list(zip(abstained, answerable))
+    tp = sum(1 for a, ok in pairs if a and not ok)
+    n_abstained = sum(1 for a, _ in pairs if a)
+    n_unanswerable = sum(1 for _, ok in pairs if not ok)
+    n_answerable = len(pairs) - n_unanswerable
+    false_abst = sum(1 for a, ok in pairs if a and ok)
+    return {
+        "abstention_precision": tp / n_abstained if n_abstained else None,
+        "abstention_recall": tp / n_unanswerable if n_unanswerable else None,
+        "false_abstention_rate": false_abst / n_answerable if n_answerable else None,
+    }
+
+
+# -- aggregation ---------------------------------------------------------------------------------
+def mean(values: Iterable[float | bool | None]) -> float | None:
+    vals = [float(v) for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def percentile(values: Iterable[float | None], q: float) -> float | None:
+    """q in [0, 100], linear interpolation between closest ranks (numpy's default)."""
+    vals = sorted(float(v) for v in values if v is not None)
+    if not vals:
+        return None
+    pos = (len(vals) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return vals[lo] + (vals[hi] - vals[lo]) * (pos - lo)
+
+
+# Per-question metric keys that are averaged as they are.
+MEAN_KEYS = (
+    *(f"recall@{k}" for k in RETRIEVAL_KS),
+    "mrr@10",
+    "ndcg@10",
+    "keyword_accuracy",
+    "citation_precision",
+    "citation_recall",
+    "language_match",
+)
+LATENCY_KEYS = ("retrieve_s", "first_token_s", "total_s")
+
+
+def summarize(rows: Sequence[dict]) -> dict:
+    """Aggregate per-question metric dicts into one flat dict.
+
+    Each row may hold the MEAN_KEYS and LATENCY_KEYS (value or None), plus `answerable` (bool) and
+    `abstained` (bool, or None in retrieval-only runs)."""
+    out: dict = {
+        "questions": len(rows),
+        "answerable": sum(1 for r in rows if r.get("answerable")),
+        "unanswerable": sum(1 for r in rows if not r.get("answerable")),
+    }
+    for key in MEAN_KEYS:
+        out[key] = mean(r.get(key) for r in rows)
+    judged = [r for r in rows if r.get("abstained") is not None]
+    if judged:
+        out.update(abstention_scores([r["abstained"] for r in judged], [bool(r.get("answerable")) for r in judged]))
+    else:
+        out.update({"abstention_precision": None, "abstention_recall": None, "false_abstention_rate": None})
+    for key in LATENCY_KEYS:
+        vals = [r.get(key) for r in rows]
+        out[f"{key[:-2]}_p50_s"] = percentile(vals, 50)
+        out[f"{key[:-2]}_p95_s"] = percentile(vals, 95)
+    return out
+
+
+def by_language(rows: Sequence[dict], languages: Sequence[str] = ("en", "nl")) -> dict:
+    """{"all": summary, "en": summary, "nl": summary} (plus any other language present)."""
+    langs = list(languages) + sorted({r.get("lang") for r in rows} - set(languages) - {None})
+    out = {"all": summarize(rows)}
+    for lang in langs:
+        out[lang] = summarize([r for r in rows if r.get("lang") == lang])
+    return out

@@ -1,0 +1,60 @@
+"""Fakes for fast unit tests only: a hashed bag-of-words embedder and scripted generators."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+
+
+class HashEmbedder:
+    """Bag of words hashed into `dim` buckets: similar wording -> similar vectors. Deterministic."""
+
+    def __init__(self, dim: int = 256, name: str = "hash-embedder"):
+        self.dim = dim
+        self.name = name
+        self.calls = 0  # documents embedded so far (lets tests check incremental re-embedding)
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for w in re.findall(r"\w+", text.lower()):
+            v[int(hashlib.sha256(w.encode()).hexdigest()[:8], 16) % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def embed_documents(self, texts, progress=None):
+        self.calls += len(texts)
+        if progress:
+            progress(len(texts))
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_query(self, text):
+        return self._vec(text)
+
+
+class ScriptedGenerator:
+    """Streams a fixed reply word by word and records the prompts it was given."""
+
+    def __init__(self, reply: str, name: str = "scripted"):
+        self.reply = reply
+        self.name = name
+        self.prompts: list[tuple[str, str]] = []
+
+    def stream(self, system, user, max_tokens, temperature):
+        self.prompts.append((system, user))
+        for piece in re.findall(r"\S+\s*|\s+", self.reply):
+            yield piece
+
+
+class EchoGenerator(ScriptedGenerator):
+    """Answers with the first sentence of source [1], cited as [1]."""
+
+    def __init__(self):
+        super().__init__("", name="echo")
+
+    def stream(self, system, user, max_tokens, temperature):
+        self.prompts.append((system, user))
+        m = re.search(r"\[1\][^\n]*\n<<<\n(.*?)(?:\n>>>)", user, re.S)
+        first = re.split(r"(?<=[.!?])\s", m.group(1).strip())[0] if m else "NOT_FOUND"
+        yield first + (" [1]" if m else "")

@@ -1,0 +1,408 @@
+"""The gold-file validator, the bundled gold set, and small end-to-end `assistant eval` runs on fakes."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant import evaluate as E
+from assistant import index as index_mod
+from assistant import ingest, lang
+from assistant import metrics as M
+from assistant.config import Settings
+from assistant.errors import InputError
+from fakes import EchoGenerator, HashEmbedder, ScriptedGenerator
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLD = ROOT / "eval" / "gold.jsonl"
+SEEDS = ROOT / "seeds"
+PROMPTS = ROOT / "prompts"
+
+ASK_KEYS = {"question", "language", "answer", "abstained", "citations", "passages", "timings", "query"}
+
+
+def _seed_texts() -> dict[str, str]:
+    docs, problems = ingest.load_folder(SEEDS)
+    assert not problems
+    by_source = {d.source: d.text for d in docs}
+    return {name: by_source[src] for name, src in E.doc_names(by_source).items()}
+
+
+def _gold_rows() -> list[dict]:
+    return [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# -- the bundled gold set ------------------------------------------------------------------------
+def test_every_gold_evidence_span_occurs_verbatim_in_seeds():
+    texts = _seed_texts()
+    rows = _gold_rows()
+    assert len(rows) >= 100
+    checked = 0
+    for row in rows:
+        docs = [row["doc"]] if isinstance(row["doc"], str) else (row["doc"] or [])
+        for quote in row["evidence"]:
+            assert any(quote in texts[d] for d in docs), f"{row['id']}: evidence not in {docs}: {quote[:60]!r}"
+            checked += 1
+        assert bool(row["evidence"]) == row["answerable"], row["id"]
+    assert checked >= 100
+
+
+def test_bundled_gold_file_validates():
+    items = E.validate_gold(GOLD, _seed_texts())
+    assert len(items) == len(_gold_rows())
+    assert {i.lang for i in items} == {"en", "nl"}
+    assert any(not i.answerable for i in items) and any(len(i.docs) > 1 for i in items)
+
+
+def test_doc_names_accepts_full_source_and_unique_relative_name():
+    names = E.doc_names(["seeds/a.txt", "seeds/b.txt", "uploads/b.txt"])
+    assert names["a.txt"] == "seeds/a.txt"
+    assert names["seeds/b.txt"] == "seeds/b.txt"
+    assert "b.txt" not in names  # ambiguous: two folders have it
+
+
+# -- validator on bad files ----------------------------------------------------------------------
+DOCS = {"a.txt": "De gemeente besloot in 2014 tot een nieuwe aanpak.\nDe raad   stemde in.", "b.txt": "Tweede document."}
+GOOD = {
+    "id": "q1", "question": "Wat besloot de gemeente?", "lang": "nl", "answerable": True,
+    "reference_answer": "Een nieuwe aanpak.", "evidence": ["besloot in 2014 tot een nieuwe aanpak"],
+    "keywords": [["aanpak", "approach"]], "doc": "a.txt", "multi_passage": False,
+}
+UNANSWERABLE = {"id": "q2", "question": "Who paid?", "lang": "en", "answerable": False, "evidence": [],
+                "keywords": [], "doc": None}
+
+
+def _write(tmp_path, rows, name="gold.jsonl") -> Path:
+    p = tmp_path / name
+    p.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return p
+
+
+def _errors(tmp_path, rows) -> str:
+    with pytest.raises(E.GoldError) as exc:
+        E.validate_gold(_write(tmp_path, rows), DOCS)
+    assert isinstance(exc.value, InputError)  # the CLI prints it without a traceback
+    return str(exc.value)
+
+
+def test_validator_accepts_good_file(tmp_path):
+    multi = {**GOOD, "id": "q3", "doc": ["a.txt", "b.txt"], "evidence": ["Tweede document.", "De raad   stemde in."],
+             "pair": "p", "multi_passage": True}
+    items = E.validate_gold(_write(tmp_path, [GOOD, "", UNANSWERABLE, multi]), DOCS)
+    assert [i.id for i in items] == ["q1", "q2", "q3"]
+    assert [i.line for i in items] == [1, 3, 4]
+    assert items[0].keywords == (("aanpak", "approach"),) and items[0].docs == ("a.txt",)
+    assert items[1].docs == () and not items[1].answerable
+    assert items[2].docs == ("a.txt", "b.txt") and items[2].multi_passage
+
+
+def test_validator_reports_bad_json_and_missing_fields_by_line(tmp_path):
+    missing = {k: v for k, v in GOOD.items() if k not in ("lang", "doc")}
+    msg = _errors(tmp_path, [GOOD, "{not json", {**missing, "id": "q9"}, "[1, 2]"])
+    assert "line 2: not valid JSON" in msg
+    assert "line 3 (id 'q9'): missing field(s) 'lang', 'doc'" in msg
+    assert "line 4: expected a JSON object" in msg
+    assert "gold.jsonl line 1:" not in msg and "gold.jsonl line 1 " not in msg
+    assert "3 problem(s)" in msg
+
+
+def test_validator_reports_wrong_types(tmp_path):
+    msg = _errors(tmp_path, [
+        {**GOOD, "answerable": "yes"},
+        {**GOOD, "id": "q2", "lang": "de"},
+        {**GOOD, "id": "q3", "keywords": ["aanpak"]},
+        {**GOOD, "id": "q4", "evidence": "besloot"},
+        {**GOOD, "id": "q5", "question": ""},
+        {**GOOD, "id": "q6", "doc": 7},
+        {**GOOD, "id": "q7", "multi_passage": "no"},
+        {**GOOD, "id": 8},
+    ])
+    assert "line 1 (id 'q1'): 'answerable' must be true or false" in msg
+    assert "line 2 (id 'q2'): 'lang' must be one of en, nl, got 'de'" in msg
+    assert "line 3 (id 'q3'): 'keywords' must be a list of groups" in msg
+    assert "line 4 (id 'q4'): 'evidence' must be a list of non-empty strings" in msg
+    assert "line 5 (id 'q5'): 'question' must be a non-empty string" in msg
+    assert "line 6 (id 'q6'): 'doc' must be" in msg
+    assert "line 7 (id 'q7'): 'multi_passage' must be true or false" in msg
+    assert "line 8: 'id' must be a non-empty string" in msg
+
+
+def test_validator_reports_evidence_not_found_and_unknown_docs(tmp_path):
+    msg = _errors(tmp_path, [
+        {**GOOD, "evidence": ["besloot in 2014 tot een nieuwe aanpak", "besloot in 2015"]},
+        {**GOOD, "id": "q2", "evidence": ["De raad stemde in."]},  # the document has three spaces
+        {**GOOD, "id": "q3", "doc": "missing.txt"},
+        {**GOOD, "id": "q4", "doc": "b.txt"},  # the quote is in a.txt, not in b.txt
+    ])
+    assert "line 1 (id 'q1'): evidence 2 not found verbatim in a.txt: 'besloot in 2015'" in msg
+    assert "line 2 (id 'q2'): evidence 1 not found verbatim in a.txt (it does match when whitespace is ignored" in msg
+    assert "line 3 (id 'q3'): doc 'missing.txt' is not among the indexed documents" in msg
+    assert "line 4 (id 'q4'): evidence 1 not found verbatim in b.txt" in msg
+
+
+def test_validator_reports_inconsistent_and_duplicate_rows(tmp_path):
+    msg = _errors(tmp_path, [
+        GOOD,
+        {**GOOD, "evidence": []},
+        {**GOOD, "id": "q3", "evidence": [], "doc": None},
+        {**UNANSWERABLE, "evidence": ["Tweede document."], "doc": "b.txt"},
+    ])
+    assert "line 2 (id 'q1'): duplicate id (first on line 1)" in msg
+    assert "line 3 (id 'q3'): answerable question without evidence" in msg
+    assert "line 3 (id 'q3'): answerable question without 'doc'" in msg
+    assert "line 4 (id 'q2'): unanswerable question with evidence" in msg
+
+
+def test_validator_rejects_empty_and_unreadable_files(tmp_path):
+    with pytest.raises(E.GoldError, match="no questions"):
+        E.validate_gold(_write(tmp_path, [""]), DOCS)
+    with pytest.raises(E.GoldError, match="cannot read"):
+        E.validate_gold(tmp_path / "nope.jsonl", DOCS)
+
+
+def test_validator_lists_at_most_25_problems(tmp_path):
+    msg = _errors(tmp_path, ["{"] * 30)
+    assert "30 problem(s)" in msg and "... and 5 more" in msg
+
+
+# -- end to end on fakes -------------------------------------------------------------------------
+SUBSET = ["sezen-projectplan-en", "sezen-projectplan-nl", "sezen-duration-en", "sezen-duration-nl",
+          "cross-advisers-en", "una-sezen-final-cost-en", "una-vanboven-severance-nl"]
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("eval_index")
+    docs, _ = ingest.load_folder(SEEDS)
+    index_mod.sync(folder, docs, HashEmbedder(), 900, 150, scope="seeds")
+    return folder
+
+
+@pytest.fixture
+def gold(tmp_path) -> Path:
+    by_id = {r["id"]: r for r in _gold_rows()}
+    return _write(tmp_path, [by_id[i] for i in SUBSET], "subset.jsonl")
+
+
+def _settings(index_dir, **kw) -> Settings:
+    return Settings(index_dir=index_dir, prompts_dir=PROMPTS, seeds_dir=SEEDS, **kw)
+
+
+def _records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+class ReplyByQuestion(ScriptedGenerator):
+    """Replies with replies[question] (or NOT_FOUND) for the question found in the prompt."""
+
+    def __init__(self, replies: dict[str, str]):
+        super().__init__("", name="by-question")
+        self.replies = replies
+
+    def stream(self, system, user, max_tokens, temperature):
+        self.prompts.append((system, user))
+        m = re.search(r"Question: (.*)\n", user)
+        yield self.replies.get(m.group(1) if m else "", "NOT_FOUND")
+
+
+def test_retrieval_only_run_writes_consistent_outputs(index_dir, gold, tmp_path):
+    out = tmp_path / "run"
+    report = E.run(_settings(index_dir), gold, out, retrieval_only=True, embedder=HashEmbedder(), show_progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["records.jsonl", "report.json", "report.md", "report.png"]
+    records = _records(out)
+    assert [r["id"] for r in records] == SUBSET
+    texts = _seed_texts()
+    gold_rows = {r["id"]: r for r in _gold_rows()}
+    for r in records:
+        m = r["metrics"]
+        assert r["ask"] is None and r["error"] is None
+        passages = r["retrieval"]["passages"]
+        assert len(passages) == 10 and [p["rank"] for p in passages] == list(range(1, 11))
+        if not r["answerable"]:
+            assert m["recall@5"] is None and m["ndcg@10"] is None and r["evidence_locations"] == []
+            continue
+        # every evidence quote was located, and the located text really is the quote
+        assert len(r["evidence_locations"]) == len(gold_rows[r["id"]]["evidence"])
+        for locs in r["evidence_locations"]:
+            assert locs
+            for loc in locs:
+                assert loc["source"].startswith("seeds/")
+        evidence = [[(l["source"], l["start"], l["end"]) for l in locs] for locs in r["evidence_locations"]]
+        # relevance flags agree with the span overlap definition
+        for p in passages:
+            assert p["relevant"] == any(M.covers((p["source"], p["start"], p["end"]), ev) for ev in evidence)
+        assert 0 <= m["recall@1"] <= m["recall@5"] <= m["recall@10"] <= 1
+        assert (m["mrr@10"] > 0) == any(p["relevant"] for p in passages)
+        assert r["retrieval"]["relevant_in_index"] >= sum(p["relevant"] for p in passages)
+    for r in records:
+        for quote, locs in zip(gold_rows[r["id"]]["evidence"], r["evidence_locations"]):
+            assert all(texts[l["source"]][l["start"]:l["end"]] == quote for l in locs)
+
+    saved = json.loads((out / "report.json").read_text())
+    assert saved == json.loads(json.dumps(report))
+    assert saved["meta"]["mode"] == "retrieval-only" and saved["meta"]["questions"] == len(SUBSET)
+    assert saved["metrics"]["all"]["recall@5"] == pytest.approx(
+        M.mean(r["metrics"]["recall@5"] for r in records))
+    assert saved["metrics"]["en"]["questions"] == 4 and saved["metrics"]["nl"]["questions"] == 3
+    md = (out / "report.md").read_text()
+    assert "| recall@5 |" in md and "| nDCG@10 |" in md and "keyword accuracy" not in md
+    assert "](report.png)" in md
+    assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_full_run_metrics_follow_the_answers(index_dir, gold, tmp_path):
+    by_id = {r["id"]: r for r in _gold_rows()}
+    replies = {  # all cite [1]; the first two contain their keyword
+        by_id["sezen-projectplan-en"]["question"]: "Because the approach is context-driven [1].",
+        by_id["sezen-projectplan-nl"]["question"]: "Because it is contextgedreven [1].",  # English for a Dutch question
+        by_id["sezen-duration-en"]["question"]: "It takes a long time [1].",
+        by_id["una-sezen-final-cost-en"]["question"]: "They paid 100,000 euros [1].",  # should have abstained
+    }
+    gen = ReplyByQuestion(replies)
+    out = tmp_path / "full"
+    report = E.run(_settings(index_dir, min_similarity=0.0), gold, out, embedder=HashEmbedder(), generator=gen,
+                   show_progress=False)
+    recs = {r["id"]: r for r in _records(out)}
+    for r in recs.values():
+        assert set(r["ask"]) == ASK_KEYS
+        assert set(r["ask"]["timings"]) == {"retrieve_s", "first_token_s", "total_s"}
+    m = {i: r["metrics"] for i, r in recs.items()}
+    assert m["sezen-projectplan-en"]["keyword_accuracy"] == 1.0
+    assert m["sezen-projectplan-nl"]["keyword_accuracy"] == 1.0
+    assert m["sezen-duration-en"]["keyword_accuracy"] == 0.0
+    assert m["sezen-duration-nl"]["abstained"] and m["sezen-duration-nl"]["keyword_accuracy"] == 0.0
+    assert m["una-sezen-final-cost-en"]["keyword_accuracy"] is None
+    assert [m[i]["abstained"] for i in SUBSET] == [False, False, False, True, True, False, True]
+    # citation [1] is the top passage of the answer's own top-5 search, which equals the top-10 search's first
+    for i in ("sezen-projectplan-en", "sezen-projectplan-nl", "sezen-duration-en"):
+        first = recs[i]["retrieval"]["passages"][0]
+        cited = recs[i]["ask"]["citations"]
+        assert len(cited) == 1 and cited[0]["n"] == 1 and cited[0]["start"] == first["start"]
+        assert m[i]["citation_precision"] == (1.0 if first["relevant"] else 0.0)
+        assert m[i]["citation_recall"] == M.citation_recall(
+            [(cited[0]["source"], cited[0]["start"], cited[0]["end"])],
+            [[(l["source"], l["start"], l["end"]) for l in locs] for locs in recs[i]["evidence_locations"]])
+    assert m["una-sezen-final-cost-en"]["citation_precision"] == 0.0
+    assert m["sezen-duration-nl"]["citation_recall"] == 0.0  # abstained: nothing cited
+    # answer language: English replies to English questions match, the Dutch not-found text to Dutch questions
+    assert m["sezen-projectplan-en"]["language_match"] and m["sezen-projectplan-nl"]["language_match"] is False
+    assert m["una-vanboven-severance-nl"]["language_match"]
+
+    a = report["metrics"]["all"]
+    assert a["abstention_precision"] == pytest.approx(1 / 3)  # 3 abstentions, 1 on an unanswerable
+    assert a["abstention_recall"] == 0.5
+    assert a["false_abstention_rate"] == pytest.approx(2 / 5)
+    assert report["metrics"]["en"]["keyword_accuracy"] == pytest.approx(1 / 3)  # projectplan yes, duration no, cross no
+    assert report["metrics"]["nl"]["keyword_accuracy"] == 0.5
+    assert a["total_p50_s"] is not None and a["first_token_p95_s"] >= a["first_token_p50_s"]
+    md = (out / "report.md").read_text()
+    assert "| keyword accuracy |" in md and "| total p95 (s) |" in md
+    assert "answered an unanswerable question (1): `una-sezen-final-cost-en`" in md
+    assert report["meta"]["llm"] == "by-question" and report["meta"]["errors"] == 0
+
+
+def test_compare_lists_better_and_worse_questions(index_dir, gold, tmp_path):
+    settings = _settings(index_dir, min_similarity=0.0)
+    first, second = tmp_path / "first", tmp_path / "second"
+    E.run(settings, gold, first, embedder=HashEmbedder(), generator=ScriptedGenerator("NOT_FOUND"), show_progress=False)
+    before = _records(first)
+    assert all(r["metrics"]["abstained"] for r in before)
+    assert all(r["metrics"]["keyword_accuracy"] == 0.0 for r in before if r["answerable"])  # abstaining answers nothing
+    report = E.run(settings, gold, second, compare=first, embedder=HashEmbedder(), generator=EchoGenerator(),
+                   show_progress=False)
+    cmp = report["compare"]
+    assert cmp["common"] == len(SUBSET) and cmp["only_previous"] == [] and cmp["only_current"] == []
+    abst = cmp["abstention_correct"]
+    # The first run abstained everywhere; the echo run answers everything.
+    assert sorted(e["id"] for e in abst["better"]) == sorted(SUBSET[:5])
+    assert sorted(e["id"] for e in abst["worse"]) == SUBSET[5:]
+    assert cmp["recall@5"] == {"better": [], "worse": []}  # same retriever
+    assert cmp["overall"]["abstention_recall"] == {"before": 1.0, "after": 0.0, "delta": -1.0}
+    kw_better = {e["id"] for e in cmp["keyword_accuracy"]["better"]}
+    recs = {r["id"]: r for r in _records(second)}
+    assert kw_better == {i for i, r in recs.items() if r["metrics"]["keyword_accuracy"] == 1.0}
+    assert cmp["keyword_accuracy"]["worse"] == []
+    md = (second / "report.md").read_text()
+    assert "## Compared with the previous run" in md
+    assert "abstention (correct = abstained iff unanswerable): better 5" in md
+    assert "worse 2 `una-sezen-final-cost-en`, `una-vanboven-severance-nl`" in md
+
+
+def test_failed_question_is_recorded_and_the_run_goes_on(index_dir, gold, tmp_path):
+    class Flaky(EchoGenerator):
+        def stream(self, system, user, max_tokens, temperature):
+            if "Question: Why was there no projectplan" in user:
+                raise RuntimeError("llama_decode returned -3")
+            yield from super().stream(system, user, max_tokens, temperature)
+
+    out = tmp_path / "flaky"
+    report = E.run(_settings(index_dir, min_similarity=0.0), gold, out, embedder=HashEmbedder(), generator=Flaky(),
+                   show_progress=False)
+    recs = _records(out)
+    assert len(recs) == len(SUBSET)
+    failed = [r for r in recs if r["error"]]
+    assert [r["id"] for r in failed] == ["sezen-projectplan-en"]
+    assert "llama_decode returned -3" in failed[0]["error"]
+    assert report["meta"]["errors"] == 1
+    assert report["metrics"]["all"]["questions"] == len(SUBSET)
+    assert "## Errors" in (out / "report.md").read_text()
+
+
+def test_crash_keeps_finished_questions_and_writes_no_report(index_dir, gold, tmp_path):
+    class Crash(EchoGenerator):
+        def stream(self, system, user, max_tokens, temperature):
+            if "Question: Hoeveel tijd" in user:  # the 4th question
+                raise KeyboardInterrupt
+            yield from super().stream(system, user, max_tokens, temperature)
+
+    out = tmp_path / "crash"
+    out.mkdir()
+    (out / "report.md").write_text("stale report of an older run")
+    with pytest.raises(KeyboardInterrupt):
+        E.run(_settings(index_dir, min_similarity=0.0), gold, out, embedder=HashEmbedder(), generator=Crash(),
+              show_progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["records.jsonl.partial"]
+    done = [json.loads(line) for line in (out / "records.jsonl.partial").read_text().splitlines()]
+    assert [r["id"] for r in done] == SUBSET[:3]
+    # an unfinished run can still serve as the baseline of a comparison
+    assert set(E.load_run(out)["records"]) == set(SUBSET[:3])
+
+
+def test_bad_gold_fails_before_anything_is_written(index_dir, tmp_path):
+    bad = _write(tmp_path, [{**GOOD, "doc": "000_a4ba55a0b15ccb7c.txt"}])
+    out = tmp_path / "never"
+    with pytest.raises(E.GoldError, match=r"line 1 \(id 'q1'\): evidence 1 not found verbatim"):
+        E.run(_settings(index_dir), bad, out, retrieval_only=True, embedder=HashEmbedder(), show_progress=False)
+    assert not out.exists()
+
+
+def test_limit_and_compare_with_missing_folder(index_dir, gold, tmp_path):
+    settings = _settings(index_dir)
+    report = E.run(settings, gold, tmp_path / "lim", retrieval_only=True, limit=2, embedder=HashEmbedder(),
+                   show_progress=False)
+    assert [r["id"] for r in _records(tmp_path / "lim")] == SUBSET[:2]
+    assert report["meta"]["limit"] == 2 and report["metrics"]["all"]["questions"] == 2
+    with pytest.raises(InputError, match="--compare: no records.jsonl"):
+        E.run(settings, gold, tmp_path / "x", compare=tmp_path / "nothing", retrieval_only=True,
+              embedder=HashEmbedder(), show_progress=False)
+    with pytest.raises(InputError, match="--limit"):
+        E.run(settings, gold, tmp_path / "y", retrieval_only=True, limit=0, embedder=HashEmbedder(), show_progress=False)
+
+
+def test_cli_eval_command(index_dir, gold, tmp_path, monkeypatch, capsys):
+    from assistant import cli, pipeline
+
+    monkeypatch.setattr(pipeline, "make_embedder", lambda settings: HashEmbedder())
+    out = tmp_path / "cli"
+    rc = cli.main(["--index-dir", str(index_dir), "eval", "--gold", str(gold), "--out", str(out),
+                   "--retrieval-only", "--limit", "3"])
+    assert rc == 0
+    printed = capsys.readouterr()
+    assert "| recall@5 |" in printed.out and "report.md" in printed.err
+    assert len(_records(out)) == 3
+    # a malformed gold file is a clean CLI error (exit code 2), not a traceback
+    rc = cli.main(["--index-dir", str(index_dir), "eval", "--gold", str(_write(tmp_path, ["{"], "bad.jsonl")),
+                   "--out", str(tmp_path / "cli2"), "--retrieval-only"])
+    assert rc == 2
+    assert "bad.jsonl line 1: not valid JSON" in capsys.readouterr().err
