@@ -80,10 +80,12 @@ class Assistant:
         timings = {"retrieve_s": round(time.perf_counter() - t0, 4)}
         yield Event("passages", hits)
 
+        raw = ""
+
         def done(text: str, abstained: bool, citations=()) -> Event:
             timings["total_s"] = round(time.perf_counter() - t0, 4)
             timings.setdefault("first_token_s", timings["total_s"])
-            return Event("answer", Answer(question, language, text, abstained, tuple(citations), hits, dict(timings), query))
+            return Event("answer", Answer(question, language, text, abstained, tuple(citations), hits, dict(timings), query, raw))
 
         best = max((h.dense for h in hits if h.dense is not None), default=0.0)
         if not hits or best < self.min_similarity or self.generator is None:
@@ -100,7 +102,6 @@ class Assistant:
         user = self.prompts.render(
             "answer", sources=sources, question=question, language_name=lang.NAMES[language], not_found_marker=NOT_FOUND
         )
-        raw = ""
         shown = 0  # characters of raw already streamed
         for piece in self.generator.stream(system, user, self.max_tokens, self.temperature):
             if not raw:

@@ -35,6 +35,8 @@ class Pipeline:
 def build(settings: Settings, with_llm: bool = True, embedder=None, generator=None) -> Pipeline:
     """Load the index and wire the assistant. Models load lazily, on first query."""
     embedder = embedder or make_embedder(settings)
+    if with_llm and generator is None:  # checked before the index: a wrong model path is named first
+        generator = make_generator(settings)
     idx = index_mod.load(settings.index_dir)
     if idx.manifest["embedder"] != embedder.name:
         from .errors import IndexStoreError
@@ -44,8 +46,6 @@ def build(settings: Settings, with_llm: bool = True, embedder=None, generator=No
             f"but the settings select {embedder.name}: run `assistant ingest` to rebuild it."
         )
     retriever = HybridRetriever(idx, embedder, settings.candidates, settings.rrf_k)
-    if with_llm and generator is None:
-        generator = make_generator(settings)
     assistant = Assistant(
         retriever, generator if with_llm else None, Prompts(settings.prompts_dir), embedder, idx.vector,
         top_k=settings.top_k, min_similarity=settings.min_similarity,

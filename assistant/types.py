@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class Answer:
     hits: tuple[Hit, ...]  # the numbered passages given to the model ([1] == hits[0])
     timings: dict = field(default_factory=dict)
     query: str = ""  # the search query actually used (differs for rewritten follow-ups)
+    raw: str = ""  # the model's unedited output, for debugging abstentions and citations
 
     def to_json(self) -> dict:
         return {
@@ -84,8 +85,5 @@ class Answer:
             "passages": [h.to_json(i + 1) for i, h in enumerate(self.hits)],
             "timings": dict(self.timings),
             "query": self.query or self.question,
+            "raw": self.raw,
         }
-
-
-def as_dict(value) -> dict:
-    return asdict(value)

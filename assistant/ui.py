@@ -171,6 +171,43 @@ def history_of(turns: list[dict]) -> list[tuple[str, str]]:
     return [(t["question"], t["text"]) for t in turns if t["state"] == "done" and not t["error"]]
 
 
+def run_turn(runtime: Runtime, question: str, k: int | None, turns: list[dict] | None,
+             every: float = 0.1):
+    """Answer one question of a conversation, yielding the updated list of turns as it goes
+    (at most every `every` seconds while tokens stream, and always at the first token and the end)."""
+    turns = list(turns or [])
+    pipeline = runtime.pipeline  # the answer keeps the pipeline it started with
+    history = history_of(turns)
+    turn = new_turn((question or "").strip())
+    turns.append(turn)
+    yield turns
+    last = 0.0
+    try:
+        for event in pipeline.assistant.stream(question, k, history or None):
+            if event.kind == "query":
+                turn["query"] = event.data
+            elif event.kind == "passages":
+                docs = pipeline.index.docs
+                turn["passages"] = [passage_record(n, h, docs) for n, h in enumerate(event.data, 1)]
+                turn["state"] = "streaming"
+                yield turns
+            elif event.kind == "token":
+                first = not turn["text"]
+                turn["text"] += event.data
+                if first or time.monotonic() - last >= every:
+                    last = time.monotonic()
+                    yield turns
+            elif event.kind == "answer":
+                finish_turn(turn, event.data)
+    except AssistantError as e:
+        turn["error"] = str(e)
+    except Exception as e:  # keep the page alive; the terminal gets the traceback
+        traceback.print_exc()
+        turn["error"] = f"Something went wrong while answering ({type(e).__name__}: {e})."
+    turn["state"] = "done"
+    yield turns
+
+
 # -- rendering ------------------------------------------------------------------------------------------
 def _e(text) -> str:
     return html.escape(str(text), quote=True)
@@ -376,9 +413,11 @@ button.passage-link:hover, button.passage-link.active { text-decoration: underli
 .upload-status progress { width: 100%; }
 .upload-status .ok { color: #166534; }
 .upload-status .files { font-size: 0.85em; font-family: var(--font-mono); }
-table.stats { font-size: 0.85em; width: 100%; }
-table.stats th { text-align: left; font-weight: 600; padding-right: 0.8em; white-space: nowrap; vertical-align: top; }
-table.stats td { word-break: break-all; }
+table.stats { font-size: 0.85em; width: 100%; border-collapse: collapse; }
+table.stats th, table.stats td { border: none !important; border-bottom: 1px solid var(--border-color-primary) !important;
+  padding: 0.25em 0.4em !important; background: none !important; }
+table.stats th { text-align: left; font-weight: 600; white-space: nowrap; vertical-align: top; }
+table.stats td { word-break: break-word; }
 """
 
 CONVERSATION_JS = """
@@ -407,38 +446,14 @@ def build_app(runtime: Runtime):
     settings = runtime.settings
 
     def ask(question: str, k: float, turns: list[dict]):
-        question = (question or "").strip()
-        turns = list(turns or [])
-        if not question:
+        if not (question or "").strip():
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        pipeline = runtime.pipeline  # this answer keeps the pipeline it started with
-        history = history_of(turns)
-        turn = new_turn(question)
-        turns.append(turn)
-        i = len(turns) - 1
-        yield render_conversation(turns), "", turns, gr.skip()
-        try:
-            for event in pipeline.assistant.stream(question, int(k), history or None):
-                if event.kind == "query":
-                    turn["query"] = event.data
-                elif event.kind == "passages":
-                    docs = pipeline.index.docs
-                    turn["passages"] = [passage_record(n, h, docs) for n, h in enumerate(event.data, 1)]
-                    turn["state"] = "streaming"
-                    yield render_conversation(turns), gr.skip(), turns, gr.skip()
-                elif event.kind == "token":
-                    turn["text"] += event.data
-                    yield render_conversation(turns), gr.skip(), turns, gr.skip()
-                elif event.kind == "answer":
-                    finish_turn(turn, event.data)
-        except AssistantError as e:
-            turn["error"] = str(e)
-        except Exception as e:  # keep the page alive; the terminal gets the traceback
-            traceback.print_exc()
-            turn["error"] = f"Something went wrong while answering ({type(e).__name__}: {e})."
-        turn["state"] = "done"
-        yield render_conversation(turns), gr.skip(), turns, render_stats(runtime)
+        clear_box = ""
+        for now in run_turn(runtime, question, int(k), turns):
+            yield render_conversation(now), clear_box, now, gr.skip()
+            clear_box = gr.skip()
+        yield gr.skip(), gr.skip(), gr.skip(), render_stats(runtime)
 
     def show_source(turns: list[dict], evt: gr.EventData):
         data = getattr(evt, "_data", None) or {}
@@ -446,6 +461,10 @@ def build_app(runtime: Runtime):
             return render_source(turns or [], int(data.get("turn", -1)), int(data.get("n", 0)))
         except (TypeError, ValueError):
             return EMPTY_SOURCE
+
+    # Gradio finds the EventData parameter by its annotation; with postponed annotations it would
+    # see only the string, so give it the class.
+    show_source.__annotations__["evt"] = gr.EventData
 
     def new_conversation():
         return render_conversation([]), [], EMPTY_SOURCE
@@ -503,7 +522,7 @@ def build_app(runtime: Runtime):
                 source = gr.HTML(EMPTY_SOURCE, elem_id="source-panel", js_on_load=SOURCE_JS, padding=True, container=True)
                 with gr.Accordion("Add documents", open=True):
                     files = gr.File(label="Upload .txt, .md, .pdf, .docx or .html", file_count="multiple",
-                                    type="filepath", elem_id="upload", height=120)
+                                    type="filepath", elem_id="upload")
                     upload_status = gr.HTML("", elem_id="upload-status", js_on_load=None)
                 with gr.Accordion("Settings", open=True):
                     k = gr.Slider(1, MAX_K, value=min(MAX_K, settings.top_k), step=1, label="Passages per question (k)",
@@ -512,10 +531,9 @@ def build_app(runtime: Runtime):
 
         ask_io = dict(fn=ask, inputs=[question, k, turns_state], outputs=[conversation, question, turns_state, stats],
                       concurrency_id="ask", show_progress="hidden")
-        send.click(**ask_io)
-        question.submit(**ask_io)
+        asks = [send.click(**ask_io), question.submit(**ask_io)]
         conversation.cite(show_source, inputs=[turns_state], outputs=[source], show_progress="hidden", queue=False)
-        clear.click(new_conversation, outputs=[conversation, turns_state, source], queue=False)
+        clear.click(new_conversation, outputs=[conversation, turns_state, source], cancels=asks)
         files.upload(upload, inputs=[files], outputs=[upload_status, files, stats], concurrency_id="upload",
                      show_progress="hidden")
         demo.load(lambda: render_stats(runtime), outputs=[stats], queue=False)
@@ -531,7 +549,7 @@ def theme():
 
 def warm_up(pipeline: Pipeline) -> None:
     """Load the embedder and the LLM now, so the first question is answered at full speed."""
-    pipeline.embedder.embed_query("warm up")
+    pipeline.assistant.search("warm up", 1)  # embedder + lexical index
     gen = pipeline.assistant.generator
     if gen is not None and not pipeline.settings.llm_base_url:
         for _ in gen.stream("Reply with OK.", "OK?", 1, 0.0):
