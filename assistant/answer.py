@@ -119,17 +119,17 @@ class Assistant:
             yield done(text, True)
             return
 
-        citations, _ = cite.extract(text, hits, self._supported)
-        valid = [c for c in citations if c.hit is not None]
-        if not valid and _REFUSAL.search(text):
+        first = cite.split_sentences(text)[0]
+        if not cite.numbers_in(first) and _REFUSAL.search(first):
+            # "The sources do not mention ..." as the opening line: the model's way of abstaining.
             text = self.not_found(language)
             yield Event("token", "\n\n" + text)
             yield done(text, True)
             return
-        final = cite.strip_invalid(text, len(hits))
         if len(raw) > shown:
             yield Event("token", cite.strip_invalid(raw[shown:], len(hits)))
-        yield done(final, False, citations)
+        text, citations, _ = cite.extract(text, hits, self._support_score())
+        yield done(cite.strip_invalid(text, len(hits)), False, citations)
 
     def not_found(self, language: str) -> str:
         return self.prompts.text(f"not_found.{language}")
@@ -154,14 +154,21 @@ class Assistant:
             raise InputError(f"question too long ({len(q)} characters, at most {MAX_QUESTION_CHARS})")
         return q
 
-    def _supported(self, sentence: str, hit: Hit) -> bool:
-        """Lexical overlap catches Dutch answers and quotes; embeddings catch English paraphrases."""
-        if cite.lexical_support(sentence, hit.chunk.text) >= 0.5:
-            return True
-        if self.embedder is None or self.vector_of is None:
-            return False
-        q = self.embedder.embed_query(cite.MARKER.sub(" ", sentence))
-        return float(np.dot(q, self.vector_of(hit.chunk))) >= self.support_similarity
+    def _support_score(self) -> Callable[[str, Hit], float]:
+        """Score >= 1 means supported: lexical overlap catches Dutch answers and quotes,
+        embedding similarity catches English paraphrases of Dutch passages."""
+        cache: dict[str, np.ndarray] = {}
+
+        def score(sentence: str, hit: Hit) -> float:
+            lexical = cite.lexical_support(sentence, hit.chunk.text) / 0.5
+            if self.embedder is None or self.vector_of is None:
+                return lexical
+            if sentence not in cache:
+                cache[sentence] = self.embedder.embed_query(cite.MARKER.sub(" ", sentence))
+            dense = float(np.dot(cache[sentence], self.vector_of(hit.chunk))) / self.support_similarity
+            return max(lexical, dense)
+
+        return score
 
 
 def _safe_prefix(raw: str, n_hits: int) -> int:

@@ -5,7 +5,7 @@ mapped to the n-th passage the model was given; a number outside that list becom
 citation (kept, flagged, and stripped from the shown answer). Each (sentence, passage) pair gets a
 support score from a pluggable function; the default is lexical overlap after Dutch stemming, and
 answer.py adds embedding similarity, which is what makes English sentences checkable against Dutch
-passages.
+passages. Sentences the model left uncited are attributed to the passage that supports them best.
 """
 
 from __future__ import annotations
@@ -65,28 +65,56 @@ def lexical_support(sentence: str, passage: str) -> float:
 def extract(
     answer: str,
     hits: list[Hit] | tuple[Hit, ...],
-    support: Callable[[str, Hit], bool] | None = None,
-) -> tuple[list[Citation], list[Sentence]]:
-    """Citations in order of first appearance (one per number), plus a per-sentence verdict."""
-    support = support or (lambda s, h: lexical_support(s, h.chunk.text) >= 0.5)
+    score: Callable[[str, Hit], float] | None = None,
+    attribute: bool = True,
+) -> tuple[str, list[Citation], list[Sentence]]:
+    """Check the model's citations and fill the gaps; returns (answer with markers, citations, sentences).
+
+    `score(sentence, hit)` is >= 1.0 when the passage supports the sentence. A sentence whose
+    markers are all unsupported or missing is attributed to the best-supporting passage given to
+    the model, if any passage supports it (small models often answer correctly but forget to
+    cite); such citations get origin "attributed". Sentences nothing supports stay uncited.
+    """
+    score = score or (lambda s, h: lexical_support(s, h.chunk.text) / 0.5)
     citations: dict[int, Citation] = {}
     sentences: list[Sentence] = []
+
+    def add(n: int, hit, ok: bool, sent: str, origin: str) -> None:
+        prev = citations.get(n)
+        # A number cited by several sentences is supported if any of them is.
+        if prev is None or (ok and not prev.supported):
+            citations[n] = Citation(n=n, hit=hit, supported=ok, sentence=sent, origin=origin)
+
+    text, cursor = answer or "", 0
     for sent in split_sentences(answer):
+        where = text.find(sent, cursor)
+        cursor = where + len(sent) if where >= 0 else cursor
         nums = numbers_in(sent)
-        if not nums:
-            sentences.append(Sentence(sent, (), None))
-            continue
         ok_any = False
         for n in nums:
             hit = hits[n - 1] if 1 <= n <= len(hits) else None
-            ok = bool(hit) and support(sent, hit)
+            ok = hit is not None and score(sent, hit) >= 1.0
             ok_any = ok_any or ok
-            prev = citations.get(n)
-            # A number cited by several sentences is supported if any of them is.
-            if prev is None or (ok and not prev.supported):
-                citations[n] = Citation(n=n, hit=hit, supported=ok, sentence=sent)
-        sentences.append(Sentence(sent, tuple(nums), ok_any))
-    return list(citations.values()), sentences
+            add(n, hit, ok, sent, "model")
+        if attribute and not ok_any and hits and len(MARKER.sub("", sent).strip()) >= 20:
+            best_score, best_n = max((score(sent, h), i + 1) for i, h in enumerate(hits))
+            if best_score >= 1.0:
+                add(best_n, hits[best_n - 1], True, sent, "attributed")
+                marked = _append_marker(sent, best_n)
+                if where >= 0:  # rewrite in place, keeping the answer's line breaks
+                    text = text[:where] + marked + text[where + len(sent):]
+                    cursor = where + len(marked)
+                sent, nums, ok_any = marked, [*nums, best_n], True
+        sentences.append(Sentence(sent, tuple(nums), ok_any if nums else None))
+    return text, sorted(citations.values(), key=lambda c: c.n), sentences
+
+
+def _append_marker(sentence: str, n: int) -> str:
+    """Put [n] before the sentence's final punctuation: "Zo is het [2]." """
+    body = sentence.rstrip()
+    if body and body[-1] in ".!?:;":
+        return f"{body[:-1].rstrip()} [{n}]{body[-1]}"
+    return f"{body} [{n}]"
 
 
 def strip_invalid(answer: str, n_hits: int) -> str:

@@ -80,6 +80,7 @@ class LlamaCppGenerator:
             chunks = self.llm.create_chat_completion(
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
                 max_tokens=max_tokens, temperature=temperature, stream=True,
+                repeat_penalty=1.1,  # small models loop on Dutch sources without it
             )
             for chunk in chunks:
                 piece = chunk["choices"][0]["delta"].get("content")

@@ -48,6 +48,7 @@ class Citation:
     hit: Hit | None  # None when the model cited a number it was not given
     supported: bool  # does the sentence citing it overlap the passage enough?
     sentence: str = ""
+    origin: str = "model"  # "model": the model wrote [n]; "attributed": added by the support check
 
     def to_json(self) -> dict:
         c = self.hit.chunk if self.hit else None
@@ -60,6 +61,7 @@ class Citation:
             "text": c.text if c else None,
             "supported": self.supported,
             "valid": c is not None,
+            "origin": self.origin,
         }
 
 

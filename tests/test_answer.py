@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from fakes import EchoGenerator, HashEmbedder, ScriptedGenerator
 
@@ -47,7 +49,7 @@ def test_invalid_citation_numbers_are_flagged_and_stripped(world, prompts_dir):
     assert nums[9].hit is None and not nums[9].supported
     assert nums[1].hit is a.hits[0]
     assert "[9]" not in a.text and "[1]" in a.text
-    assert a.to_json()["citations"][1]["valid"] is False
+    assert next(c for c in a.to_json()["citations"] if c["n"] == 9)["valid"] is False
 
 
 def test_unsupported_sentence_is_marked(world, prompts_dir):
@@ -86,7 +88,24 @@ def test_marker_is_never_streamed(world, prompts_dir):
 def test_stream_equals_final_answer(world, prompts_dir):
     events = list(make(world, prompts_dir, ScriptedGenerator("Geen plan [1], wel clinics [2]. Zie ook [7].")).stream(SEZEN_Q))
     shown = "".join(e.data for e in events if e.kind == "token")
-    assert shown.strip() == events[-1].data.text == "Geen plan [1], wel clinics [2]. Zie ook ."
+    assert shown.strip() == "Geen plan [1], wel clinics [2]. Zie ook ."  # dead [7] never shown
+    final = events[-1].data
+    added = [c.n for c in final.citations if c.origin == "attributed"]
+    # The final text is the streamed text plus markers the support check attributed.
+    assert re.sub(r" \[(%s)\]" % "|".join(map(str, added or [0])), "", final.text) == shown.strip()
+
+
+def test_uncited_sentences_are_attributed_to_the_supporting_passage():
+    from assistant.types import Chunk, Hit
+
+    hits = [Hit(Chunk(f"d#{i}", "d", "t", 0, 10, text), 1.0) for i, text in enumerate(
+        ["De raad nam in juli 2012 een motie aan.", "Het ontwikkelteam van Altena werkt met initiatiefnemers."])]
+    text, cits, sents = cite.extract("Altena heeft een ontwikkelteam met initiatiefnemers.\nDe maan is van kaas.", hits)
+    assert text == "Altena heeft een ontwikkelteam met initiatiefnemers [2].\nDe maan is van kaas."
+    assert [(c.n, c.origin, c.supported) for c in cits] == [(2, "attributed", True)]
+    assert [s.supported for s in sents] == [True, None]
+    # Without attribution the same answer has no citations at all.
+    assert cite.extract("Altena heeft een ontwikkelteam met initiatiefnemers.", hits, attribute=False)[1] == []
 
 
 def test_document_text_cannot_fill_prompt_slots_or_rules(world, prompts_dir):
