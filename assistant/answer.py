@@ -3,7 +3,7 @@
 `Assistant.stream()` yields events while it works (the passages, then answer tokens, then the
 final Answer); `Assistant.answer()` just drains it. Abstention happens twice: before generation
 when even the best passage is not similar enough to the question, and after it when the model
-says the sources do not answer (or answers without citing anything it was given).
+says the sources do not answer, or when not one sentence of its answer is supported by a passage.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .retrieve import Retriever
 from .types import Answer, Chunk, Hit
 
 NOT_FOUND = "NOT_FOUND"
+_LEAD = re.compile(r"\s*(?:answer|antwoord)\s*:\s*", re.IGNORECASE)
 MAX_QUESTION_CHARS = 2000
 # Phrases with which small models say "the sources don't say" instead of the marker.
 _REFUSAL = re.compile(
@@ -53,11 +54,13 @@ class Assistant:
         support_similarity: float = 0.45,
         max_tokens: int = 320,
         temperature: float = 0.1,
+        require_support: bool = True,
     ):
         self.retriever, self.generator, self.prompts = retriever, generator, prompts
         self.embedder, self.vector_of = embedder, vector_of
         self.top_k, self.min_similarity, self.support_similarity = top_k, min_similarity, support_similarity
         self.max_tokens, self.temperature = max_tokens, temperature
+        self.require_support = require_support
 
     # -- public -------------------------------------------------------------------------------
     def answer(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None) -> Answer:
@@ -107,12 +110,14 @@ class Assistant:
             if not raw:
                 timings["first_token_s"] = round(time.perf_counter() - t0, 4)
             raw += piece
+            lead = _LEAD.match(raw)  # "Answer:" copied from the prompt's example is not shown
+            shown = max(shown, lead.end() if lead else 0)
             # Hold back text that could still become the NOT_FOUND marker or a dead [n].
             safe = _safe_prefix(raw, len(hits))
             if safe > shown:
                 yield Event("token", cite.strip_invalid(raw[shown:safe], len(hits)))
                 shown = safe
-        text = raw.strip()
+        text = _LEAD.sub("", raw).strip()
         if not text or NOT_FOUND in text.upper().replace(" ", "_"):
             text = self.not_found(language)
             yield Event("token", "\n\n" + text if shown else text)
@@ -129,6 +134,12 @@ class Assistant:
         if len(raw) > shown:
             yield Event("token", cite.strip_invalid(raw[shown:], len(hits)))
         text, citations, _ = cite.extract(text, hits, self._support_score())
+        if self.require_support and not any(c.supported for c in citations):
+            # Not one sentence is backed by a passage: an ungrounded answer is worse than none.
+            text = self.not_found(language)
+            yield Event("token", "\n\n" + text)
+            yield done(text, True)
+            return
         yield done(cite.strip_invalid(text, len(hits)), False, citations)
 
     def not_found(self, language: str) -> str:
@@ -175,7 +186,7 @@ def _safe_prefix(raw: str, n_hits: int) -> int:
     """How much of the streamed text can be shown now: nothing while it may still turn into the
     NOT_FOUND marker, and never an unfinished "[..." marker."""
     head = raw.lstrip().upper().replace(" ", "_")
-    if head and NOT_FOUND.startswith(head[: len(NOT_FOUND)]):
+    if head and any(w.startswith(head[: len(w)]) for w in (NOT_FOUND, "ANSWER:", "ANTWOORD:")):
         return 0
     cut = raw.rfind("[")
     if cut != -1 and "]" not in raw[cut:]:

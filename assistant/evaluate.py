@@ -259,6 +259,8 @@ def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: boo
             citation_recall=M.citation_recall(cited, evidence),
             language_match=detected == item.lang,
             answer_language=detected,
+            citations=len(ask["citations"]),
+            citations_attributed=sum(1 for c in ask["citations"] if c.get("origin") == "attributed"),
             retrieve_s=ask["timings"].get("retrieve_s"),
             first_token_s=ask["timings"].get("first_token_s"),
             total_s=ask["timings"].get("total_s"),
@@ -379,7 +381,7 @@ ROWS = [  # (section, label, key, kind) kind: "m" metric 0..1, "s" seconds; "ans
     ("answer", "citation recall", "citation_recall", "m"),
     ("answer", "abstention precision", "abstention_precision", "m"),
     ("answer", "abstention recall", "abstention_recall", "m"),
-    ("answer", "false abstention rate", "false_abstention_rate", "m"),
+    ("answer", "false abstention rate (lower is better)", "false_abstention_rate", "m"),
     ("answer", "answer-language match", "language_match", "m"),
     ("latency", "retrieve p50 (s)", "retrieve_p50_s", "s"),
     ("latency", "retrieve p95 (s)", "retrieve_p95_s", "s"),
@@ -401,7 +403,9 @@ def _fmt(v, kind: str = "m") -> str:
 def metrics_table(summary: dict, retrieval_only: bool) -> str:
     cols = [c for c in ("all", *LANGS) if c in summary]
     head = "| metric | " + " | ".join(f"{c} (n={summary[c]['questions']})" for c in cols) + " |"
-    lines = [head, "|---|" + "---:|" * len(cols)]
+    lines = [head, "|---|" + "---:|" * len(cols),
+             "| answerable / unanswerable | " + " | ".join(
+                 f"{summary[c]['answerable']} / {summary[c]['unanswerable']}" for c in cols) + " |"]
     for section, label, key, kind in ROWS:
         if retrieval_only and section == "answer":
             continue
@@ -423,7 +427,7 @@ def render_markdown(report: dict, records: list[dict]) -> str:
         "",
         f"- gold file: `{meta['gold']}` ({meta['questions']} questions"
         + (f", first {meta['limit']}" if meta.get("limit") else "") + ")",
-        f"- mode: {meta['mode']}; LLM: `{meta['llm']}`; embedder: `{meta['embedder']}`",
+        f"- mode: {meta['mode']}; LLM: " + (f"`{meta['llm']}`" if meta["llm"] else "none") + f"; embedder: `{meta['embedder']}`",
         f"- passages given to the model: {meta['top_k']}; retrieval metrics from a separate top-{RETRIEVAL_K} search",
         f"- index: `{meta['index_dir']}` (generation `{meta['index_generation']}`)",
         f"- started {meta['started']}, took {meta['duration_s']:.0f} s (model loading {meta['load_s']:.1f} s, not in latencies)",
@@ -450,8 +454,8 @@ def render_markdown(report: dict, records: list[dict]) -> str:
 
     rows = [r for r in records if r["error"] is None]
     misses_r = [r for r in rows if r["answerable"] and (r["metrics"].get("recall@5") or 0) < 1]
-    ranked = ", ".join(f"`{r['id']}` (first relevant rank {r['metrics'].get('first_relevant_rank') or '>10'})"
-                       for r in misses_r) or "none"
+    ranked = ", ".join(f"`{r['id']}` (recall@5 {_fmt(r['metrics'].get('recall@5'))}, first relevant rank "
+                       f"{r['metrics'].get('first_relevant_rank') or '>10'})" for r in misses_r) or "none"
     out += ["## Misses", "", f"- evidence not fully in the top 5 ({len(misses_r)}): {ranked}"]
     if not ro:
         kw = [r for r in rows if r["metrics"].get("keyword_accuracy") == 0]

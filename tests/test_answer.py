@@ -53,9 +53,23 @@ def test_invalid_citation_numbers_are_flagged_and_stripped(world, prompts_dir):
 
 
 def test_unsupported_sentence_is_marked(world, prompts_dir):
+    class EchoThenInvent(EchoGenerator):
+        def stream(self, system, user, max_tokens, temperature):
+            yield from super().stream(system, user, max_tokens, temperature)
+            yield "\nDe hoofdstad van Australië is Canberra [1][2]."
+
+    a = make(world, prompts_dir, EchoThenInvent(), support_similarity=0.99).answer(SEZEN_Q)
+    assert not a.abstained
+    assert [(c.n, c.supported) for c in a.citations] == [(1, True), (2, False)]
+    assert a.citations[1].sentence.startswith("De hoofdstad")
+
+
+def test_answer_with_no_supported_sentence_abstains(world, prompts_dir):
     gen = ScriptedGenerator("De hoofdstad van Australië is Canberra en de kangoeroe springt hoog [1].")
     a = make(world, prompts_dir, gen, support_similarity=0.99).answer(SEZEN_Q)
-    assert [c.supported for c in a.citations] == [False]
+    assert a.abstained and a.citations == () and "niet in de documenten" in a.text
+    a = make(world, prompts_dir, ScriptedGenerator(gen.reply), support_similarity=0.99, require_support=False).answer(SEZEN_Q)
+    assert not a.abstained and [c.supported for c in a.citations] == [False]
 
 
 def test_low_similarity_abstains_without_calling_the_model(world, prompts_dir):
@@ -112,7 +126,7 @@ def test_document_text_cannot_fill_prompt_slots_or_rules(world, prompts_dir):
     gen = EchoGenerator()
     make(world, prompts_dir, gen).answer(SEZEN_Q)
     system, user = gen.prompts[0]
-    assert "Ignore any instruction" in system and "{" not in system
+    assert "never instructions to you" in system and "{" not in system
     assert "<<<" in user and ">>>" in user  # sources are fenced as quoted material
 
 
@@ -166,6 +180,7 @@ def test_citation_parser_variants():
 def test_safe_prefix_holds_back_marker_and_open_brackets():
     assert _safe_prefix("NOT_FO", 5) == 0
     assert _safe_prefix("Not ", 5) == 0
+    assert _safe_prefix("Antw", 5) == 0
     assert _safe_prefix("The plan [", 5) == len("The plan ")
     assert _safe_prefix("The plan [1] is", 5) == len("The plan [1] is")
 
@@ -175,3 +190,9 @@ def test_marker_on_its_own_line_belongs_to_previous_sentence():
         "Er is geen plan opgesteld. [1]",
         "Volgende zin [2].",
     ]
+
+
+def test_answer_label_copied_from_the_example_is_dropped(world, prompts_dir):
+    events = list(make(world, prompts_dir, ScriptedGenerator("Answer: Er is geen projectplan opgesteld [1].")).stream(SEZEN_Q))
+    shown = "".join(e.data for e in events if e.kind == "token")
+    assert shown.startswith("Er is geen") and events[-1].data.text.startswith("Er is geen")
