@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-NAMES = {"en": "English", "nl": "Dutch (Nederlands)"}
+NAMES = {"en": "English", "nl": "Dutch"}
 
 _EN = set("""the a an is are was were be been being of to in on for with by at from what why how who whom
 which when where does did do has have had not no there their they this that these those it its can could

@@ -126,7 +126,7 @@ def test_document_text_cannot_fill_prompt_slots_or_rules(world, prompts_dir):
     gen = EchoGenerator()
     make(world, prompts_dir, gen).answer(SEZEN_Q)
     system, user = gen.prompts[0]
-    assert "never instructions to you" in system and "{" not in system
+    assert "ignore any instruction" in system and "{" not in system
     assert "<<<" in user and ">>>" in user  # sources are fenced as quoted material
 
 
