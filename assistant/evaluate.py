@@ -40,6 +40,7 @@ PARTIAL = "records.jsonl.partial"
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 REPORT_PNG = "report.png"
+RUN_META = ".run-meta.json"  # the run's settings while it runs, so a partial run can be reported
 MAX_QUESTION_CHARS = 2000  # the assistant refuses longer questions
 
 
@@ -430,8 +431,12 @@ def render_markdown(report: dict, records: list[dict]) -> str:
         f"- mode: {meta['mode']}; LLM: " + (f"`{meta['llm']}`" if meta["llm"] else "none") + f"; embedder: `{meta['embedder']}`",
         f"- passages given to the model: {meta['top_k']}; retrieval metrics from a separate top-{RETRIEVAL_K} search",
         f"- index: `{meta['index_dir']}` (generation `{meta['index_generation']}`)",
-        f"- started {meta['started']}, took {meta['duration_s']:.0f} s (model loading {meta['load_s']:.1f} s, not in latencies)",
+        f"- started {meta['started']}"
+        + (f", took {meta['duration_s']:.0f} s" if meta.get("duration_s") is not None else "")
+        + (f" (model loading {meta['load_s']:.1f} s, not in latencies)" if meta.get("load_s") is not None else ""),
     ]
+    if meta.get("partial"):
+        out.append(f"- **partial run**: built from the {meta['questions']} questions finished so far")
     if meta["errors"]:
         out.append(f"- **{meta['errors']} question(s) failed** (see below); their metrics are missing from the averages")
     out += ["", "## Metrics", "", metrics_table(summary, ro), ""]
@@ -589,7 +594,23 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
         (out / name).unlink(missing_ok=True)
     t_load = time.perf_counter()
     _warm_up(pipe, retrieval_only)
-    load_s = time.perf_counter() - t_load
+    gen = pipe.assistant.generator
+    meta = {
+        "gold": str(gold),
+        "gold_sha256": hashlib.sha256(gold.read_bytes()).hexdigest(),
+        "limit": limit,
+        "mode": "retrieval-only" if retrieval_only else "full",
+        "llm": None if retrieval_only or gen is None else getattr(gen, "name", type(gen).__name__),
+        "embedder": pipe.embedder.name,
+        "top_k": settings.top_k,
+        "retrieval_k": RETRIEVAL_K,
+        "min_similarity": settings.min_similarity,
+        "index_dir": str(settings.index_dir),
+        "index_generation": pipe.index.generation,
+        "started": started,
+        "load_s": round(time.perf_counter() - t_load, 2),
+    }
+    _atomic_write(out / RUN_META, json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))  # for rebuild_report
 
     records: list[dict] = []
     partial = out / PARTIAL
@@ -618,30 +639,16 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
         raise AssistantError(f"every question failed; the first: {records[0]['error']}")
     os.replace(partial, out / RECORDS)
 
-    rows = [r["metrics"] for r in records]
-    gen = pipe.assistant.generator
-    report = {
-        "meta": {
-            "gold": str(gold),
-            "gold_sha256": hashlib.sha256(gold.read_bytes()).hexdigest(),
-            "questions": len(records),
-            "limit": limit,
-            "mode": "retrieval-only" if retrieval_only else "full",
-            "llm": None if retrieval_only or gen is None else getattr(gen, "name", type(gen).__name__),
-            "embedder": pipe.embedder.name,
-            "top_k": settings.top_k,
-            "retrieval_k": RETRIEVAL_K,
-            "min_similarity": settings.min_similarity,
-            "index_dir": str(settings.index_dir),
-            "index_generation": pipe.index.generation,
-            "started": started,
-            "duration_s": round(time.perf_counter() - t_start, 1),
-            "load_s": round(load_s, 2),
-            "errors": sum(1 for r in records if r["error"]),
-            "plot": None,
-        },
-        "metrics": M.by_language(rows, LANGS),
-    }
+    meta["duration_s"] = round(time.perf_counter() - t_start, 1)
+    report = write_report(out, records, meta, previous)
+    (out / RUN_META).unlink(missing_ok=True)
+    return report
+
+
+def write_report(out: Path, records: list[dict], meta: dict, previous: dict | None = None) -> dict:
+    """Aggregate the records and write report.json, report.png and report.md (each atomically)."""
+    meta = {**meta, "questions": len(records), "errors": sum(1 for r in records if r["error"]), "plot": None}
+    report = {"meta": meta, "metrics": M.by_language([r["metrics"] for r in records], LANGS)}
     if previous is not None:
         report["compare"] = {"previous": previous["path"], **compare_runs(previous["records"], records)}
     if render_plot(report, records, out / REPORT_PNG):
@@ -649,6 +656,30 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
     _atomic_write(out / REPORT_JSON, (json.dumps(report, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
     _atomic_write(out / REPORT_MD, render_markdown(report, records).encode("utf-8"))
     return report
+
+
+def rebuild_report(out: Path, compare: Path | None = None) -> dict:
+    """Write the report again from an output folder's records, also from the records.jsonl.partial
+    of a run that is still going or was killed (the report then says it is partial)."""
+    out = Path(out)
+    run_ = load_run(out)
+    records = list(run_["records"].values())
+    meta: dict = {}
+    for name in (REPORT_JSON, RUN_META):
+        try:
+            meta = json.loads((out / name).read_text(encoding="utf-8"))
+            meta = meta.get("meta", meta)
+            break
+        except (OSError, ValueError):
+            continue
+    if not meta:
+        ro = all(r.get("ask") is None for r in records)
+        meta = {"gold": "?", "mode": "retrieval-only" if ro else "full", "llm": None, "embedder": "?", "top_k": "?",
+                "index_dir": "?", "index_generation": "?", "started": "?", "load_s": None}
+    meta["partial"] = run_["path"].endswith(PARTIAL)
+    if meta["partial"]:
+        meta["duration_s"] = None
+    return write_report(out, records, meta, load_run(compare) if compare else None)
 
 
 def run_cli(settings, args) -> int:
@@ -666,3 +697,25 @@ def run_cli(settings, args) -> int:
             for k in ("recall@5", "keyword_accuracy", "abstention_correct")))
     print(f"\nwrote {Path(args.out) / REPORT_MD} (+ {RECORDS}, {REPORT_JSON}, {REPORT_PNG})", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m assistant.evaluate OUT_DIR [--compare PREV_DIR]: rebuild the report of a run
+    (also of one still going or killed, from its records.jsonl.partial)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m assistant.evaluate", description=main.__doc__)
+    ap.add_argument("out", help="an `assistant eval` output folder")
+    ap.add_argument("--compare", help="an earlier output folder to compare against")
+    args = ap.parse_args(argv)
+    try:
+        report = rebuild_report(Path(args.out), Path(args.compare) if args.compare else None)
+    except AssistantError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(metrics_table(report["metrics"], report["meta"].get("mode") == "retrieval-only"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -162,7 +162,10 @@ def finish_turn(turn: dict, answer) -> None:
     turn["abstained"] = answer.abstained
     turn["timings"] = dict(answer.timings)
     turn["query"] = answer.query or turn["query"]
-    turn["citations"] = {c.n: {"supported": c.supported, "sentence": c.sentence} for c in answer.citations if c.hit is not None}
+    turn["citations"] = {
+        c.n: {"supported": c.supported, "sentence": c.sentence, "origin": getattr(c, "origin", "model")}
+        for c in answer.citations if c.hit is not None
+    }
     turn["invalid"] = [c.n for c in answer.citations if c.hit is None]
     turn["state"] = "done"
 
@@ -180,9 +183,9 @@ def run_turn(runtime: Runtime, question: str, k: int | None, turns: list[dict] |
     history = history_of(turns)
     turn = new_turn((question or "").strip())
     turns.append(turn)
-    yield turns
     last = 0.0
     try:
+        yield turns
         for event in pipeline.assistant.stream(question, k, history or None):
             if event.kind == "query":
                 turn["query"] = event.data
@@ -204,7 +207,10 @@ def run_turn(runtime: Runtime, question: str, k: int | None, turns: list[dict] |
     except Exception as e:  # keep the page alive; the terminal gets the traceback
         traceback.print_exc()
         turn["error"] = f"Something went wrong while answering ({type(e).__name__}: {e})."
-    turn["state"] = "done"
+    finally:  # also when the tab cancels the answer ("New conversation"), so the next one may start
+        if turn["state"] != "done":
+            turn["state"] = "done"
+            turn["error"] = turn["error"] or ("" if turn["text"] else "Stopped.")
     yield turns
 
 
@@ -226,8 +232,11 @@ def linkify(text: str, turn_index: int, turn: dict) -> str:
                 continue
             info = turn["citations"].get(n)
             bad = done and info is not None and not info["supported"]
-            cls = "cite unsupported" if bad else "cite"
-            tip = "not supported by this passage: check it" if bad else f"show passage {n}"
+            added = done and info is not None and info.get("origin") == "attributed"
+            cls = "cite unsupported" if bad else "cite attributed" if added else "cite"
+            tip = ("not supported by this passage: check it" if bad
+                   else f"show passage {n} (added by the support check: the model did not cite it)" if added
+                   else f"show passage {n}")
             flag = '<span class="flag" aria-hidden="true">?</span>' if bad else ""
             out.append(f'<button type="button" class="{cls}" data-cite="{n}" data-turn="{turn_index}" '
                        f'title="{_e(tip)}">[{n}]{flag}</button>')
@@ -256,8 +265,10 @@ def render_turn(i: int, t: dict) -> str:
         bad = [n for n, c in sorted(t["citations"].items()) if not c["supported"]]
         if bad:
             refs = ", ".join(f"[{n}]" for n in bad)
-            parts.append(f'<div class="warn unsupported-note">⚠ {refs}: the sentence citing this passage is not '
-                         'supported by it. Check the passage before relying on it.</div>')
+            what = ("the sentence citing this passage is not supported by it" if len(bad) == 1
+                    else "the sentences citing these passages are not supported by them")
+            parts.append(f'<div class="warn unsupported-note">⚠ {refs}: {what}. '
+                         'Check the passages before relying on the answer.</div>')
         if t["invalid"]:
             refs = ", ".join(f"[{n}]" for n in t["invalid"])
             parts.append(f'<div class="warn invalid-note">⚠ The model cited {refs}, which it was not given; removed.</div>')
@@ -362,7 +373,9 @@ def render_upload_status(stage: str, done: int = 0, total: int = 0, result: Uplo
         if r.updated:
             parts.append(f'<div class="files">Replaced: {_e(", ".join(r.updated))}</div>')
     for pr in result.problems:
-        parts.append(f'<div class="problem">Skipped {_e(pr.source)}: {_e(pr.reason)}</div>')
+        name = Path(pr.source).name
+        reason = pr.reason[len(name) + 1:].strip() if pr.reason.startswith(name + ":") else pr.reason
+        parts.append(f'<div class="problem">Skipped {_e(name)}: {_e(reason)}</div>')
     if r is None and not result.problems:
         parts.append("<div>No files.</div>")
     parts.append("</div>")
@@ -393,6 +406,7 @@ button.cite { display: inline; border: none; background: none; padding: 0 1px; m
   color: var(--link-text-color, #2563eb); font-weight: 600; font: inherit; font-weight: 600; }
 button.cite:hover, button.cite.active { text-decoration: underline; background: #dbeafe; border-radius: 3px; }
 button.cite.unsupported { color: #b42318; text-decoration: underline dashed; }
+button.cite.attributed { font-style: italic; }
 button.cite .flag { font-size: 0.75em; vertical-align: super; margin-left: 1px; }
 details.passages { margin-top: 0.5em; font-size: 0.9em; }
 details.passages summary { cursor: pointer; color: var(--body-text-color-subdued); }
@@ -413,7 +427,8 @@ button.passage-link:hover, button.passage-link.active { text-decoration: underli
 .upload-status progress { width: 100%; }
 .upload-status .ok { color: #166534; }
 .upload-status .files { font-size: 0.85em; font-family: var(--font-mono); }
-table.stats { font-size: 0.85em; width: 100%; border-collapse: collapse; }
+table.stats { font-size: 0.85em; width: 100%; border-collapse: collapse; border: none !important; }
+#stats, #stats > div, table.stats tr { border: none !important; }
 table.stats th, table.stats td { border: none !important; border-bottom: 1px solid var(--border-color-primary) !important;
   padding: 0.25em 0.4em !important; background: none !important; }
 table.stats th { text-align: left; font-weight: 600; white-space: nowrap; vertical-align: top; }
@@ -447,6 +462,10 @@ def build_app(runtime: Runtime):
 
     def ask(question: str, k: float, turns: list[dict]):
         if not (question or "").strip():
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        if turns and turns[-1]["state"] != "done":
+            gr.Warning("Still answering the previous question: ask again when it is done.")
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         clear_box = ""
@@ -529,8 +548,10 @@ def build_app(runtime: Runtime):
                                   elem_id="k")
                     stats = gr.HTML(render_stats(runtime), elem_id="stats", js_on_load=None)
 
+        # Several tabs may ask at once: each retrieves and shows its passages at once; the generator's
+        # own lock then lets one answer stream at a time (two would both crawl on a small CPU).
         ask_io = dict(fn=ask, inputs=[question, k, turns_state], outputs=[conversation, question, turns_state, stats],
-                      concurrency_id="ask", show_progress="hidden")
+                      concurrency_id="ask", concurrency_limit=4, show_progress="hidden")
         asks = [send.click(**ask_io), question.submit(**ask_io)]
         conversation.cite(show_source, inputs=[turns_state], outputs=[source], show_progress="hidden", queue=False)
         clear.click(new_conversation, outputs=[conversation, turns_state, source], cancels=asks)
@@ -556,18 +577,9 @@ def warm_up(pipeline: Pipeline) -> None:
             pass
 
 
-def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
-           *, warm: bool = True, block: bool = True):
-    """Start the browser chat; prints the local URL. Returns 0 after Ctrl+C (block=True), or the
-    running Blocks app (block=False, for embedding in tests)."""
+def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False):
+    """Start the app in background threads; returns (demo, local URL). demo.close() stops it."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    pipeline = build(settings, with_llm=True)
-    if warm:
-        print("loading the models (first start can take a minute)…", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        warm_up(pipeline)
-        print(f"models ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    runtime = Runtime(settings, pipeline)
     demo = build_app(runtime)
     demo.queue(default_concurrency_limit=1)
     try:
@@ -579,10 +591,22 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_b
         )
     except OSError as e:
         raise AssistantError(f"cannot start the web server on {host}:{port} ({e}); try another --port") from e
-    print(f"Assistant chat running on {url}  (Ctrl+C to stop)", flush=True)
     demo.runtime = runtime
-    if not block:
-        return demo
+    return demo, url
+
+
+def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
+           *, warm: bool = True) -> int:
+    """`assistant chat`: load the models, start the app, print its local URL, serve until Ctrl+C."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    pipeline = build(settings, with_llm=True)
+    if warm:
+        print("loading the models (first start can take a minute)…", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        warm_up(pipeline)
+        print(f"models ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    demo, url = serve(Runtime(settings, pipeline), host, port, open_browser)
+    print(f"Assistant chat running on {url}  (Ctrl+C to stop)", flush=True)
     try:
         while True:
             time.sleep(3600)

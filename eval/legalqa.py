@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         embedder = QueryCache(make_embedder(settings))
         docs = to_documents(corpus, args.titles)
-        chunk_size = max(2000, max(len(d.text) for d in docs) + 1)
+        chunk_size = max(4000, max(len(d.text) for d in docs) + 1)
         selection = "full" if args.corpus_limit is None else "sub-" + hashlib.sha256(" ".join(sorted(ids)).encode()).hexdigest()[:10]
         cache = Path(args.cache_dir) if args.cache_dir else settings.home / "legalqa"
         folder = cache / f"{settings.embedder_path().name}-{'titles' if args.titles else 'text'}-{selection}"

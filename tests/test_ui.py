@@ -1,0 +1,460 @@
+"""The browser chat (assistant/ui.py).
+
+Fast tests drive the UI's own logic with the fakes (hashed embedder, echo generator). The
+acceptance test (marked real) starts `assistant chat` with the real embedder and the small real
+LLM on a temporary index of seeds/, and drives it in headless Chromium with Playwright.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from fakes import EchoGenerator, HashEmbedder
+
+from assistant import index, ui
+from assistant.config import Settings
+from assistant.ingest import load_folder
+from assistant.pipeline import build
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SMALL_LLM = "qwen2.5-coder-0.5b"
+SEZEN_Q = "Why was there no projectplan for Sezen?"
+UPLOAD_TEXT = """Proef met deelfietsen in Zuiderzee
+
+De gemeente Zuiderzee heeft in 2025 een proef met deelfietsen gestart. Op twaalf plekken in de
+gemeente staan samen 140 elektrische deelfietsen, die inwoners met een pasje van de bibliotheek
+gratis mogen gebruiken. De proef kost 85.000 euro en loopt tot 1 juli 2026.
+
+Wethouder Marit Kloosterboer wil met de proef het autogebruik voor korte ritten verminderen. Na
+afloop beslist de gemeenteraad of de deelfietsen blijven.
+"""
+UPLOAD_Q = "Hoeveel deelfietsen zijn er in de proef van de gemeente Zuiderzee?"
+
+
+# -- fast tests with fakes --------------------------------------------------------------------------
+@pytest.fixture
+def runtime(tmp_path, seeds_dir):
+    settings = Settings(index_dir=tmp_path / "index", min_similarity=0.0)
+    emb = HashEmbedder()
+    docs, _ = load_folder(seeds_dir)
+    index.sync(settings.index_dir, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
+    return ui.Runtime(settings, build(settings, embedder=emb, generator=EchoGenerator()))
+
+
+def test_turn_streams_and_renders_clickable_citations(runtime):
+    states = [copy.deepcopy(s) for s in ui.run_turn(runtime, "Waarom is er voor Traject Sezen geen projectplan opgesteld?", 3, [])]
+    turns = states[-1]
+    t = turns[0]
+    assert t["state"] == "done" and not t["abstained"] and not t["error"]
+    assert len(t["passages"]) == 3 and 1 in t["citations"]
+    assert any(s[0]["text"] and s[0]["state"] == "streaming" for s in states[:-1])  # tokens shown before the end
+    page = ui.render_conversation(turns)
+    assert 'class="cite" data-cite="1" data-turn="0"' in page
+    assert 'data-state="done"' in page and "Search query:" in page
+
+    panel = ui.render_source(turns, 0, 1)
+    p = t["passages"][0]
+    doc = runtime.pipeline.index.docs[p["source"]]
+    mark = re.search(r'<mark class="cited-span">(.*?)</mark>', panel, re.S).group(1)
+    import html
+
+    assert html.unescape(mark) == doc.text[p["start"]:p["end"]] == p["text"]
+    assert html.escape(doc.title) in panel
+    assert p["before"] and doc.text[: p["start"]].endswith(p["before"])  # surrounding text, exact
+
+
+def test_follow_up_sends_history_and_shows_the_query(runtime):
+    turns = list(ui.run_turn(runtime, "Waarom is er geen projectplan voor Sezen?", 3, []))[-1]
+    seen = {}
+    original = runtime.pipeline.assistant.stream
+
+    def spy(question, k=None, history=None):
+        seen["history"] = history
+        yield from original(question, k, history)
+
+    runtime.pipeline.assistant.stream = spy
+    turns = list(ui.run_turn(runtime, "En wie heeft dat besloten?", 3, turns))[-1]
+    assert seen["history"] == [(turns[0]["question"], turns[0]["text"])]
+    assert turns[1]["query"]  # the echo generator "rewrites" too: the query used is recorded and shown
+    assert ui._e(turns[1]["query"]) in ui.render_conversation(turns)
+
+
+def test_unsupported_and_abstained_are_visible():
+    passage = {"n": 1, "source": "s/a.txt", "title": "A <b>", "start": 0, "end": 5, "text": "hallo",
+               "score": 1.0, "dense": 0.5, "before": "", "after": " wereld", "cut_before": False,
+               "cut_after": False, "exact": True}
+    t = ui.new_turn("q?")
+    t.update(state="done", text="Iets [1] en [2].", passages=[passage],
+             citations={1: {"supported": False, "sentence": "Iets [1]"}}, invalid=[7])
+    page = ui.render_conversation([t])
+    assert 'class="cite unsupported"' in page and "not supported" in page and "[7]" in page
+    assert 'data-cite="2"' not in page  # a number outside the passages is never a link
+    assert "A &lt;b&gt;" in page  # titles are escaped
+    assert "Not supported" in ui.render_source([t], 0, 1)
+
+    t2 = ui.new_turn("q?")
+    t2.update(state="done", text="Niet gevonden.", abstained=True, passages=[passage])
+    page = ui.render_conversation([t2])
+    assert "Nearest passages (1)" in page and "<details class=\"passages\" open>" in page
+
+
+def test_upload_is_indexed_swapped_and_bad_files_reported(runtime, tmp_path):
+    before = runtime.pipeline
+    good = tmp_path / "in" / "zuiderzee.txt"
+    good.parent.mkdir()
+    good.write_text(UPLOAD_TEXT, encoding="utf-8")
+    binary = tmp_path / "in" / "kapot.txt"
+    binary.write_bytes(b"\x00\x01\x02garbage")
+    exe = tmp_path / "in" / "tool.exe"
+    exe.write_bytes(b"MZ")
+    stages = []
+    result = runtime.add_files([good, binary, exe], progress=lambda *a: stages.append(a))
+    assert result.accepted == ["zuiderzee.txt"]
+    assert {p.source for p in result.problems} == {"kapot.txt", "tool.exe"}
+    assert result.report.added == ["uploads/zuiderzee.txt"]
+    assert (runtime.settings.index_dir / "uploads" / "zuiderzee.txt").is_file()
+    assert not (runtime.settings.index_dir / "uploads" / "kapot.txt").exists()
+    assert {s[0] for s in stages} >= {"checking", "embedding", "loading"}
+    assert runtime.pipeline is not before and before.index.docs.get("uploads/zuiderzee.txt") is None
+    hits = runtime.pipeline.assistant.search(UPLOAD_Q, 3)
+    assert hits[0].chunk.source == "uploads/zuiderzee.txt"
+    status = ui.render_upload_status("", result=result)
+    assert "Skipped kapot.txt" in status and "Skipped tool.exe" in status and "searchable now" in status
+    assert "(1 uploaded)" in ui.render_stats(runtime)
+
+
+def test_concurrent_uploads_keep_every_document(runtime, tmp_path):
+    files = []
+    for i in range(3):
+        f = tmp_path / f"doc{i}.md"
+        f.write_text(f"# Notitie {i}\n\nDe gemeente Zuiderzee noteert feit nummer {i} over fietsen.\n", encoding="utf-8")
+        files.append(f)
+    errors = []
+
+    def go(f):
+        try:
+            runtime.add_files([f])
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=go, args=(f,)) for f in files]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    on_disk = index.load(runtime.settings.index_dir)
+    live = runtime.pipeline.index
+    for i in range(3):
+        assert f"uploads/doc{i}.md" in on_disk.docs and f"uploads/doc{i}.md" in live.docs
+    assert len(on_disk.docs) == 8
+
+
+def test_safe_name():
+    assert ui.safe_name("../../etc/passwd.txt") == "passwd.txt"
+    assert ui.safe_name(".hidden.md") == "hidden.md"
+    assert ui.safe_name("rapport (1).pdf") == "rapport _1_.pdf"
+
+
+class EchoWithBadCitation(EchoGenerator):
+    """Quotes the first sentence of source [1] citing [1], then adds a sentence citing [2] that
+    passage [2] does not support."""
+
+    def stream(self, system, user, max_tokens, temperature):
+        first = "".join(super().stream(system, user, max_tokens, temperature))
+        first = re.sub(r"[.!?]?\s*\[1\]$", "", first)
+        for piece in re.findall(r"\S+\s*", f"{first} [1]. De maan is gemaakt van groene kaas [2]."):
+            yield piece
+
+
+def _browser(pw):
+    return pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def _external(urls: list[str]) -> list[str]:
+    return [u for u in urls if urlparse(u).scheme in ("http", "https", "ws", "wss")
+            and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+
+
+def test_browser_with_fakes(tmp_path, seeds_dir):
+    """The page itself, fast: citations open the source panel, unsupported ones are flagged, tabs
+    keep their own conversations, and nothing is fetched from outside hosts."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for the browser test")
+    from playwright.sync_api import sync_playwright
+
+    settings = Settings(index_dir=tmp_path / "index", min_similarity=0.0)
+    emb = HashEmbedder()
+    docs, _ = load_folder(seeds_dir)
+    index.sync(settings.index_dir, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
+    runtime = ui.Runtime(settings, build(settings, embedder=emb, generator=EchoWithBadCitation()))
+    demo, url = ui.serve(runtime, "127.0.0.1", _free_port())
+    requests: list[str] = []
+    try:
+        with sync_playwright() as pw:
+            browser = _browser(pw)
+            try:
+                context = browser.new_context(viewport={"width": 1300, "height": 900})
+                context.on("request", lambda r: requests.append(r.url))
+                page = context.new_page()
+                page.goto(url)
+                r = _ask(page, "Waarom is er voor Traject Sezen geen projectplan opgesteld?", 60_000)
+                turn = r["turn"]
+                assert turn.locator('.answer-text button.cite[data-cite="1"]:not(.unsupported)').count() == 1
+                assert turn.locator('.answer-text button.cite.unsupported[data-cite="2"]').count() == 1
+                assert "not supported" in turn.locator(".unsupported-note").text_content()
+
+                turn.locator('.answer-text button.cite[data-cite="1"]').click()
+                page.wait_for_selector('#source-panel .source[data-n="1"] mark')
+                _check_source_panel(page, settings.index_dir, turn, 1)
+                turn.locator('.answer-text button.cite[data-cite="2"]').click()
+                page.wait_for_selector('#source-panel .source[data-n="2"] mark')
+                assert "Not supported" in page.locator("#source-panel .warn").text_content()
+                _check_source_panel(page, settings.index_dir, turn, 2)
+
+                other = context.new_page()
+                other.goto(url)
+                _ask(other, "Wat is Regisserend Lochem?", 60_000)
+                assert other.locator("#conversation .turn").count() == 1
+                assert page.locator("#conversation .turn").count() == 1
+                assert "Lochem" not in page.locator("#conversation").text_content()
+                page.click("#new-conversation")
+                page.wait_for_selector("#conversation .conv .empty")
+                assert other.locator("#conversation .turn").count() == 1
+            finally:
+                browser.close()
+    finally:
+        demo.close()
+    assert not _external(requests), _external(requests)[:5]
+
+
+# -- the acceptance test: real models, real browser -----------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _seeds_key(settings: Settings) -> str:
+    from assistant.pipeline import make_embedder
+
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "seeds").iterdir()):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    h.update(f"{make_embedder(settings).name}|{settings.chunk_size}|{settings.chunk_overlap}|{index.FORMAT}".encode())
+    return h.hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def seeds_index(tmp_path_factory) -> Path:
+    """A private copy of an index of seeds/ built with the real embedder. The built index is kept
+    in the cache folder (keyed by the seeds, embedder and chunking), so reruns skip the embedding."""
+    settings = Settings.from_env()
+    cache = settings.home / "test-cache" / f"seeds-index-{_seeds_key(settings)}"
+    if not index.exists(cache):
+        tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(tmp)}
+        subprocess.run([sys.executable, "-m", "assistant.cli", "ingest"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=3600)
+        shutil.rmtree(cache, ignore_errors=True)
+        os.replace(tmp, cache)
+    target = tmp_path_factory.mktemp("ui") / "index"
+    shutil.copytree(cache, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def server(seeds_index):
+    """`assistant chat` on a free localhost port, small LLM, temperature 0 (deterministic)."""
+    port = _free_port()
+    log_path = seeds_index.parent / "server.log"
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(seeds_index), "ASSISTANT_LLM": SMALL_LLM,
+           "ASSISTANT_TEMPERATURE": "0", "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1"}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "chat", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 900
+        url = None
+        while url is None:
+            text = log_path.read_text(errors="replace")
+            m = re.search(r"running on (http://127\.0\.0\.1:\d+/?)", text)
+            if m:
+                url = m.group(1)
+            elif proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"`assistant chat` did not start:\n{text[-3000:]}")
+            else:
+                time.sleep(0.5)
+        yield {"url": url, "index": seeds_index, "log": log_path}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _ask(page, question: str, timeout_ms: int) -> dict:
+    """Type a question, press Send; returns seconds to the first answer text and to the end."""
+    n = page.locator("#conversation .turn").count()
+    page.fill("#question textarea", question)
+    t0 = time.perf_counter()
+    page.click("#send")
+    turn = page.locator("#conversation .turn").nth(n)
+    turn.locator(".answer-text, .error").first.wait_for(timeout=timeout_ms)
+    first = time.perf_counter() - t0
+    page.wait_for_selector(f'#conversation .turn[data-turn="{n}"][data-state="done"]', timeout=timeout_ms)
+    assert turn.locator(".error").count() == 0, turn.inner_text()
+    return {"turn": turn, "index": n, "first_token_s": round(first, 2), "total_s": round(time.perf_counter() - t0, 2)}
+
+
+def _last_query(page) -> str:
+    """The search query the page says it used for the last question."""
+    return page.locator("#conversation .turn").last.locator(".query-text").text_content()
+
+
+def _open_passage(page, turn, n: int) -> str:
+    """Click citation [n] in the answer if the model cited it, else passage [n] in the list."""
+    cite = turn.locator(f'.answer-text button.cite[data-cite="{n}"]')
+    if cite.count():
+        cite.first.click()
+        how = "citation"
+    else:
+        details = turn.locator("details.passages")
+        if details.get_attribute("open") is None:
+            details.locator("summary").click()
+        turn.locator(f'button.passage-link[data-cite="{n}"]').click()
+        how = "passage list"
+    page.wait_for_selector(f'#source-panel .source[data-n="{n}"] mark')
+    return how
+
+
+def _check_source_panel(page, index_dir: Path, turn, n: int) -> dict:
+    panel = page.locator("#source-panel .source")
+    source, start, end = panel.get_attribute("data-source"), int(panel.get_attribute("data-start")), int(panel.get_attribute("data-end"))
+    live = index.load(index_dir)
+    doc = live.docs[source]
+    chunk = next(c for c in live.chunks if c.source == source and c.start == start and c.end == end)
+    marked = page.locator("#source-panel mark").text_content()
+    assert marked == chunk.text == doc.text[start:end]
+    assert doc.title in panel.locator(".src-title").text_content()
+    around = panel.locator(".doc").text_content()
+    assert len(around) > len(marked)  # shown inside its surrounding text
+    # It is the passage numbered n in this answer's list.
+    assert f"{source} · {start}–{end}" in turn.locator(f'button.passage-link[data-cite="{n}"] + .src').text_content()
+    return {"source": source, "start": start, "end": end, "title": doc.title}
+
+
+@pytest.mark.real
+def test_browser_chat_end_to_end(server):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for the browser test")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    answer_timeout = 20 * 60 * 1000  # a loaded 2-core machine can be slow; normally well under a minute
+    requests: list[str] = []
+    results: dict = {}
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.on("request", lambda r: requests.append(r.url))
+            page = context.new_page()
+            page.goto(server["url"])
+            page.wait_for_selector("#question textarea")
+            page.wait_for_selector("#stats .stat-documents")
+            assert page.locator("#stats .stat-model").text_content().startswith(SMALL_LLM)
+            assert page.locator("#stats .stat-documents").text_content().startswith("5 ")
+
+            # 1. A question the seeds answer: streamed answer, citation -> source panel with the span marked.
+            r = _ask(page, SEZEN_Q, answer_timeout)
+            turn = r["turn"]
+            assert turn.locator(".query-text").text_content() == SEZEN_Q
+            assert turn.locator("button.passage-link").count() == 5
+            cited = turn.locator(".answer-text button.cite").count()
+            how = _open_passage(page, turn, 1)
+            page.screenshot(path=str(ARTIFACTS / "01-answer-and-source.png"), full_page=True)
+            shown = _check_source_panel(page, server["index"], turn, 1)
+            assert "Sezen" in shown["title"]
+            results["sezen"] = {"first_token_s": r["first_token_s"], "total_s": r["total_s"], "citations": cited,
+                                "opened_by": how, "abstained": turn.get_attribute("data-abstained") == "true",
+                                "answer": turn.locator(".answer-text").text_content(), "source": shown}
+
+            # 2. Upload a new document (and a broken one): progress, a visible problem, then searchable.
+            updir = server["index"].parent / "to-upload"
+            updir.mkdir(exist_ok=True)
+            good = updir / "zuiderzee_deelfietsen.txt"
+            good.write_text(UPLOAD_TEXT, encoding="utf-8")
+            bad = updir / "kapot.pdf"
+            bad.write_bytes(b"%PDF-1.4 this is not really a pdf")
+            page.set_input_files("#upload input[type=file]", [str(good), str(bad)])
+            page.wait_for_selector("#upload-status .done", timeout=answer_timeout)
+            status = page.locator("#upload-status").text_content()
+            assert "1 added" in status and "zuiderzee_deelfietsen.txt" in status, status
+            assert "Skipped kapot.pdf" in status, status
+            page.wait_for_function("document.querySelector('#stats .stat-documents').textContent.startsWith('6 ')")
+            assert (server["index"] / "uploads" / "zuiderzee_deelfietsen.txt").is_file()
+            assert not (server["index"] / "uploads" / "kapot.pdf").exists()
+
+            page.click("#new-conversation")  # a fresh question, not a follow-up to be rewritten
+            page.wait_for_selector("#conversation .conv .empty")
+            r2 = _ask(page, UPLOAD_Q, answer_timeout)
+            assert _last_query(page) == UPLOAD_Q
+            turn2 = r2["turn"]
+            cited_sources = [
+                turn2.locator(f'button.passage-link[data-cite="{b.get_attribute("data-cite")}"] + .src').text_content()
+                for b in turn2.locator(".answer-text button.cite").all()
+            ]
+            how2 = _open_passage(page, turn2, 1)
+            page.screenshot(path=str(ARTIFACTS / "02-uploaded-document.png"), full_page=True)
+            results["upload"] = {"first_token_s": r2["first_token_s"], "total_s": r2["total_s"], "opened_by": how2,
+                                 "answer": turn2.locator(".answer-text").text_content(), "cited": cited_sources,
+                                 "status": status}
+            first_src = turn2.locator('button.passage-link[data-cite="1"] + .src').text_content()
+            assert first_src.startswith("uploads/zuiderzee_deelfietsen.txt"), first_src  # the top passage
+            if cited_sources:  # if the model cites, it cites the uploaded document (too)
+                assert any(s.startswith("uploads/zuiderzee_deelfietsen.txt") for s in cited_sources), cited_sources
+            shown2 = _check_source_panel(page, server["index"], turn2, 1)
+            assert shown2["source"] == "uploads/zuiderzee_deelfietsen.txt"
+
+            # 3. A second tab has its own conversation but sees the same (updated) index.
+            other = context.new_page()
+            other.goto(server["url"])
+            other.wait_for_selector("#conversation .conv .empty")
+            other.wait_for_function("document.querySelector('#stats .stat-documents').textContent.startsWith('6 ')")
+            assert other.locator("#conversation .turn").count() == 0
+            assert page.locator("#conversation .turn").count() == 1
+            other.close()
+        finally:
+            browser.close()
+
+    external = _external(requests)
+    assert not external, f"the page reached outside hosts: {external[:5]}"
+    results["requests"] = len(requests)
+    (ARTIFACTS / "ui_timings.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
+    print(json.dumps(results, ensure_ascii=False, indent=2))
