@@ -196,3 +196,17 @@ def test_answer_label_copied_from_the_example_is_dropped(world, prompts_dir):
     events = list(make(world, prompts_dir, ScriptedGenerator("Answer: Er is geen projectplan opgesteld [1].")).stream(SEZEN_Q))
     shown = "".join(e.data for e in events if e.kind == "token")
     assert shown.startswith("Er is geen") and events[-1].data.text.startswith("Er is geen")
+
+
+def test_lexical_weight_follows_question_language(world):
+    idx, emb, _ = world
+    from assistant.retrieve import HybridRetriever
+
+    calls = []
+    r = HybridRetriever(idx, emb, lexical_weight={"en": 0.0, "nl": 1.0})
+    real = r.bm25.scores
+    r.bm25.scores = lambda q: calls.append(q) or real(q)
+    r.search("Why was there no projectplan for Sezen?", 3)
+    assert calls == []  # English: dense only
+    r.search("Waarom is er geen projectplan voor Sezen?", 3)
+    assert calls == ["Waarom is er geen projectplan voor Sezen?"]
