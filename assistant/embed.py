@@ -70,9 +70,12 @@ class SentenceTransformerEmbedder:
         return "query" in prompts and "document" in prompts
 
     def embed_documents(self, texts, progress=None):
+        # Batches of similar length waste less compute on padding (measured: cold ingest was
+        # 1.40x the raw one-call encode with batches in document order).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = []
         for i in range(0, len(texts), self.batch_size):
-            batch = texts[i : i + self.batch_size]
+            batch = [texts[j] for j in order[i : i + self.batch_size]]
             if self._has_prompts():
                 vecs = self.model.encode_document(batch, normalize_embeddings=True, convert_to_numpy=True)
             else:
@@ -82,7 +85,9 @@ class SentenceTransformerEmbedder:
                 progress(len(batch))
         if not out:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack(out)
+        result = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
+        result[order] = np.vstack(out)
+        return result
 
     def embed_query(self, text):
         if self._has_prompts():
