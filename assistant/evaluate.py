@@ -15,6 +15,11 @@ Outputs in --out:
     report.png     metrics per language and latency distribution
 Every report file is written to a temporary name and renamed, so none is ever half-written.
 
+An interrupted run leaves records.jsonl.partial and .run-meta.json behind. Running the same
+command again (same gold file, models, k and index generation) resumes it: finished questions are
+kept, failed and missing ones are asked. `python -m assistant.evaluate OUT` writes the report of
+an unfinished run from what it has so far (marked partial).
+
 Relevance: a passage is relevant when its [start, end) span overlaps a place where an evidence
 quote occurs verbatim in the indexed text of the question's document(s). See assistant/metrics.py.
 """
@@ -568,6 +573,22 @@ def _warm_up(pipe, retrieval_only: bool) -> None:
             pass
 
 
+_RESUME_KEYS = ("gold_sha256", "limit", "mode", "llm", "embedder", "top_k", "min_similarity", "index_dir", "index_generation")
+
+
+def _resumable(out: Path, meta: dict, ids: set[str]) -> dict[str, dict]:
+    """Finished records of an interrupted run in `out` with exactly these settings (same gold
+    file, models, k and index generation), by id; failed questions are run again. Else {}."""
+    try:
+        old = json.loads((out / RUN_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if any(old.get(k) != meta.get(k) for k in _RESUME_KEYS) or not (out / PARTIAL).is_file():
+        return {}
+    records = load_run(out)["records"]
+    return {i: r for i, r in records.items() if i in ids and not r.get("error")}
+
+
 def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_only: bool = False,
         limit: int | None = None, *, embedder=None, generator=None, show_progress: bool = True) -> dict:
     """Evaluate and write records.jsonl, report.json, report.md, report.png into `out`; return the report."""
@@ -592,8 +613,6 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
     out.mkdir(parents=True, exist_ok=True)
     for name in (RECORDS, REPORT_JSON, REPORT_MD, REPORT_PNG):  # never leave another run's files beside this one
         (out / name).unlink(missing_ok=True)
-    t_load = time.perf_counter()
-    _warm_up(pipe, retrieval_only)
     gen = pipe.assistant.generator
     meta = {
         "gold": str(gold),
@@ -608,24 +627,35 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
         "index_dir": str(settings.index_dir),
         "index_generation": pipe.index.generation,
         "started": started,
-        "load_s": round(time.perf_counter() - t_load, 2),
     }
-    _atomic_write(out / RUN_META, json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))  # for rebuild_report
+    done = _resumable(out, meta, {i.id for i in items})
+    partial = out / PARTIAL
+    # Rewrite what is kept (drops a line cut short by a crash), then append to it.
+    _atomic_write(partial, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()).encode("utf-8"))
+    t_load = time.perf_counter()
+    _warm_up(pipe, retrieval_only)
+    meta["load_s"] = round(time.perf_counter() - t_load, 2)
+    meta["resumed"] = len(done)
+    _atomic_write(out / RUN_META, json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
 
     records: list[dict] = []
-    partial = out / PARTIAL
     bar = tqdm(total=len(items), desc="eval", unit="q", file=sys.stderr, dynamic_ncols=True, disable=not show_progress)
+    if done:
+        bar.write(f"resuming the unfinished run in {out}: {len(done)} question(s) already done", file=sys.stderr)
     try:
-        with open(partial, "w", encoding="utf-8") as f:
+        with open(partial, "a", encoding="utf-8") as f:
             for item in items:
-                try:
-                    rec = evaluate_one(pipe, item, locate_evidence(item, names, texts), retrieval_only)
-                except Exception as e:  # one failing question must not lose a long run
-                    rec = _error_record(item, e)
-                    bar.write(f"{item.id}: {rec['error']}", file=sys.stderr)
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+                if item.id in done:
+                    rec = done[item.id]
+                else:
+                    try:
+                        rec = evaluate_one(pipe, item, locate_evidence(item, names, texts), retrieval_only)
+                    except Exception as e:  # one failing question must not lose a long run
+                        rec = _error_record(item, e)
+                        bar.write(f"{item.id}: {rec['error']}", file=sys.stderr)
+                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
                 records.append(rec)
                 bar.update(1)
                 running = M.summarize([r["metrics"] for r in records])

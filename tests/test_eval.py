@@ -382,6 +382,27 @@ def test_crash_keeps_finished_questions_and_writes_no_report(index_dir, gold, tm
     assert "**partial run**: built from the 3 questions finished so far" in (out / "report.md").read_text()
     assert (out / "report.png").is_file()
 
+    # Running the same evaluation again resumes: only the unfinished questions are asked.
+    gen = EchoGenerator()
+    report = E.run(_settings(index_dir, min_similarity=0.0), gold, out, embedder=HashEmbedder(), generator=gen,
+                   show_progress=False)
+    asked = [re.search(r"Question: (.*)\n", user).group(1) for _, user in gen.prompts if "Question: " in user]
+    by_id = {r["id"]: r for r in _gold_rows()}
+    assert asked == [by_id[i]["question"] for i in SUBSET[3:]]
+    assert [r["id"] for r in _records(out)] == SUBSET
+    assert report["meta"]["resumed"] == 3 and report["metrics"]["all"]["questions"] == len(SUBSET)
+    assert sorted(p.name for p in out.iterdir()) == ["records.jsonl", "report.json", "report.md", "report.png"]
+
+    # An interrupted run with other settings (here: k) is not resumed: it starts from scratch.
+    with pytest.raises(KeyboardInterrupt):
+        E.run(_settings(index_dir, min_similarity=0.0), gold, out, embedder=HashEmbedder(), generator=Crash(),
+              show_progress=False)
+    assert len((out / "records.jsonl.partial").read_text().splitlines()) == 3
+    gen = EchoGenerator()
+    E.run(_settings(index_dir, min_similarity=0.0, top_k=3), gold, out, embedder=HashEmbedder(), generator=gen,
+          show_progress=False)
+    assert len([u for _, u in gen.prompts if "Question: " in u]) == len(SUBSET)
+
 
 def test_bad_gold_fails_before_anything_is_written(index_dir, tmp_path):
     bad = _write(tmp_path, [{**GOOD, "doc": "000_a4ba55a0b15ccb7c.txt"}])
