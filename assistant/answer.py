@@ -26,13 +26,25 @@ from .types import Answer, Chunk, Hit
 NOT_FOUND = "NOT_FOUND"
 _LEAD = re.compile(r"\s*(?:answer|antwoord)\s*:\s*", re.IGNORECASE)
 MAX_QUESTION_CHARS = 2000
-# Phrases with which small models say "the sources don't say" instead of the marker.
+# Phrases with which small models say "the sources don't say" instead of the marker. A phrase like
+# "does not specify" also occurs in real answers ("the plan does not specify when"), so it only counts
+# as a refusal when the sentence is about the sources themselves or is an outright "cannot answer".
 _REFUSAL = re.compile(
     r"(not (?:found|mentioned|stated|specified|provided|contain|include)|do(?:es)? not (?:contain|mention|say|provide|specify|include)"
     r"|no information|cannot (?:be )?(?:find|found|answer|determine)|niet (?:gevonden|vermeld|genoemd|beschreven)"
     r"|geen informatie|bevatten geen|staat niet)",
     re.IGNORECASE,
 )
+_ABOUT_SOURCES = re.compile(
+    r"\b(sources?|documents?|passages?|context|provided|texts?|bronn?en|bron|documenten|passages|teksten|tekst)\b"
+    r"|no information|geen informatie|cannot (?:be )?(?:find|found|answer)",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(sentence: str) -> bool:
+    """An uncited opening sentence saying the sources do not answer (the model's way to abstain)."""
+    return not cite.numbers_in(sentence) and bool(_REFUSAL.search(sentence)) and bool(_ABOUT_SOURCES.search(sentence))
 
 
 @dataclass(frozen=True)
@@ -125,7 +137,7 @@ class Assistant:
             return
 
         first = cite.split_sentences(text)[0]
-        if not cite.numbers_in(first) and _REFUSAL.search(first):
+        if is_refusal(first):
             # "The sources do not mention ..." as the opening line: the model's way of abstaining.
             text = self.not_found(language)
             yield Event("token", "\n\n" + text)

@@ -210,3 +210,15 @@ def test_lexical_weight_follows_question_language(world):
     assert calls == []  # English: dense only
     r.search("Waarom is er geen projectplan voor Sezen?", 3)
     assert calls == ["Waarom is er geen projectplan voor Sezen?"]
+
+
+def test_refusal_needs_to_be_about_the_sources():
+    from assistant.answer import is_refusal
+
+    assert is_refusal("The sources do not mention the population of Lochem.")
+    assert is_refusal("De bronnen bevatten geen informatie over het aantal inwoners.")
+    assert is_refusal("I cannot answer this question.")
+    # A real answer that happens to contain "does not specify" is not an abstention.
+    assert not is_refusal("The project plan for Sezen was not created because the planning system "
+                          "does not specify what will happen and when.")
+    assert not is_refusal("The sources do not mention it [2].")  # cited: judged by the support check
