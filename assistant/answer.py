@@ -127,10 +127,14 @@ class Assistant:
             # Hold back text that could still become the NOT_FOUND marker or a dead [n].
             safe = _safe_prefix(raw, len(hits))
             if safe > shown:
-                yield Event("token", cite.strip_invalid(raw[shown:safe], len(hits)))
+                yield Event("token", cite.strip_invalid(_MARKER.sub("", raw[shown:safe]), len(hits)))
                 shown = safe
         text = _LEAD.sub("", raw).strip()
-        if not text or NOT_FOUND in text.upper().replace(" ", "_"):
+        # Small models sometimes append the marker to a real answer; only a reply that is (or starts
+        # with) the marker is an abstention, otherwise the marker is dropped and the support check decides.
+        if not _starts_with_marker(text):
+            text = _MARKER.sub("", text).strip()
+        if not text or _starts_with_marker(text):
             text = self.not_found(language)
             yield Event("token", "\n\n" + text if shown else text)
             yield done(text, True)
@@ -144,7 +148,7 @@ class Assistant:
             yield done(text, True)
             return
         if len(raw) > shown:
-            yield Event("token", cite.strip_invalid(raw[shown:], len(hits)))
+            yield Event("token", cite.strip_invalid(_MARKER.sub("", raw[shown:]), len(hits)))
         text, citations, _ = cite.extract(text, hits, self._support_score())
         if self.require_support and not any(c.supported for c in citations):
             # Not one sentence is backed by a passage: an ungrounded answer is worse than none.
@@ -184,14 +188,23 @@ class Assistant:
 
         def score(sentence: str, hit: Hit) -> float:
             lexical = cite.lexical_support(sentence, hit.chunk.text) / 0.5
+            # Every date/amount of the sentence is in the passage and the wording is at least close.
+            facts = 1.0 if cite.numbers_support(sentence, hit.chunk.text) and lexical >= 0.2 else 0.0
             if self.embedder is None or self.vector_of is None:
-                return lexical
+                return max(lexical, facts)
             if sentence not in cache:
                 cache[sentence] = self.embedder.embed_query(cite.MARKER.sub(" ", sentence))
             dense = float(np.dot(cache[sentence], self.vector_of(hit.chunk))) / self.support_similarity
-            return max(lexical, dense)
+            return max(lexical, dense, facts)
 
         return score
+
+
+_MARKER = re.compile(r"\s*\bNOT[ _]FOUND\b\.?", re.IGNORECASE)
+
+
+def _starts_with_marker(text: str) -> bool:
+    return text.lstrip(" *_`\"'").upper().replace(" ", "_").startswith(NOT_FOUND)
 
 
 def _safe_prefix(raw: str, n_hits: int) -> int:
@@ -200,7 +213,14 @@ def _safe_prefix(raw: str, n_hits: int) -> int:
     head = raw.lstrip().upper().replace(" ", "_")
     if head and any(w.startswith(head[: len(w)]) for w in (NOT_FOUND, "ANSWER:", "ANTWOORD:")):
         return 0
+    safe = len(raw)
     cut = raw.rfind("[")
     if cut != -1 and "]" not in raw[cut:]:
-        return cut
-    return len(raw)
+        safe = cut
+    # A marker appended to an answer ("... [1].\n\nNOT_FOUND") is held back until it is complete
+    # (and then removed), so it never flashes on screen.
+    for m in re.finditer(r"\bN", raw[:safe]):
+        tail = raw[m.start():safe].upper().replace(" ", "_")
+        if NOT_FOUND.startswith(tail) and len(tail) < len(NOT_FOUND):
+            return m.start()
+    return safe

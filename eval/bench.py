@@ -95,6 +95,9 @@ def bench_answer(settings: Settings, n: int) -> dict:
             return real_stream(system, user, max_tokens, temperature)
 
         gen.stream = recording
+        # llama-cpp-python reuses the KV cache of a matching prompt prefix: clear it before each run so
+        # both sides evaluate the whole prompt (else the raw rerun of the same prompt would be free).
+        gen.llm.reset()
         a = p.assistant.answer(q)
         gen.stream = real_stream
         if a.abstained or not prompts:
@@ -103,6 +106,7 @@ def bench_answer(settings: Settings, n: int) -> dict:
         ours_total.append(a.timings["total_s"])
         # Baseline: llama.cpp alone, same prompt, same settings, same loaded model.
         system, user, max_tokens, temperature = prompts[0]
+        gen.llm.reset()
         t = time.perf_counter()
         first = None
         for chunk in gen.llm.create_chat_completion(
@@ -113,6 +117,8 @@ def bench_answer(settings: Settings, n: int) -> dict:
                 first = time.perf_counter() - t
         raw_total.append(time.perf_counter() - t)
         raw_first.append(first or raw_total[-1])
+        print(f"{q[:60]!r}: ours {ours_first[-1]:.1f}/{ours_total[-1]:.1f} s, raw {raw_first[-1]:.1f}/{raw_total[-1]:.1f} s",
+              file=sys.stderr)
     return {
         "model": gen.name,
         "questions": len(ours_total),

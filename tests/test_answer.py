@@ -222,3 +222,24 @@ def test_refusal_needs_to_be_about_the_sources():
     assert not is_refusal("The project plan for Sezen was not created because the planning system "
                           "does not specify what will happen and when.")
     assert not is_refusal("The sources do not mention it [2].")  # cited: judged by the support check
+
+
+def test_marker_appended_to_a_real_answer_is_dropped_not_an_abstention(world, prompts_dir):
+    reply = "Er is geen projectplan opgesteld omdat de context leidend is [1].\n\nNOT_FOUND"
+    events = list(make(world, prompts_dir, ScriptedGenerator(reply)).stream(SEZEN_Q))
+    final = events[-1].data
+    shown = "".join(e.data for e in events if e.kind == "token")
+    assert not final.abstained and NOT_FOUND not in final.text and NOT_FOUND not in shown
+    assert final.text.startswith("Er is geen projectplan opgesteld") and 1 in [c.n for c in final.citations]
+
+
+def test_pointer_sentence_gives_its_citation_to_the_claim_before_it():
+    from assistant.types import Chunk, Hit
+
+    hits = [Hit(Chunk("d#0", "d", "t", 0, 10, "Op 2 juli 2012 nam de gemeenteraad van Lochem een motie aan."), 1.0)]
+    assert cite.split_sentences("The motion was passed on July 2, 2012. This can be found in source [1].") == [
+        "The motion was passed on July 2, 2012. This can be found in source [1]."]
+    # English paraphrase of a Dutch date: the numbers (2, 2012) carry the support check.
+    assert cite.numbers_support("The council passed the motion on July 2, 2012.", hits[0].chunk.text)
+    assert not cite.numbers_support("The council passed the motion on July 3, 2013.", hits[0].chunk.text)
+    assert cite.numbers_support("Het kost € 250.000.", "Het bedrag is 250,000 euro.")
