@@ -118,17 +118,28 @@ class Assistant:
             "answer", sources=sources, question=question, language_name=lang.NAMES[language], not_found_marker=NOT_FOUND
         )
         shown = 0  # characters of raw already streamed
-        for piece in self.generator.stream(system, user, self.max_tokens, self.temperature):
-            if not raw:
-                timings["first_token_s"] = round(time.perf_counter() - t0, 4)
-            raw += piece
-            lead = _LEAD.match(raw)  # "Answer:" copied from the prompt's example is not shown
-            shown = max(shown, lead.end() if lead else 0)
-            # Hold back text that could still become the NOT_FOUND marker or a dead [n].
-            safe = _safe_prefix(raw, len(hits))
-            if safe > shown:
-                yield Event("token", cite.strip_invalid(_MARKER.sub("", raw[shown:safe]), len(hits)))
-                shown = safe
+        pieces = self.generator.stream(system, user, self.max_tokens, self.temperature)
+        try:
+            for piece in pieces:
+                if not raw:
+                    timings["first_token_s"] = round(time.perf_counter() - t0, 4)
+                raw += piece
+                cut = _drift(raw, language)
+                if cut is not None:  # the model started copying a passage: the answer is over
+                    raw = raw[:cut]
+                    break
+                lead = _LEAD.match(raw)  # "Answer:" copied from the prompt's example is not shown
+                shown = max(shown, lead.end() if lead else 0)
+                # Hold back text that could still become the NOT_FOUND marker, a dead [n], or a
+                # paragraph that turns out to be a copied passage.
+                safe = min(_safe_prefix(raw, len(hits)), _undecided(raw))
+                if safe > shown:
+                    yield Event("token", cite.strip_invalid(_MARKER.sub("", raw[shown:safe]), len(hits)))
+                    shown = safe
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()  # stops llama.cpp and releases its lock when we stop early
         text = _LEAD.sub("", raw).strip()
         # Small models sometimes append the marker to a real answer; only a reply that is (or starts
         # with) the marker is an abstention, otherwise the marker is dropped and the support check decides.
@@ -198,6 +209,38 @@ class Assistant:
             return max(lexical, dense, facts)
 
         return score
+
+
+_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+_ECHO = re.compile(r"(?:\[\d+\]\s+\S|<<<|>>>)")  # the prompt's source block format, copied back
+_DECIDE_WORDS = 8  # words of a new paragraph needed to judge its language
+
+
+def _paragraphs(raw: str) -> list[tuple[int, str]]:
+    """(offset of the separator before it, text) for every paragraph after the first."""
+    marks = list(_PARAGRAPH.finditer(raw))
+    return [(m.start(), raw[m.end(): marks[i + 1].start() if i + 1 < len(marks) else len(raw)])
+            for i, m in enumerate(marks)]
+
+
+def _drift(raw: str, language: str) -> int | None:
+    """Where a small model stops answering and starts copying: a later paragraph that echoes a
+    source block ("[2] Title", "<<<") or is in the other language (a Dutch passage pasted under an
+    English answer). Returns the offset to cut at, or None."""
+    for start, para in _paragraphs(raw):
+        if _ECHO.match(para):
+            return start
+        if len(para.split()) >= _DECIDE_WORDS and lang.detect(para) != language:
+            return start
+    return None
+
+
+def _undecided(raw: str) -> int:
+    """Hold back a new paragraph until it is long enough for _drift to judge it."""
+    paras = _paragraphs(raw)
+    if paras and len(paras[-1][1].split()) < _DECIDE_WORDS:
+        return paras[-1][0]
+    return len(raw)
 
 
 _MARKER = re.compile(r"\s*\bNOT[ _]FOUND\b\.?", re.IGNORECASE)

@@ -243,3 +243,34 @@ def test_pointer_sentence_gives_its_citation_to_the_claim_before_it():
     assert cite.numbers_support("The council passed the motion on July 2, 2012.", hits[0].chunk.text)
     assert not cite.numbers_support("The council passed the motion on July 3, 2013.", hits[0].chunk.text)
     assert cite.numbers_support("Het kost € 250.000.", "Het bedrag is 250,000 euro.")
+
+
+def test_copied_dutch_paragraph_after_an_english_answer_is_cut_and_generation_stops(world, prompts_dir):
+    answer = "No project plan was made because context-driven organising does not start from plans [1]."
+    copied = ("\n\nWij werken al doende en handelen naar bevind van zaken, en het gaat zo snel als de "
+              "betrokkenen aankunnen. Waar nodig betrekken wij ook het maatschappelijk middenveld.")
+    gen = ScriptedGenerator(answer + copied + " " + "nog meer tekst " * 50)
+    pulled = []
+
+    class Counting:
+        name = "counting"
+
+        def stream(self, *args):
+            for piece in gen.stream(*args):
+                pulled.append(piece)
+                yield piece
+
+    events = list(make(world, prompts_dir, Counting(), require_support=False).stream("Why was there no projectplan for Sezen?"))
+    final = events[-1].data
+    shown = "".join(e.data for e in events if e.kind == "token")
+    assert final.text.startswith("No project plan was made") and "Wij werken" not in final.text
+    assert "Wij werken" not in shown  # held back until judged, then dropped
+    assert len(pulled) < len(gen.reply.split()) // 2  # stopped early instead of generating the rest
+
+
+def test_echoed_source_block_is_cut():
+    from assistant.answer import _drift
+
+    raw = "Er is geen projectplan opgesteld [1].\n\n[1] Noordoostpolder — schriftelijke vragen"
+    assert raw[: _drift(raw, "nl")] == "Er is geen projectplan opgesteld [1]."
+    assert _drift("Er is geen plan [1].\n\nDe raad besloot later anders [2].", "nl") is None
