@@ -1,8 +1,8 @@
 """The browser chat (assistant/ui.py).
 
 Fast tests drive the UI's own logic with the fakes (hashed embedder, echo generator). The
-acceptance test (marked real) starts `assistant chat` with the real embedder and the small real
-LLM on a temporary index of seeds/, and drives it in headless Chromium with Playwright.
+acceptance test (marked real) starts `assistant chat` with the real embedder and the default real
+LLM (what a user gets) on a temporary index of seeds/, and drives it in headless Chromium with Playwright.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-SMALL_LLM = "qwen2.5-coder-0.5b"
+UI_LLM = "qwen2.5-coder-1.5b"  # the default model: the test is the user's main job
 SEZEN_Q = "Why was there no projectplan for Sezen?"
 UPLOAD_TEXT = """Proef met deelfietsen in Zuiderzee
 
@@ -285,11 +285,11 @@ def seeds_index(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(seeds_index):
-    """`assistant chat` on a free localhost port, small LLM, temperature 0 (deterministic)."""
+    """`assistant chat` on a free localhost port with the default settings (fixed seed: deterministic)."""
     port = _free_port()
     log_path = seeds_index.parent / "server.log"
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(seeds_index), "ASSISTANT_LLM": SMALL_LLM,
-           "ASSISTANT_TEMPERATURE": "0", "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(seeds_index), "ASSISTANT_LLM": UI_LLM,
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1"}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
@@ -388,7 +388,7 @@ def test_browser_chat_end_to_end(server):
             page.goto(server["url"])
             page.wait_for_selector("#question textarea")
             page.wait_for_selector("#stats .stat-documents")
-            assert page.locator("#stats .stat-model").text_content().startswith(SMALL_LLM)
+            assert page.locator("#stats .stat-model").text_content().startswith(UI_LLM)
             assert page.locator("#stats .stat-documents").text_content().startswith("5 ")
 
             # 1. A question the seeds answer: streamed answer, citation -> source panel with the span marked.
@@ -397,10 +397,15 @@ def test_browser_chat_end_to_end(server):
             assert turn.locator(".query-text").text_content() == SEZEN_Q
             assert turn.locator("button.passage-link").count() == 5
             cited = turn.locator(".answer-text button.cite").count()
+            assert turn.get_attribute("data-abstained") != "true", turn.locator(".answer-text").text_content()
+            # The answer cites the passage it was built from, and [1] is a link in the answer text.
+            assert turn.locator('.answer-text button.cite[data-cite="1"]').count() >= 1, turn.inner_text()
             how = _open_passage(page, turn, 1)
+            assert how == "citation"
             page.screenshot(path=str(ARTIFACTS / "01-answer-and-source.png"), full_page=True)
             shown = _check_source_panel(page, server["index"], turn, 1)
             assert "Sezen" in shown["title"]
+            assert "is er geen projectplan opgesteld" in page.locator("#source-panel mark").text_content()
             results["sezen"] = {"first_token_s": r["first_token_s"], "total_s": r["total_s"], "citations": cited,
                                 "opened_by": how, "abstained": turn.get_attribute("data-abstained") == "true",
                                 "answer": turn.locator(".answer-text").text_content(), "source": shown}
