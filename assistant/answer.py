@@ -32,7 +32,8 @@ MAX_QUESTION_CHARS = 2000
 _REFUSAL = re.compile(
     r"(not (?:found|mentioned|stated|specified|provided|contain|include)|do(?:es)? not (?:contain|mention|say|provide|specify|include)"
     r"|no information|cannot (?:be )?(?:find|found|answer|determine)|niet (?:gevonden|vermeld|genoemd|beschreven)"
-    r"|geen informatie|bevatten geen|staat niet)",
+    r"|geen informatie|bevatten geen|staat niet|niet (?:te )?(?:vinden|af te leiden|verstaanbaar|bekend|beschikbaar)"
+    r"|not (?:available|known|given))",
     re.IGNORECASE,
 )
 _ABOUT_SOURCES = re.compile(
@@ -43,8 +44,9 @@ _ABOUT_SOURCES = re.compile(
 
 
 def is_refusal(sentence: str) -> bool:
-    """An uncited opening sentence saying the sources do not answer (the model's way to abstain)."""
-    return not cite.numbers_in(sentence) and bool(_REFUSAL.search(sentence)) and bool(_ABOUT_SOURCES.search(sentence))
+    """An opening sentence saying the sources do not answer (the model's way to abstain), also when
+    the model cites the sources it found wanting ("... niet af te leiden uit de bronnen [1].")."""
+    return bool(_REFUSAL.search(sentence)) and bool(_ABOUT_SOURCES.search(sentence))
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,8 @@ class Assistant:
             lexical = cite.lexical_support(sentence, hit.chunk.text) / 0.5
             # Every date/amount of the sentence is in the passage and the wording is at least close.
             facts = 1.0 if cite.numbers_support(sentence, hit.chunk.text) and lexical >= 0.2 else 0.0
+            if cite.foreign_numbers(sentence, hit.chunk.text):
+                return 0.0  # "€320 million" that the passage never states: a topical match is not support
             if self.embedder is None or self.vector_of is None:
                 return max(lexical, facts)
             if sentence not in cache:

@@ -72,6 +72,11 @@ def numbers(text: str) -> set[str]:
     return {re.sub(r"[.,]", "", m) for m in _NUMBER.findall(MARKER.sub(" ", text))}
 
 
+def foreign_numbers(sentence: str, passage: str) -> set[str]:
+    """Numbers of two or more digits in the sentence that the passage does not contain."""
+    return {n for n in numbers(sentence) if len(n) >= 2} - numbers(passage)
+
+
 def numbers_support(sentence: str, passage: str) -> bool:
     """True when the sentence states numbers (dates, amounts) and every one occurs in the passage:
     a language-independent check where an English paraphrase of a Dutch fact scores low otherwise."""

@@ -221,7 +221,7 @@ def test_refusal_needs_to_be_about_the_sources():
     # A real answer that happens to contain "does not specify" is not an abstention.
     assert not is_refusal("The project plan for Sezen was not created because the planning system "
                           "does not specify what will happen and when.")
-    assert not is_refusal("The sources do not mention it [2].")  # cited: judged by the support check
+    assert is_refusal("Het aantal inwoners is niet af te leiden uit de gegeven bronnen [1].")
 
 
 def test_marker_appended_to_a_real_answer_is_dropped_not_an_abstention(world, prompts_dir):
@@ -274,3 +274,9 @@ def test_echoed_source_block_is_cut():
     raw = "Er is geen projectplan opgesteld [1].\n\n[1] Noordoostpolder — schriftelijke vragen"
     assert raw[: _drift(raw, "nl")] == "Er is geen projectplan opgesteld [1]."
     assert _drift("Er is geen plan [1].\n\nDe raad besloot later anders [2].", "nl") is None
+
+
+def test_a_number_the_passage_does_not_state_is_not_supported():
+    passage = "InAxis ondersteunt het BEL-experiment met een bijdrage."
+    assert cite.foreign_numbers("The InAxis subsidy was €320 million.", passage) == {"320"}
+    assert not cite.foreign_numbers("Het BEL-experiment start in 2 fasen.", passage)  # one digit: list numbers, counts
