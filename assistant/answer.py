@@ -247,7 +247,8 @@ def _undecided(raw: str) -> int:
     return len(raw)
 
 
-_MARKER = re.compile(r"\s*\bNOT[ _]FOUND\b\.?", re.IGNORECASE)
+# The marker as models write it ("NOT_FOUND", "Not_FOUND", "NOT FOUND"), never the words "not found".
+_MARKER = re.compile(r"\s*\b(?:NOT FOUND|(?i:not_found))\b\.?")
 
 
 def _starts_with_marker(text: str) -> bool:

@@ -280,3 +280,10 @@ def test_a_number_the_passage_does_not_state_is_not_supported():
     passage = "InAxis ondersteunt het BEL-experiment met een bijdrage."
     assert cite.foreign_numbers("The InAxis subsidy was €320 million.", passage) == {"320"}
     assert not cite.foreign_numbers("Het BEL-experiment start in 2 fasen.", passage)  # one digit: list numbers, counts
+
+
+def test_the_words_not_found_in_an_answer_are_kept():
+    from assistant.answer import _MARKER
+
+    assert _MARKER.sub("", "The file was not found in the archive [1].") == "The file was not found in the archive [1]."
+    assert _MARKER.sub("", "Het plan is er niet [1].\n\nNot_FOUND") == "Het plan is er niet [1]."
