@@ -36,18 +36,21 @@ def split_sentences(text: str) -> list[str]:
             continue
         # "Zo is het.\n[1]" or "... This can be found in source [1]." - markers on their own, or in a
         # sentence that only points at a source, belong to the sentence before them.
-        rest = MARKER.sub("", s).strip(" .,;")
-        if out and (not rest or (MARKER.search(s) and _POINTER.match(rest))):
+        if out and (not MARKER.sub("", s).strip(" .,;") or (MARKER.search(s) and _is_pointer(s))):
             out[-1] += " " + s
         else:
             out.append(s)
     return out
 
 
+def _is_pointer(part: str) -> bool:
+    return bool(_POINTER.match(MARKER.sub("", part).strip(" .,;")))
+
+
 def _claim(sentence: str) -> str:
     """The sentence without a trailing "This can be found in source [1]." part (checked for support)."""
     parts = [p for p in _SENTENCE.split(sentence) if p.strip()]
-    kept = [p for p in parts if not _POINTER.match(MARKER.sub("", p).strip(" .,;"))]
+    kept = [p for p in parts if not _is_pointer(p)]
     return " ".join(kept) if kept else sentence
 
 
@@ -120,14 +123,15 @@ def extract(
         where = text.find(sent, cursor)
         cursor = where + len(sent) if where >= 0 else cursor
         nums = numbers_in(sent)
+        claim = _claim(sent)  # what is checked against the passages
         ok_any = False
         for n in nums:
             hit = hits[n - 1] if 1 <= n <= len(hits) else None
-            ok = hit is not None and score(_claim(sent), hit) >= 1.0
+            ok = hit is not None and score(claim, hit) >= 1.0
             ok_any = ok_any or ok
             add(n, hit, ok, sent, "model")
         if attribute and not ok_any and hits and len(MARKER.sub("", sent).strip()) >= 20:
-            best_score, best_n = max((score(_claim(sent), h), i + 1) for i, h in enumerate(hits))
+            best_score, best_n = max((score(claim, h), i + 1) for i, h in enumerate(hits))
             if best_score >= 1.0:
                 add(best_n, hits[best_n - 1], True, sent, "attributed")
                 marked = _append_marker(sent, best_n)
