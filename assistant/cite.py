@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from .lexical import Tokenizer
@@ -70,9 +71,10 @@ _POINTER = re.compile(r"^\W*(?:(?:this|that|it|these|see|as|zie|dit|dat|deze)\b.
                       re.IGNORECASE)
 
 
-def numbers(text: str) -> set[str]:
+@lru_cache(maxsize=512)  # each passage is checked against every sentence of the answer
+def numbers(text: str) -> frozenset[str]:
     """Numbers with their separators removed, so "250.000" (Dutch) matches "250,000" (English)."""
-    return {re.sub(r"[.,]", "", m) for m in _NUMBER.findall(MARKER.sub(" ", text))}
+    return frozenset(re.sub(r"[.,]", "", m) for m in _NUMBER.findall(MARKER.sub(" ", text)))
 
 
 def foreign_numbers(sentence: str, passage: str) -> set[str]:
