@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,19 @@ MAX_QUESTION_CHARS = 2000  # the assistant refuses longer questions
 
 class GoldError(InputError):
     """The gold file is malformed; the message lists every problem with its line number."""
+
+
+def code_version() -> str | None:
+    """The git commit of the code being evaluated (+"-dirty" with uncommitted changes), so runs can
+    be traced to code; None outside a git checkout (e.g. an installed wheel)."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
 
 
 # -- gold file -----------------------------------------------------------------------------------
@@ -436,6 +450,9 @@ def render_markdown(report: dict, records: list[dict]) -> str:
         f"- mode: {meta['mode']}; LLM: " + (f"`{meta['llm']}`" if meta["llm"] else "none") + f"; embedder: `{meta['embedder']}`",
         f"- passages given to the model: {meta['top_k']}; retrieval metrics from a separate top-{RETRIEVAL_K} search",
         f"- index: `{meta['index_dir']}` (generation `{meta['index_generation']}`)",
+        f"- code: `{meta.get('code') or 'unknown'}`"
+        + (f" (resumed {meta['resumed']} finished questions of a run by `{meta.get('resumed_from') or 'unknown'}`)"
+           if meta.get("resumed") else ""),
         f"- started {meta['started']}"
         + (f", took {meta['duration_s']:.0f} s" if meta.get("duration_s") is not None else "")
         + (f" (model loading {meta['load_s']:.1f} s, not in latencies)" if meta.get("load_s") is not None else ""),
@@ -576,14 +593,18 @@ def _warm_up(pipe, retrieval_only: bool) -> None:
 _RESUME_KEYS = ("gold_sha256", "limit", "mode", "llm", "embedder", "top_k", "min_similarity", "index_dir", "index_generation")
 
 
-def _resumable(out: Path, meta: dict, ids: set[str]) -> dict[str, dict]:
-    """Finished records of an interrupted run in `out` with exactly these settings (same gold
-    file, models, k and index generation), by id; failed questions are run again. Else {}."""
+def _old_meta(out: Path) -> dict:
     try:
-        old = json.loads((out / RUN_META).read_text(encoding="utf-8"))
+        return json.loads((out / RUN_META).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if any(old.get(k) != meta.get(k) for k in _RESUME_KEYS) or not (out / PARTIAL).is_file():
+
+
+def _resumable(out: Path, old: dict, meta: dict, ids: set[str]) -> dict[str, dict]:
+    """Finished records of the interrupted run in `out` (whose settings were `old`) if it had exactly
+    these settings (same gold file, models, k and index generation), by id; failed questions are
+    run again. Else {}."""
+    if not old or any(old.get(k) != meta.get(k) for k in _RESUME_KEYS) or not (out / PARTIAL).is_file():
         return {}
     records = load_run(out)["records"]
     return {i: r for i, r in records.items() if i in ids and not r.get("error")}
@@ -627,8 +648,10 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
         "index_dir": str(settings.index_dir),
         "index_generation": pipe.index.generation,
         "started": started,
+        "code": code_version(),
     }
-    done = _resumable(out, meta, {i.id for i in items})
+    old_meta = _old_meta(out)
+    done = _resumable(out, old_meta, meta, {i.id for i in items})
     partial = out / PARTIAL
     # Rewrite what is kept (drops a line cut short by a crash), then append to it.
     _atomic_write(partial, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()).encode("utf-8"))
@@ -636,6 +659,8 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
     _warm_up(pipe, retrieval_only)
     meta["load_s"] = round(time.perf_counter() - t_load, 2)
     meta["resumed"] = len(done)
+    if done:  # the kept questions may come from other code; say so rather than hide it
+        meta["resumed_from"] = old_meta.get("code")
     _atomic_write(out / RUN_META, json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
 
     records: list[dict] = []

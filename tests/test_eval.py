@@ -2,6 +2,7 @@
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -391,6 +392,9 @@ def test_crash_keeps_finished_questions_and_writes_no_report(index_dir, gold, tm
     assert asked == [by_id[i]["question"] for i in SUBSET[3:]]
     assert [r["id"] for r in _records(out)] == SUBSET
     assert report["meta"]["resumed"] == 3 and report["metrics"]["all"]["questions"] == len(SUBSET)
+    # the code is recorded, also that of the run whose questions were kept (same code here)
+    assert report["meta"]["code"] == E.code_version() and report["meta"]["resumed_from"] == report["meta"]["code"]
+    assert f"(resumed 3 finished questions of a run by `{report['meta']['code'] or 'unknown'}`)" in (out / "report.md").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["records.jsonl", "report.json", "report.md", "report.png"]
 
     # An interrupted run with other settings (here: k) is not resumed: it starts from scratch.
@@ -507,3 +511,15 @@ def test_legalqa_repairs_mojibake_questions():
     legalqa = _load_legalqa()
     assert legalqa.fix_mojibake("financiÃ«le belangen") == "financiële belangen"
     assert legalqa.fix_mojibake("gewoon ë en é") == "gewoon ë en é"
+
+
+def test_code_version_names_the_commit():
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(E.__file__).parent,
+                              capture_output=True, text=True).stdout.strip()
+    except OSError:
+        head = ""
+    if not head:
+        pytest.skip("not a git checkout")
+    v = E.code_version()
+    assert v is not None and v.removesuffix("-dirty").startswith(head[:7])
