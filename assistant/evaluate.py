@@ -593,11 +593,13 @@ def _warm_up(pipe, retrieval_only: bool) -> None:
 _RESUME_KEYS = ("gold_sha256", "limit", "mode", "llm", "embedder", "top_k", "min_similarity", "index_dir", "index_generation")
 
 
-def _old_meta(out: Path) -> dict:
+def _read_json(path: Path) -> dict:
+    """A JSON object from `path`, or {} when it is missing or unreadable (a run's own leftovers)."""
     try:
-        return json.loads((out / RUN_META).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _resumable(out: Path, old: dict, meta: dict, ids: set[str]) -> dict[str, dict]:
@@ -650,7 +652,7 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
         "started": started,
         "code": code_version(),
     }
-    old_meta = _old_meta(out)
+    old_meta = _read_json(out / RUN_META)
     done = _resumable(out, old_meta, meta, {i.id for i in items})
     partial = out / PARTIAL
     # Rewrite what is kept (drops a line cut short by a crash), then append to it.
@@ -721,12 +723,9 @@ def rebuild_report(out: Path, compare: Path | None = None) -> dict:
     records = list(run_["records"].values())
     meta: dict = {}
     for name in (REPORT_JSON, RUN_META):
-        try:
-            meta = json.loads((out / name).read_text(encoding="utf-8"))
+        if meta := _read_json(out / name):
             meta = meta.get("meta", meta)
             break
-        except (OSError, ValueError):
-            continue
     if not meta:
         ro = all(r.get("ask") is None for r in records)
         meta = {"gold": "?", "mode": "retrieval-only" if ro else "full", "llm": None, "embedder": "?", "top_k": "?",
