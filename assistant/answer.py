@@ -1,9 +1,11 @@
-"""The one answer path shared by CLI, UI and eval: retrieve -> prompt -> generate -> cite.
+"""The one answer path shared by CLI, UI and eval: retrieve -> evidence -> prompt -> generate -> cite.
 
-`Assistant.stream()` yields events while it works (the passages, then answer tokens, then the
-final Answer); `Assistant.answer()` just drains it. Abstention happens twice: before generation
-when even the best passage is not similar enough to the question, and after it when the model
-says the sources do not answer, or when not one sentence of its answer is supported by a passage.
+`Assistant.stream()` yields events while it works: the search query, the retrieved chunks, the
+evidence excerpts the model will read (at once, before the model starts: the reader can check them
+while the answer is written), the answer's tokens, and the final Answer. `Assistant.answer()` just
+drains it. Abstention happens in code before generation, when even the best chunk is not similar
+enough to the question, and after it, when the model says the excerpts do not answer, or when not
+one sentence of its answer is supported by an excerpt.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import numpy as np
 from . import cite, lang
 from .embed import Embedder
 from .errors import InputError
+from .evidence import EvidenceSelector
 from .generate import Generator
 from .prompts import Prompts
 from .retrieve import Retriever
-from .types import Answer, Chunk, Hit
+from .stream_filter import MARKER, NOT_FOUND, AnswerFilter, starts_with_marker
+from .types import Answer, Excerpt
 
-NOT_FOUND = "NOT_FOUND"
-_LEAD = re.compile(r"\s*(?:answer|antwoord)\s*:\s*", re.IGNORECASE)
 MAX_QUESTION_CHARS = 2000
 # Phrases with which small models say "the sources don't say" instead of the marker. A phrase like
 # "does not specify" also occurs in real answers ("the plan does not specify when"), so it only counts
@@ -51,7 +53,7 @@ def is_refusal(sentence: str) -> bool:
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "query" | "passages" | "token" | "answer"
+    kind: str  # "query" | "passages" | "evidence" | "token" | "answer"
     data: object
 
 
@@ -61,17 +63,17 @@ class Assistant:
         retriever: Retriever,
         generator: Generator | None,
         prompts: Prompts,
+        selector: EvidenceSelector,
         embedder: Embedder | None = None,
-        vector_of: Callable[[Chunk], np.ndarray] | None = None,
         top_k: int = 5,
         min_similarity: float = 0.30,
         support_similarity: float = 0.45,
-        max_tokens: int = 320,
+        max_tokens: int = 200,
         temperature: float = 0.1,
         require_support: bool = True,
     ):
-        self.retriever, self.generator, self.prompts = retriever, generator, prompts
-        self.embedder, self.vector_of = embedder, vector_of
+        self.retriever, self.generator, self.prompts, self.selector = retriever, generator, prompts, selector
+        self.embedder = embedder
         self.top_k, self.min_similarity, self.support_similarity = top_k, min_similarity, support_similarity
         self.max_tokens, self.temperature = max_tokens, temperature
         self.require_support = require_support
@@ -84,8 +86,24 @@ class Assistant:
                 result = event.data
         return result
 
-    def search(self, question: str, k: int | None = None) -> list[Hit]:
+    def warm_up(self) -> None:
+        """Load the models and let llama.cpp read the fixed part of the prompt (system prompt and
+        examples) once, so the first real question only pays for its own tokens."""
+        self.retriever.search("warm-up", 1)
+        if self.generator is not None:
+            system, examples, _ = self.messages("warm-up", "en", [])
+            for _ in self.generator.stream(system, "OK?", 1, 0.0, examples=examples):
+                pass
+
+    def search(self, question: str, k: int | None = None):
         return self.retriever.search(self._check(question), k or self.top_k)
+
+    def messages(self, question: str, language: str, evidence: list[Excerpt]) -> tuple[str, list[tuple[str, str]], str]:
+        """(system, worked examples, user message). The system prompt and examples do not depend
+        on the question, so they come first and llama.cpp evaluates them once per process."""
+        system = self.prompts.render("system", not_found_marker=NOT_FOUND)
+        user = self.prompts.render(f"question.{language}", excerpts=self.prompts.excerpts(evidence), question=question)
+        return system, self.prompts.examples(), user
 
     def stream(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
         t0 = time.perf_counter()
@@ -93,16 +111,19 @@ class Assistant:
         language = lang.detect(question)
         query = self.rewrite(question, history) if history else question
         yield Event("query", query)
-        hits = tuple(self.retriever.search(query, k or self.top_k))
+        retrieval = self.retriever.retrieve(query, k or self.top_k)
+        hits = retrieval.hits
         timings = {"retrieve_s": round(time.perf_counter() - t0, 4)}
         yield Event("passages", hits)
-
         raw = ""
+        evidence: tuple[Excerpt, ...] = ()
+        prompt_tokens = None
 
         def done(text: str, abstained: bool, citations=()) -> Event:
             timings["total_s"] = round(time.perf_counter() - t0, 4)
             timings.setdefault("first_token_s", timings["total_s"])
-            return Event("answer", Answer(question, language, text, abstained, tuple(citations), hits, dict(timings), query, raw))
+            return Event("answer", Answer(question, language, text, abstained, tuple(citations), hits, dict(timings),
+                                          query, raw, evidence, prompt_tokens))
 
         best = max((h.dense for h in hits if h.dense is not None), default=0.0)
         if not hits or best < self.min_similarity or self.generator is None:
@@ -112,64 +133,57 @@ class Assistant:
             yield done(text, True)
             return
 
-        system = self.prompts.render("system", language_name=lang.NAMES[language], not_found_marker=NOT_FOUND)
-        sources = "\n\n".join(
-            self.prompts.render("source", n=i + 1, title=h.chunk.title, text=h.chunk.text) for i, h in enumerate(hits)
-        )
-        user = self.prompts.render(
-            "answer", sources=sources, question=question, language_name=lang.NAMES[language], not_found_marker=NOT_FOUND
-        )
-        shown = 0  # characters of raw already streamed
-        pieces = self.generator.stream(system, user, self.max_tokens, self.temperature)
+        evidence = tuple(self.selector.select(retrieval))
+        timings["evidence_s"] = round(time.perf_counter() - t0, 4)
+        yield Event("evidence", evidence)
+        system, examples, user = self.messages(question, language, list(evidence))
+        gen_filter = AnswerFilter(language, len(evidence))
+        pieces = self.generator.stream(system, user, self.max_tokens, self.temperature, examples=examples)
         try:
             for piece in pieces:
-                if not raw:
+                if "first_token_s" not in timings:
                     timings["first_token_s"] = round(time.perf_counter() - t0, 4)
-                raw += piece
-                cut = _drift(raw, language)
-                if cut is not None:  # the model started copying a passage: the answer is over
-                    raw = raw[:cut]
+                shown, stop = gen_filter.feed(piece)
+                if shown:
+                    yield Event("token", shown)
+                if stop:
                     break
-                lead = _LEAD.match(raw)  # "Answer:" copied from the prompt's example is not shown
-                shown = max(shown, lead.end() if lead else 0)
-                # Hold back text that could still become the NOT_FOUND marker, a dead [n], or a
-                # paragraph that turns out to be a copied passage.
-                safe = min(_safe_prefix(raw, len(hits)), _undecided(raw))
-                if safe > shown:
-                    yield Event("token", cite.strip_invalid(_MARKER.sub("", raw[shown:safe]), len(hits)))
-                    shown = safe
         finally:
             close = getattr(pieces, "close", None)
             if close:
                 close()  # stops llama.cpp and releases its lock when we stop early
-        text = _LEAD.sub("", raw).strip()
+        stats = getattr(self.generator, "last_stats", None)
+        if isinstance(stats, dict) and stats.get("prompt_tokens") is not None:
+            prompt_tokens = stats["prompt_tokens"]
+            timings["prompt_tokens_evaluated"] = stats["evaluated_tokens"]
+        raw = gen_filter.raw
+        text = gen_filter.text()
         # Small models sometimes append the marker to a real answer; only a reply that is (or starts
         # with) the marker is an abstention, otherwise the marker is dropped and the support check decides.
-        if not _starts_with_marker(text):
-            text = _MARKER.sub("", text).strip()
-        if not text or _starts_with_marker(text):
-            text = self.not_found(language)
-            yield Event("token", "\n\n" + text if shown else text)
-            yield done(text, True)
+        if not starts_with_marker(text):
+            text = MARKER.sub("", text).strip()
+        if not text or starts_with_marker(text):
+            yield from self._abstain(language, gen_filter.shown, done)
             return
-
         first = cite.split_sentences(text)[0]
         if is_refusal(first):
-            # "The sources do not mention ..." as the opening line: the model's way of abstaining.
-            text = self.not_found(language)
-            yield Event("token", "\n\n" + text)
-            yield done(text, True)
+            # "The excerpts do not mention ..." as the opening line: the model's way of abstaining.
+            yield from self._abstain(language, gen_filter.shown, done)
             return
-        if len(raw) > shown:
-            yield Event("token", cite.strip_invalid(_MARKER.sub("", raw[shown:]), len(hits)))
-        text, citations, _ = cite.extract(text, hits, self._support_score())
+        rest = gen_filter.rest()
+        if rest:
+            yield Event("token", rest)
+        text, citations, _ = cite.extract(text, evidence, self._support_score())
         if self.require_support and not any(c.supported for c in citations):
-            # Not one sentence is backed by a passage: an ungrounded answer is worse than none.
-            text = self.not_found(language)
-            yield Event("token", "\n\n" + text)
-            yield done(text, True)
+            # Not one sentence is backed by an excerpt: an ungrounded answer is worse than none.
+            yield from self._abstain(language, gen_filter.shown, done)
             return
-        yield done(cite.strip_invalid(text, len(hits)), False, citations)
+        yield done(cite.strip_invalid(text, len(evidence)), False, citations)
+
+    def _abstain(self, language: str, shown: int, done) -> Iterator[Event]:
+        text = self.not_found(language)
+        yield Event("token", "\n\n" + text if shown else text)
+        yield done(text, True)
 
     def not_found(self, language: str) -> str:
         return self.prompts.text(f"not_found.{language}")
@@ -194,81 +208,25 @@ class Assistant:
             raise InputError(f"question too long ({len(q)} characters, at most {MAX_QUESTION_CHARS})")
         return q
 
-    def _support_score(self) -> Callable[[str, Hit], float]:
-        """Score >= 1 means supported: lexical overlap catches Dutch answers and quotes,
-        embedding similarity catches English paraphrases of Dutch passages."""
+    def _support_score(self) -> Callable[[str, Excerpt], float]:
+        """Score >= 1 means supported: lexical overlap catches Dutch answers and quotes, embedding
+        similarity to the excerpt's sentences (stored at ingest) catches English paraphrases."""
         cache: dict[str, np.ndarray] = {}
 
-        def score(sentence: str, hit: Hit) -> float:
-            lexical = cite.lexical_support(sentence, hit.chunk.text) / 0.5
-            # Every date/amount of the sentence is in the passage and the wording is at least close.
-            facts = 1.0 if cite.numbers_support(sentence, hit.chunk.text) and lexical >= 0.2 else 0.0
-            if cite.foreign_numbers(sentence, hit.chunk.text):
-                return 0.0  # "€320 million" that the passage never states: a topical match is not support
-            if self.embedder is None or self.vector_of is None:
+        def score(sentence: str, excerpt: Excerpt) -> float:
+            lexical = cite.lexical_support(sentence, excerpt.text) / 0.5
+            # Every date/amount of the sentence is in the excerpt and the wording is at least close.
+            facts = 1.0 if cite.numbers_support(sentence, excerpt.text) and (lexical >= 0.2 or cite.is_short(sentence)) else 0.0
+            if cite.foreign_numbers(sentence, excerpt.text):
+                return 0.0  # "€320 million" that the excerpt never states: a topical match is not support
+            vectors = self.selector.vectors_of(excerpt) if self.embedder is not None else None
+            if vectors is None or not len(vectors):
                 return max(lexical, facts)
             if sentence not in cache:
                 cache[sentence] = self.embedder.embed_query(cite.MARKER.sub(" ", sentence))
-            dense = float(np.dot(cache[sentence], self.vector_of(hit.chunk))) / self.support_similarity
+            dense = float(np.max(vectors @ cache[sentence])) / self.support_similarity
             return max(lexical, dense, facts)
 
         return score
 
 
-_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
-_ECHO = re.compile(r"(?:\[\d+\]\s+\S|<<<|>>>)")  # the prompt's source block format, copied back
-_DECIDE_WORDS = 8  # words of a new paragraph needed to judge its language
-
-
-def _paragraphs(raw: str) -> list[tuple[int, str]]:
-    """(offset of the separator before it, text) for every paragraph after the first."""
-    marks = list(_PARAGRAPH.finditer(raw))
-    return [(m.start(), raw[m.end(): marks[i + 1].start() if i + 1 < len(marks) else len(raw)])
-            for i, m in enumerate(marks)]
-
-
-def _drift(raw: str, language: str) -> int | None:
-    """Where a small model stops answering and starts copying: a later paragraph that echoes a
-    source block ("[2] Title", "<<<") or is in the other language (a Dutch passage pasted under an
-    English answer). Returns the offset to cut at, or None."""
-    for start, para in _paragraphs(raw):
-        if _ECHO.match(para):
-            return start
-        if len(para.split()) >= _DECIDE_WORDS and lang.detect(para) != language:
-            return start
-    return None
-
-
-def _undecided(raw: str) -> int:
-    """Hold back a new paragraph until it is long enough for _drift to judge it."""
-    paras = _paragraphs(raw)
-    if paras and len(paras[-1][1].split()) < _DECIDE_WORDS:
-        return paras[-1][0]
-    return len(raw)
-
-
-# The marker as models write it ("NOT_FOUND", "Not_FOUND", "NOT FOUND"), never the words "not found".
-_MARKER = re.compile(r"\s*\b(?:NOT FOUND|(?i:not_found))\b\.?")
-
-
-def _starts_with_marker(text: str) -> bool:
-    return text.lstrip(" *_`\"'").upper().replace(" ", "_").startswith(NOT_FOUND)
-
-
-def _safe_prefix(raw: str, n_hits: int) -> int:
-    """How much of the streamed text can be shown now: nothing while it may still turn into the
-    NOT_FOUND marker, and never an unfinished "[..." marker."""
-    head = raw.lstrip().upper().replace(" ", "_")
-    if head and any(w.startswith(head[: len(w)]) for w in (NOT_FOUND, "ANSWER:", "ANTWOORD:")):
-        return 0
-    safe = len(raw)
-    cut = raw.rfind("[")
-    if cut != -1 and "]" not in raw[cut:]:
-        safe = cut
-    # A marker appended to an answer ("... [1].\n\nNOT_FOUND") is held back until it is complete
-    # (and then removed), so it never flashes on screen.
-    for m in re.finditer(r"\bN", raw[:safe]):
-        tail = raw[m.start():safe].upper().replace(" ", "_")
-        if NOT_FOUND.startswith(tail) and len(tail) < len(NOT_FOUND):
-            return m.start()
-    return safe

@@ -1,11 +1,11 @@
 """Turn the model's [n] markers into checked citations.
 
 Every sentence of the answer is scanned for markers like [1], [2][3] or [1, 2]. Each number is
-mapped to the n-th passage the model was given; a number outside that list becomes an invalid
-citation (kept, flagged, and stripped from the shown answer). Each (sentence, passage) pair gets a
+mapped to the n-th excerpt the model was given; a number outside that list becomes an invalid
+citation (kept, flagged, and stripped from the shown answer). Each (sentence, excerpt) pair gets a
 support score from a pluggable function; the default is lexical overlap after Dutch stemming, and
 answer.py adds embedding similarity, which is what makes English sentences checkable against Dutch
-passages. Sentences the model left uncited are attributed to the passage that supports them best.
+excerpts. Sentences the model left uncited are attributed to the excerpt that supports them best.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Callable
 
 from .lexical import Tokenizer
-from .types import Citation, Hit
+from .types import Citation, Excerpt
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'‘“(])|\n+")
@@ -84,9 +84,17 @@ def foreign_numbers(sentence: str, passage: str) -> set[str]:
 
 def numbers_support(sentence: str, passage: str) -> bool:
     """True when the sentence states numbers (dates, amounts) and every one occurs in the passage:
-    a language-independent check where an English paraphrase of a Dutch fact scores low otherwise."""
+    a language-independent check where an English paraphrase of a Dutch fact scores low otherwise.
+    Single digits count only in a short sentence ("2 to 3 years [1]."), where they are the answer."""
     mine = numbers(sentence)
-    return bool(mine) and any(len(n) >= 2 for n in mine) and mine <= numbers(passage)
+    if not mine or not mine <= numbers(passage):
+        return False
+    return any(len(n) >= 2 for n in mine) or is_short(sentence)
+
+
+def is_short(sentence: str) -> bool:
+    """A terse answer ("In Eemnes [1].", "2 to 3 years [1].") that only makes sense with its question."""
+    return len(MARKER.sub(" ", sentence).split()) <= 8
 
 
 def lexical_support(sentence: str, passage: str) -> float:
@@ -99,18 +107,19 @@ def lexical_support(sentence: str, passage: str) -> float:
 
 def extract(
     answer: str,
-    hits: list[Hit] | tuple[Hit, ...],
-    score: Callable[[str, Hit], float] | None = None,
+    hits: list[Excerpt] | tuple[Excerpt, ...],
+    score: Callable[[str, Excerpt], float] | None = None,
     attribute: bool = True,
 ) -> tuple[str, list[Citation], list[Sentence]]:
     """Check the model's citations and fill the gaps; returns (answer with markers, citations, sentences).
 
-    `score(sentence, hit)` is >= 1.0 when the passage supports the sentence. A sentence whose
-    markers are all unsupported or missing is attributed to the best-supporting passage given to
-    the model, if any passage supports it (small models often answer correctly but forget to
-    cite); such citations get origin "attributed". Sentences nothing supports stay uncited.
+    `hits` are the excerpts the model was given ([n] == hits[n - 1]); `score(sentence, excerpt)` is
+    >= 1.0 when the excerpt supports the sentence. A sentence whose markers are all unsupported or
+    missing is attributed to the best-supporting excerpt, if any supports it (small models often
+    answer correctly but forget to cite); such citations get origin "attributed". Sentences nothing
+    supports stay uncited.
     """
-    score = score or (lambda s, h: lexical_support(s, h.chunk.text) / 0.5)
+    score = score or (lambda s, h: lexical_support(s, h.text) / 0.5)
     citations: dict[int, Citation] = {}
     sentences: list[Sentence] = []
 
@@ -118,7 +127,7 @@ def extract(
         prev = citations.get(n)
         # A number cited by several sentences is supported if any of them is.
         if prev is None or (ok and not prev.supported):
-            citations[n] = Citation(n=n, hit=hit, supported=ok, sentence=sent, origin=origin)
+            citations[n] = Citation(n=n, excerpt=hit, supported=ok, sentence=sent, origin=origin)
 
     text, cursor = answer or "", 0
     for sent in split_sentences(answer):

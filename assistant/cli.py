@@ -153,13 +153,13 @@ def cmd_ask(args) -> int:
             print(f"  [{i}] {h.chunk.title} ({h.chunk.source} {h.chunk.start}-{h.chunk.end})")
         return 0
     for c in result.citations:
-        if c.hit is None:
-            print(f"  [{c.n}] (invalid: the model cited a source it was not given)")
+        if c.excerpt is None:
+            print(f"  [{c.n}] (invalid: the model cited an excerpt it was not given)")
             continue
-        flag = "" if c.supported else "  (not supported by the passage: check it)"
-        ch = c.hit.chunk
-        print(f"  [{c.n}] {ch.title} ({ch.source} {ch.start}-{ch.end}){flag}")
-        print("      " + ch.text[:200].replace("\n", " ") + ("..." if len(ch.text) > 200 else ""))
+        flag = "" if c.supported else "  (not supported by the excerpt: check it)"
+        e = c.excerpt
+        print(f"  [{c.n}] {e.title} ({e.source} {e.start}-{e.end}){flag}")
+        print("      " + e.text[:300].replace("\n", " ") + ("..." if len(e.text) > 300 else ""))
     t = result.timings
     print(f"\n(retrieval {t['retrieve_s']:.2f} s, first token {t['first_token_s']:.2f} s, total {t['total_s']:.2f} s)", file=sys.stderr)
     return 0

@@ -35,11 +35,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cite as cite_mod
 from . import lang as lang_mod
 from . import metrics as M
 from .errors import AssistantError, InputError
 
 RETRIEVAL_K = 10
+# Evidence budgets (tokens) for the context-recall curve of --retrieval-only runs.
+BUDGETS = (150, 200, 250, 300, 400, 500, 600, 800)
 LANGS = ("en", "nl")
 RECORDS = "records.jsonl"
 PARTIAL = "records.jsonl.partial"
@@ -265,11 +268,13 @@ def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: boo
         m.update(abstained=None, keyword_accuracy=None, citation_precision=None, citation_recall=None,
                  language_match=None, answer_language=None,
                  retrieve_s=round(search_s, 4), first_token_s=None, total_s=None)
+        m["context"], m["context_recall"], m["prompt_tokens"] = context_at_budgets(assistant, item, evidence)
     else:
         answer = assistant.answer(item.question)
         ask = answer.to_json()
         cited = [_span(c) if c["valid"] else None for c in ask["citations"]]
-        detected = lang_mod.detect(ask["answer"])
+        # A terse answer ("In Eemnes [1].") has no language of its own: it is not counted as wrong.
+        detected = lang_mod.guess(cite_mod.MARKER.sub(" ", ask["answer"]))
         m.update(
             abstained=bool(ask["abstained"]),
             # An abstention answers nothing, even if the not-found text happens to contain a keyword.
@@ -277,7 +282,10 @@ def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: boo
             if item.answerable else None,
             citation_precision=M.citation_precision(cited, evidence),
             citation_recall=M.citation_recall(cited, evidence),
-            language_match=detected == item.lang,
+            context_recall=M.context_recall([_span(e) for e in ask["evidence"]], evidence) if not ask["abstained"] or ask["evidence"] else None,
+            prompt_tokens=ask.get("prompt_tokens"),
+            prompt_tokens_evaluated=ask["timings"].get("prompt_tokens_evaluated"),
+            language_match=None if detected is None else detected == item.lang,
             answer_language=detected,
             citations=len(ask["citations"]),
             citations_attributed=sum(1 for c in ask["citations"] if c.get("origin") == "attributed"),
@@ -302,6 +310,23 @@ def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: boo
         "metrics": m,
         "error": None,
     }
+
+
+def context_at_budgets(assistant, item: GoldItem, evidence: M.Evidence) -> tuple[dict, float | None, int | None]:
+    """The evidence the model would get at each budget in BUDGETS: its context recall and the tokens of
+    the question part of the prompt (the part that is not cached). Judge-free, no LLM: seconds for the
+    whole gold set. Also returns the recall and tokens at the configured budget."""
+    retrieval = assistant.retriever.retrieve(item.question, assistant.top_k)
+    language = lang_mod.detect(item.question)
+    count = assistant.selector.count_tokens
+    curve = {}
+    for budget in sorted({*BUDGETS, assistant.selector.settings.budget}):
+        excerpts = assistant.selector.select(retrieval, budget)
+        _, _, user = assistant.messages(item.question, language, excerpts)
+        spans = [(e.source, e.start, e.end) for e in excerpts]
+        curve[str(budget)] = {"recall": M.context_recall(spans, evidence), "tokens": count(user)}
+    default = curve[str(assistant.selector.settings.budget)]
+    return curve, default["recall"], default["tokens"]
 
 
 def _error_record(item: GoldItem, exc: BaseException) -> dict:
@@ -396,6 +421,8 @@ ROWS = [  # (section, label, key, kind) kind: "m" metric 0..1, "s" seconds; "ans
     ("retrieval", "recall@10", "recall@10", "m"),
     ("retrieval", "MRR@10", "mrr@10", "m"),
     ("retrieval", "nDCG@10", "ndcg@10", "m"),
+    ("retrieval", "context recall (evidence inside the excerpts given to the model)", "context_recall", "m"),
+    ("retrieval", "prompt question-part tokens p50" , "prompt_tokens_p50", "n"),
     ("answer", "keyword accuracy", "keyword_accuracy", "m"),
     ("answer", "citation precision", "citation_precision", "m"),
     ("answer", "citation recall", "citation_recall", "m"),
@@ -403,6 +430,8 @@ ROWS = [  # (section, label, key, kind) kind: "m" metric 0..1, "s" seconds; "ans
     ("answer", "abstention recall", "abstention_recall", "m"),
     ("answer", "false abstention rate (lower is better)", "false_abstention_rate", "m"),
     ("answer", "answer-language match", "language_match", "m"),
+    ("answer", "prompt tokens evaluated p50 (not cached)", "prompt_tokens_evaluated_p50", "n"),
+    ("answer", "prompt tokens evaluated p95", "prompt_tokens_evaluated_p95", "n"),
     ("latency", "retrieve p50 (s)", "retrieve_p50_s", "s"),
     ("latency", "retrieve p95 (s)", "retrieve_p95_s", "s"),
     ("answer", "first token p50 (s)", "first_token_p50_s", "s"),
@@ -417,6 +446,8 @@ def _fmt(v, kind: str = "m") -> str:
         return "n/a"
     if isinstance(v, bool):
         return str(v).lower()
+    if kind == "n":
+        return f"{v:.0f}"
     return f"{v:.2f}" if kind == "s" else f"{v:.3f}"
 
 
@@ -448,7 +479,8 @@ def render_markdown(report: dict, records: list[dict]) -> str:
         f"- gold file: `{meta['gold']}` ({meta['questions']} questions"
         + (f", first {meta['limit']}" if meta.get("limit") else "") + ")",
         f"- mode: {meta['mode']}; LLM: " + (f"`{meta['llm']}`" if meta["llm"] else "none") + f"; embedder: `{meta['embedder']}`",
-        f"- passages given to the model: {meta['top_k']}; retrieval metrics from a separate top-{RETRIEVAL_K} search",
+        f"- evidence: sentences of the top {meta['top_k']} chunks, up to {meta.get('evidence_tokens', 'n/a')} tokens; "
+        f"retrieval metrics from a separate top-{RETRIEVAL_K} search",
         f"- index: `{meta['index_dir']}` (generation `{meta['index_generation']}`)",
         f"- code: `{meta.get('code') or 'unknown'}`"
         + (f" (resumed {meta['resumed']} finished questions of a run by `{meta.get('resumed_from') or 'unknown'}`)"
@@ -462,6 +494,17 @@ def render_markdown(report: dict, records: list[dict]) -> str:
     if meta["errors"]:
         out.append(f"- **{meta['errors']} question(s) failed** (see below); their metrics are missing from the averages")
     out += ["", "## Metrics", "", metrics_table(summary, ro), ""]
+    curve = report.get("context_curve")
+    if curve:
+        out += ["## Context recall by evidence budget", "",
+                "Evidence quotes lying inside the excerpts the model would get (>= 80% of a quote's characters), "
+                "and the tokens of the prompt's question part (excerpts + question + instruction; the system "
+                "prompt and examples are cached), per budget:", "",
+                "| budget (tokens) | context recall | en | nl | question-part tokens p50 | p95 |", "|---:|---:|---:|---:|---:|---:|"]
+        for c in curve:
+            out.append(f"| {c['budget']} | {_fmt(c['context_recall'])} | {_fmt(c['context_recall_en'])} | "
+                       f"{_fmt(c['context_recall_nl'])} | {_fmt(c['tokens_p50'], 'n')} | {_fmt(c['tokens_p95'], 'n')} |")
+        out.append("")
     if meta.get("plot"):
         out += [f"![metrics per language and latency distribution]({meta['plot']})", ""]
     out += [
@@ -531,7 +574,7 @@ def render_plot(report: dict, records: list[dict], path: Path) -> bool:
         return False
     summary = report["metrics"]
     ro = report["meta"]["mode"] == "retrieval-only"
-    keys = [(label, key) for section, label, key, kind in ROWS
+    keys = [(label.split(" (")[0], key) for section, label, key, kind in ROWS
             if kind == "m" and not (ro and section == "answer")]
     cols = [c for c in ("all", *LANGS) if c in summary]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [2.2, 1]})
@@ -582,15 +625,15 @@ def _old_boxplot() -> bool:
 
 # -- run -----------------------------------------------------------------------------------------
 def _warm_up(pipe, retrieval_only: bool) -> None:
-    """Load the embedder, BM25 and the LLM before the clock starts for the first question."""
-    pipe.assistant.search("warm-up", k=1)
-    gen = pipe.assistant.generator
-    if not retrieval_only and gen is not None:
-        for _ in gen.stream("You are a test.", "Say OK.", 1, 0.0):
-            pass
+    """Load the embedder, BM25 and the LLM, and read the fixed prompt prefix, before the clock starts."""
+    if retrieval_only:
+        pipe.assistant.search("warm-up", k=1)
+    else:
+        pipe.assistant.warm_up()
 
 
-_RESUME_KEYS = ("gold_sha256", "limit", "mode", "llm", "embedder", "top_k", "min_similarity", "index_dir", "index_generation")
+_RESUME_KEYS = ("gold_sha256", "limit", "mode", "llm", "embedder", "top_k", "evidence_tokens", "min_similarity",
+                "index_dir", "index_generation", "prompts_sha256")
 
 
 def _read_json(path: Path) -> dict:
@@ -645,10 +688,13 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
         "llm": None if retrieval_only or gen is None else getattr(gen, "name", type(gen).__name__),
         "embedder": pipe.embedder.name,
         "top_k": settings.top_k,
+        "evidence_tokens": settings.evidence_tokens,
         "retrieval_k": RETRIEVAL_K,
         "min_similarity": settings.min_similarity,
         "index_dir": str(settings.index_dir),
         "index_generation": pipe.index.generation,
+        # A resumed run must not mix answers made with other prompts.
+        "prompts_sha256": hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(settings.prompts_dir).glob("*.txt")))).hexdigest(),
         "started": started,
         "code": code_version(),
     }
@@ -706,6 +752,9 @@ def write_report(out: Path, records: list[dict], meta: dict, previous: dict | No
     """Aggregate the records and write report.json, report.png and report.md (each atomically)."""
     meta = {**meta, "questions": len(records), "errors": sum(1 for r in records if r["error"]), "plot": None}
     report = {"meta": meta, "metrics": M.by_language([r["metrics"] for r in records], LANGS)}
+    curve = M.context_curve([r["metrics"] for r in records])
+    if curve:
+        report["context_curve"] = curve
     if previous is not None:
         report["compare"] = {"previous": previous["path"], **compare_runs(previous["records"], records)}
     if render_plot(report, records, out / REPORT_PNG):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator, Protocol, Sequence
 
 from .errors import GenerationError, ModelMissingError
 
@@ -16,8 +17,17 @@ from .errors import GenerationError, ModelMissingError
 class Generator(Protocol):
     name: str
 
-    def stream(self, system: str, user: str, max_tokens: int, temperature: float) -> Iterator[str]:
-        """Yield the answer text piece by piece."""
+    def stream(self, system: str, user: str, max_tokens: int, temperature: float,
+               examples: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
+        """Yield the answer text piece by piece. `examples` are (user, assistant) turns placed
+        between the system prompt and the question (worked examples)."""
+
+
+def chat_messages(system: str, user: str, examples: Sequence[tuple[str, str]] = ()) -> list[dict]:
+    messages = [{"role": "system", "content": system}]
+    for u, a in examples:
+        messages += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
+    return messages + [{"role": "user", "content": user}]
 
 
 @contextmanager
@@ -44,29 +54,41 @@ def _no_extra_buffer_types():
 
 class LlamaCppGenerator:
     """A local GGUF model, loaded on first use and kept; one generation at a time (llama.cpp
-    contexts are not thread-safe, and two concurrent answers on 2 cores would both crawl)."""
+    contexts are not thread-safe, and two concurrent answers on 2 cores would both crawl).
 
-    def __init__(self, path: Path, n_ctx: int = 4096, n_threads: int = 2, seed: int = 0, key: str | None = None):
+    The prompt is rendered with the model's own chat template and tokenized here, so we know how
+    many of its tokens llama.cpp could reuse from the previous prompt: it keeps the KV cache of the
+    longest common prefix, which is why the fixed system prompt and examples come first. Each call
+    records `last_stats` = {prompt_tokens, cached_tokens, evaluated_tokens}.
+    """
+
+    def __init__(self, path: Path, n_ctx: int = 4096, n_threads: int = 2, seed: int = 0, key: str | None = None,
+                 n_batch: int = 512, flash_attn: bool = False, extra_buffers: bool = False):
         self.path = Path(path)
         if not self.path.is_file():
             from .models import missing_message
 
             raise ModelMissingError(missing_message("LLM (GGUF file)", self.path, key))
         self.n_ctx, self.n_threads, self.seed = n_ctx, n_threads, seed
+        self.n_batch, self.flash_attn, self.extra_buffers = n_batch, flash_attn, extra_buffers
         self.name = self.path.name
         self._llm = None
+        self._format = None
         self._lock = threading.Lock()
+        self.last_stats: dict = {}
 
     @property
     def llm(self):
         if self._llm is None:
             from llama_cpp import Llama
 
-            with _no_extra_buffer_types():
+            guard = _no_extra_buffer_types() if not self.extra_buffers else contextlib.nullcontext()
+            with guard:
                 try:
                     self._llm = Llama(
                         model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                         n_threads_batch=self.n_threads, seed=self.seed, verbose=False,
+                        n_batch=self.n_batch, n_ubatch=self.n_batch, flash_attn=self.flash_attn,
                     )
                 except (ValueError, RuntimeError) as e:
                     raise ModelMissingError(f"cannot load GGUF model {self.path}: {e}") from e
@@ -75,15 +97,40 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def stream(self, system, user, max_tokens, temperature):
+    def prompt_tokens(self, system: str, user: str, examples: Sequence[tuple[str, str]] = ()) -> list[int]:
+        """The tokens llama.cpp will read for this conversation (the model's chat template)."""
+        if self._format is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            llm = self.llm
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise GenerationError(f"{self.path.name} has no chat template: use a chat/instruct GGUF")
+            eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
+            bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace") if llm.token_bos() >= 0 else ""
+            self._format = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        rendered = self._format(messages=chat_messages(system, user, examples))
+        return self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+
+    def stream(self, system, user, max_tokens, temperature, examples=()):
         with self._lock:
-            chunks = self.llm.create_chat_completion(
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-                max_tokens=max_tokens, temperature=temperature, stream=True,
+            tokens = self.prompt_tokens(system, user, examples)
+            if len(tokens) + max_tokens > self.n_ctx:
+                raise GenerationError(f"prompt of {len(tokens)} tokens + {max_tokens} answer tokens does not fit the "
+                                      f"context of {self.n_ctx}: raise ASSISTANT_N_CTX or lower ASSISTANT_EVIDENCE_TOKENS")
+            previous = self.llm._input_ids[: self.llm.n_tokens].tolist()
+            cached = 0
+            for a, b in zip(previous, tokens[:-1]):  # llama.cpp always re-reads the last prompt token
+                if a != b:
+                    break
+                cached += 1
+            self.last_stats = {"prompt_tokens": len(tokens), "cached_tokens": cached, "evaluated_tokens": len(tokens) - cached}
+            chunks = self.llm.create_completion(
+                prompt=tokens, max_tokens=max_tokens, temperature=temperature, stream=True,
                 repeat_penalty=1.1,  # small models loop on Dutch sources without it
             )
             for chunk in chunks:
-                piece = chunk["choices"][0]["delta"].get("content")
+                piece = chunk["choices"][0].get("text")
                 if piece:
                     yield piece
 
@@ -104,10 +151,10 @@ class OpenAICompatGenerator:
     def _url(self) -> str:
         return self.base_url + ("/chat/completions" if self.base_url.endswith("/v1") else "/v1/chat/completions")
 
-    def stream(self, system, user, max_tokens, temperature):
+    def stream(self, system, user, max_tokens, temperature, examples=()):
         body = json.dumps({
             "model": self.model, "stream": True, "max_tokens": max_tokens, "temperature": temperature,
-            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            "messages": chat_messages(system, user, examples),
         }).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:

@@ -1,9 +1,15 @@
-"""The persisted index: FAISS vectors + chunk store + documents + manifest, one generation at a time.
+"""The persisted index: FAISS vectors + chunk store + sentence store + documents + manifest,
+one generation at a time.
 
 Layout of the index folder:
     CURRENT            name of the live generation (replaced atomically)
-    gen-<id>/          manifest.json, docs.jsonl, chunks.jsonl, vectors.faiss
+    gen-<id>/          manifest.json, docs.jsonl, chunks.jsonl, vectors.faiss (one row per chunk),
+                       sentences.jsonl + sentence_vectors.npy (one row per sentence of every document)
     .lock              held while writing, so two processes (or UI tabs) never interleave
+
+Sentences are what evidence is made of: the answer step scores the sentences of the retrieved
+chunks against the question (dot products with these stored vectors, no model call) and gives the
+model only the best ones. They are embedded at ingest, like chunks, and reused like chunks.
 
 A write builds a complete new generation folder, fsyncs it, then swaps CURRENT with os.replace.
 A process killed at any point leaves the previous generation live and loadable.
@@ -27,13 +33,17 @@ from typing import Callable
 
 import numpy as np
 
+from . import sentences as sentence_splitter
 from .chunk import chunk_document
 from .embed import Embedder
 from .errors import IndexStoreError
 from .ingest import Problem
-from .types import Chunk, Document
+from .structure import Outline
+from .types import Chunk, Document, SentenceSpan
 
-FORMAT = 1
+FORMAT = 2  # 2: chunk context + sentence store
+# What a chunk is embedded as (see chunk_text / embed.document_text); a change re-embeds everything.
+CHUNK_TEXT = "title-slot+context-v1"
 
 
 @dataclass
@@ -44,6 +54,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     chunks_embedded: int = 0
+    sentences_embedded: int = 0
     chunks_total: int = 0
     rebuilt: str = ""  # why everything was re-embedded, if it was
     seconds: float = 0.0
@@ -54,7 +65,7 @@ class IngestReport:
             f"{len(self.updated)} updated",
             f"{len(self.removed)} removed",
             f"{len(self.unchanged)} unchanged",
-            f"{self.chunks_embedded} chunks embedded",
+            f"{self.chunks_embedded} chunks + {self.sentences_embedded} sentences embedded",
             f"{self.chunks_total} chunks in index",
         ]
         if self.problems:
@@ -63,14 +74,30 @@ class IngestReport:
 
 
 class Index:
-    """A loaded, read-only generation: chunks[i] is row i of the FAISS index."""
+    """A loaded, read-only generation: chunks[i] is row i of the FAISS index, sentences[j] row j of
+    sentence_vectors."""
 
-    def __init__(self, manifest: dict, docs: dict[str, Document], chunks: list[Chunk], faiss_index):
+    def __init__(self, manifest: dict, docs: dict[str, Document], chunks: list[Chunk], faiss_index,
+                 sentences: list[SentenceSpan] | None = None, sentence_vectors: np.ndarray | None = None):
         self.manifest = manifest
         self.docs = docs
         self.chunks = chunks
         self.faiss = faiss_index
+        self.sentences = sentences or []
+        dim = int(manifest.get("dim") or 0)
+        self.sentence_vectors = sentence_vectors if sentence_vectors is not None else np.zeros((0, dim), np.float32)
         self._row = {c.id: i for i, c in enumerate(chunks)}
+        self._chunk_sentences: list[range] | None = None
+
+    def sentence_text(self, j: int) -> str:
+        s = self.sentences[j]
+        return self.docs[s.source].text[s.start:s.end]
+
+    def sentences_of(self, row: int) -> range:
+        """Rows of the sentences that lie inside chunk `row` (or overlap it by more than half)."""
+        if self._chunk_sentences is None:
+            self._chunk_sentences = _chunk_sentence_ranges(self.chunks, self.sentences)
+        return self._chunk_sentences[row]
 
     @property
     def generation(self) -> str:
@@ -82,6 +109,12 @@ class Index:
 
     def vector(self, chunk: Chunk) -> np.ndarray:
         return self.faiss.reconstruct(self._row[chunk.id])
+
+    def vector_at(self, row: int) -> np.ndarray:
+        return self.faiss.reconstruct(int(row))
+
+    def row_of(self, chunk: Chunk) -> int:
+        return self._row[chunk.id]
 
     def stats(self) -> dict:
         return {
@@ -113,6 +146,30 @@ def exists(index_dir: Path) -> bool:
     return current_generation(index_dir) is not None
 
 
+def _chunk_sentence_ranges(chunks: list[Chunk], sentences: list[SentenceSpan]) -> list[range]:
+    """For each chunk, the sentence rows it holds. Sentences are stored grouped by document in
+    text order, so each chunk's sentences are one contiguous range found by bisection."""
+    import bisect
+
+    by_source: dict[str, tuple[int, list[int], list[int]]] = {}
+    i = 0
+    while i < len(sentences):
+        j = i
+        while j < len(sentences) and sentences[j].source == sentences[i].source:
+            j += 1
+        by_source[sentences[i].source] = (i, [s.start for s in sentences[i:j]], [s.end for s in sentences[i:j]])
+        i = j
+    out = []
+    for c in chunks:
+        base, starts, ends = by_source.get(c.source, (0, [], []))
+        # A sentence belongs to the chunk when most of it is inside: its midpoint is.
+        lo = bisect.bisect_left(ends, c.start + 1)
+        hi = bisect.bisect_left(starts, c.end)
+        rows = [k for k in range(lo, hi) if c.start <= (starts[k] + ends[k]) // 2 < c.end]
+        out.append(range(base + rows[0], base + rows[-1] + 1) if rows else range(0))
+    return out
+
+
 def load(index_dir: Path) -> Index:
     import faiss
 
@@ -127,13 +184,18 @@ def load(index_dir: Path) -> Index:
         for line in (gen / "docs.jsonl").read_text(encoding="utf-8").splitlines():
             d = json.loads(line)
             docs[d["source"]] = Document(**d)
+        if manifest.get("format") != FORMAT:
+            raise IndexStoreError(f"index in {gen} is from another version of the assistant (format "
+                                  f"{manifest.get('format')}, this one reads {FORMAT}); run `assistant ingest --rebuild`.")
         chunks = [Chunk(**json.loads(line)) for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
         fi = faiss.read_index(str(gen / "vectors.faiss"))
+        sents = [SentenceSpan(*json.loads(line)) for line in (gen / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
+        svec = np.load(gen / "sentence_vectors.npy", mmap_mode="r")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise IndexStoreError(f"index in {gen} is unreadable ({e}); run `assistant ingest --rebuild`.") from e
-    if manifest.get("format") != FORMAT or fi.ntotal != len(chunks):
-        raise IndexStoreError(f"index in {gen} is inconsistent or from another version; run `assistant ingest --rebuild`.")
-    return Index(manifest, docs, chunks, fi)
+    if fi.ntotal != len(chunks) or svec.shape[0] != len(sents):
+        raise IndexStoreError(f"index in {gen} is inconsistent (vectors and texts disagree); run `assistant ingest --rebuild`.")
+    return Index(manifest, docs, chunks, fi, sents, svec)
 
 
 @contextmanager
@@ -147,9 +209,25 @@ def write_lock(index_dir: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def embed_text(chunk: Chunk) -> str:
-    """What the embedder sees: the title gives municipality and document type to every chunk."""
-    return f"{chunk.title}\n{chunk.text}"
+def chunk_text(chunk: Chunk) -> str:
+    """What the embedder sees besides the title (which goes in the model's title slot): the chunk's
+    heading / Q&A question, then its text, so "Nee, dat is niet het geval." is embedded together
+    with the question it answers."""
+    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """What BM25 matches: title, context and text (names in a title or heading count for the chunk)."""
+    return "\n".join(p for p in (chunk.title, chunk.context, chunk.text) if p)
+
+
+def split_document(doc: Document, chunk_size: int, chunk_overlap: int) -> tuple[list[Chunk], list[SentenceSpan]]:
+    """A document's chunks (with their context) and sentences."""
+    outline = Outline(doc.text)
+    chunks = [Chunk(c.id, c.source, c.title, c.start, c.end, c.text, outline.context(c.start))
+              for c in chunk_document(doc, chunk_size, chunk_overlap)]
+    sents = [SentenceSpan(doc.source, a, b) for a, b in sentence_splitter.split(doc.text)]
+    return chunks, sents
 
 
 def sync(
@@ -173,7 +251,8 @@ def sync(
     report = IngestReport(problems=list(problems or []))
     with write_lock(index_dir):
         old = load(index_dir) if exists(index_dir) and not rebuild else None
-        settings = {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap}
+        settings = {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap, "chunk_text": CHUNK_TEXT,
+                    "sentences": sentence_splitter.SPLITTER}
         if old is not None:
             if old.manifest["embedder"] != embedder.name:
                 report.rebuilt = f"embedder changed ({old.manifest['embedder']} -> {embedder.name})"
@@ -185,10 +264,12 @@ def sync(
             report.rebuilt = "requested"
 
         old_docs = old.docs if old else {}
-        old_vectors = old.vectors() if old else None
         old_rows: dict[str, list[int]] = {}
         for i, c in enumerate(old.chunks if old else []):
             old_rows.setdefault(c.source, []).append(i)
+        old_srows: dict[str, list[int]] = {}
+        for i, sp in enumerate(old.sentences if old else []):
+            old_srows.setdefault(sp.source, []).append(i)
 
         new_by_source = {d.source: d for d in docs}
         keep_docs: dict[str, Document] = {}
@@ -201,54 +282,69 @@ def sync(
             else:
                 keep_docs[source] = d
 
-        # Rows to reuse, and chunks to embed.
+        # Rows to reuse, and chunks / sentences to embed.
         chunks: list[Chunk] = []
         reuse_rows: list[int | None] = []
         to_embed: list[int] = []
+        sents: list[SentenceSpan] = []
+        reuse_srows: list[int | None] = []
+        s_to_embed: list[int] = []
         for source, d in {**keep_docs, **new_by_source}.items():
             prev = old_docs.get(source)
             if prev is not None and prev.sha256 == d.sha256 and prev.title == d.title:
                 for row in old_rows.get(source, []):
                     chunks.append(old.chunks[row])
                     reuse_rows.append(row)
+                for row in old_srows.get(source, []):
+                    sents.append(old.sentences[row])
+                    reuse_srows.append(row)
                 if source in new_by_source:
                     report.unchanged.append(source)
                 continue
             (report.updated if prev is not None else report.added).append(source)
-            for c in chunk_document(d, chunk_size, chunk_overlap):
+            doc_chunks, doc_sents = split_document(d, chunk_size, chunk_overlap)
+            for c in doc_chunks:
                 to_embed.append(len(chunks))
                 chunks.append(c)
                 reuse_rows.append(None)
+            for sp in doc_sents:
+                s_to_embed.append(len(sents))
+                sents.append(sp)
+                reuse_srows.append(None)
 
+        all_docs = {**keep_docs, **new_by_source}
+        total = len(to_embed) + len(s_to_embed)
         done = 0
 
         def tick(n: int) -> None:
             nonlocal done
             done += n
             if progress:
-                progress(done, len(to_embed))
+                progress(done, total)
 
         if progress:
-            progress(0, len(to_embed))
+            progress(0, total)
         # Nothing new to embed: don't even load the model (warm re-ingest stays instant).
-        fresh = embedder.embed_documents([embed_text(chunks[i]) for i in to_embed], progress=tick) if to_embed else None
+        fresh = (embedder.embed_documents([chunk_text(chunks[i]) for i in to_embed], progress=tick,
+                                          titles=[chunks[i].title for i in to_embed]) if to_embed else None)
+        s_fresh = (embedder.embed_documents([all_docs[sents[i].source].text[sents[i].start:sents[i].end] for i in s_to_embed],
+                                            progress=tick, titles=[all_docs[sents[i].source].title for i in s_to_embed])
+                   if s_to_embed else None)
         if _after_embed:
             _after_embed()  # test hook: lets a test kill the process mid-write
         if fresh is not None:
             dim = int(fresh.shape[1])
+        elif s_fresh is not None:
+            dim = int(s_fresh.shape[1])
         elif old is not None:
             dim = int(old.manifest["dim"])
         else:  # an empty index from scratch
             dim = embedder.dim
-        vectors = np.zeros((len(chunks), dim), dtype=np.float32)
-        for j, i in enumerate(to_embed):
-            vectors[i] = fresh[j]
-        for i, row in enumerate(reuse_rows):
-            if row is not None:
-                vectors[i] = old_vectors[row]
+        vectors = _assemble(len(chunks), dim, to_embed, fresh, reuse_rows, old.vectors() if old and chunks else None)
+        s_vectors = _assemble(len(sents), dim, s_to_embed, s_fresh, reuse_srows, old.sentence_vectors if old else None)
 
-        all_docs = {**keep_docs, **new_by_source}
         report.chunks_embedded = len(to_embed)
+        report.sentences_embedded = len(s_to_embed)
         report.chunks_total = len(chunks)
         manifest = {
             "format": FORMAT,
@@ -256,15 +352,28 @@ def sync(
             "embedder": embedder.name,
             "dim": dim,
             "chunking": settings,
+            "sentences": len(sents),
             "documents": {s: d.sha256 for s, d in sorted(all_docs.items())},
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        _write_generation(index_dir, manifest, all_docs, chunks, vectors)
+        _write_generation(index_dir, manifest, all_docs, chunks, vectors, sents, s_vectors)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
+def _assemble(n: int, dim: int, fresh_rows: list[int], fresh, reuse_rows: list[int | None], old_vectors) -> np.ndarray:
+    """Row i of the new matrix: a freshly embedded vector, or row reuse_rows[i] of the old one."""
+    out = np.zeros((n, dim), dtype=np.float32)
+    for j, i in enumerate(fresh_rows):
+        out[i] = fresh[j]
+    for i, row in enumerate(reuse_rows):
+        if row is not None:
+            out[i] = old_vectors[row]
+    return out
+
+
+def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document], chunks: list[Chunk],
+                      vectors: np.ndarray, sents: list[SentenceSpan], s_vectors: np.ndarray) -> None:
     import faiss
 
     name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -277,6 +386,11 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
     faiss.write_index(fi, str(tmp / "vectors.faiss"))
     _write_text(tmp / "docs.jsonl", "".join(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in docs.values()))
     _write_text(tmp / "chunks.jsonl", "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks))
+    _write_text(tmp / "sentences.jsonl", "".join(json.dumps([sp.source, sp.start, sp.end], ensure_ascii=False) + "\n" for sp in sents))
+    with open(tmp / "sentence_vectors.npy", "wb") as f:
+        np.save(f, np.ascontiguousarray(s_vectors, dtype=np.float32))
+        f.flush()
+        os.fsync(f.fileno())
     _write_text(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
     _fsync_path(tmp / "vectors.faiss")
     os.replace(tmp, index_dir / name)

@@ -22,6 +22,11 @@ _WORD = re.compile(r"[a-zà-ÿ']+")
 
 
 def detect(text: str) -> str:
+    return guess(text) or "en"
+
+
+def guess(text: str) -> str | None:
+    """"en", "nl", or None when the text gives no evidence either way (a name, "In Eemnes [1].")."""
     words = _WORD.findall((text or "").lower())
     en = sum(w in _EN for w in words)
     nl = sum(w in _NL for w in words)
@@ -30,4 +35,6 @@ def detect(text: str) -> str:
     low = (text or "").lower()
     if re.search(r"\b\w*(ij|oe|aa|ui|sch)\w*\b", low) and not re.search(r"\b\w*(th|wh|ing)\b", low):
         return "nl"
-    return "en"
+    if re.search(r"\b\w*(th|wh|ing)\b", low):
+        return "en"
+    return None

@@ -51,12 +51,17 @@ class BM25:
         self.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self.postings.items()}
         self.n = n
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str, min_idf: float = 0.0) -> np.ndarray:
+        """BM25 of every text for the query. Terms with an IDF below `min_idf` (common in this
+        corpus) are ignored: used for English questions, whose only useful matches in Dutch text
+        are rare terms such as names and numbers."""
         out = np.zeros(self.n, dtype=np.float32)
         if not self.n:
             return out
         norm = self.k1 * (1 - self.b + self.b * self.lengths / max(self.avg, 1e-9))
         for term in set(self.tokenize(query)):
+            if self.idf.get(term, 0.0) < min_idf:
+                continue
             for i, tf in self.postings.get(term, ()):
                 out[i] += self.idf[term] * tf * (self.k1 + 1) / (tf + norm[i])
         return out

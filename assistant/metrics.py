@@ -124,6 +124,30 @@ def citation_recall(cited: Sequence[Span | None], evidence: Evidence) -> float |
     return sum(any(covers(c, ev) for c in valid) for ev in evidence) / len(evidence)
 
 
+def covered_fraction(spans: Sequence[Span], location: Span) -> float:
+    """Share of the characters of `location` that lie inside the union of `spans`."""
+    src, a, b = location
+    if b <= a:
+        return 0.0
+    parts = sorted((max(a, s), min(b, e)) for (ss, s, e) in spans if ss == src and s < b and a < e)
+    covered, cursor = 0, a
+    for s, e in parts:
+        s = max(s, cursor)
+        if e > s:
+            covered += e - s
+            cursor = e
+    return covered / (b - a)
+
+
+def context_recall(spans: Sequence[Span], evidence: Evidence, min_cover: float = 0.8) -> float | None:
+    """Share of evidence quotes that lie inside the excerpts given to the model: at least `min_cover`
+    of the quote's characters (at one of its locations) are inside the union of `spans`.
+    None for a question without evidence."""
+    if not evidence:
+        return None
+    return sum(any(covered_fraction(spans, loc) >= min_cover for loc in ev) for ev in evidence) / len(evidence)
+
+
 def abstention_scores(abstained: Sequence[bool], answerable: Sequence[bool]) -> dict:
     """Positive class = abstained. Precision: abstentions that were on unanswerable questions;
     recall: unanswerable questions abstained on; false_abstention_rate: answerable questions
@@ -165,9 +189,11 @@ MEAN_KEYS = (
     "keyword_accuracy",
     "citation_precision",
     "citation_recall",
+    "context_recall",
     "language_match",
 )
 LATENCY_KEYS = ("retrieve_s", "first_token_s", "total_s")
+COUNT_KEYS = ("prompt_tokens", "prompt_tokens_evaluated")  # reported as p50 / p95
 
 
 def summarize(rows: Sequence[dict]) -> dict:
@@ -191,6 +217,28 @@ def summarize(rows: Sequence[dict]) -> dict:
         vals = [r.get(key) for r in rows]
         out[f"{key[:-2]}_p50_s"] = percentile(vals, 50)
         out[f"{key[:-2]}_p95_s"] = percentile(vals, 95)
+    for key in COUNT_KEYS:
+        vals = [r.get(key) for r in rows]
+        out[f"{key}_p50"] = percentile(vals, 50)
+        out[f"{key}_p95"] = percentile(vals, 95)
+    return out
+
+
+def context_curve(rows: Sequence[dict]) -> list[dict]:
+    """Per evidence budget (from each row's "context" {budget: {"recall", "tokens"}}): context recall
+    over answerable questions and the prompt's question-part tokens p50 / p95 over all questions."""
+    budgets = sorted({int(b) for r in rows for b in (r.get("context") or {})})
+    out = []
+    for b in budgets:
+        cells = [(r, (r.get("context") or {}).get(str(b)) or (r.get("context") or {}).get(b)) for r in rows]
+        cells = [(r, c) for r, c in cells if c]
+        entry = {"budget": b,
+                 "context_recall": mean(c["recall"] for r, c in cells if r.get("answerable")),
+                 "tokens_p50": percentile([c["tokens"] for _, c in cells], 50),
+                 "tokens_p95": percentile([c["tokens"] for _, c in cells], 95)}
+        for lang in ("en", "nl"):
+            entry[f"context_recall_{lang}"] = mean(c["recall"] for r, c in cells if r.get("answerable") and r.get("lang") == lang)
+        out.append(entry)
     return out
 
 

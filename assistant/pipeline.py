@@ -7,15 +7,33 @@ from dataclasses import dataclass
 from . import index as index_mod
 from .answer import Assistant
 from .config import Settings
-from .embed import SentenceTransformerEmbedder
+from .embed import Embedder, SentenceTransformerEmbedder
+from .embed.onnx_export import export_folder
+from .embed.onnx_rt import OnnxEmbedder, is_export
+from .errors import ModelMissingError
+from .evidence import EvidenceSelector, EvidenceSettings, approx_tokens
 from .generate import Generator, LlamaCppGenerator, OpenAICompatGenerator
 from .index import Index
 from .prompts import Prompts
 from .retrieve import HybridRetriever
 
 
-def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(settings.embedder_path(), key=settings.embedder_key())
+def make_embedder(settings: Settings, index_embedder: str | None = None) -> Embedder:
+    """The embedder the settings ask for. With backend "auto", an index built by one backend keeps
+    it (vectors of different backends differ slightly and are never mixed); a new index gets ONNX
+    when its export exists (`assistant models fetch` makes it), else PyTorch."""
+    path = settings.embedder_path()
+    onnx_dir = export_folder(path)
+    backend = settings.embed_backend
+    if backend == "auto":
+        backend = "onnx" if is_export(onnx_dir) else "torch"
+        if index_embedder and backend == "onnx" and OnnxEmbedder(onnx_dir).name != index_embedder:
+            backend = "torch"  # the index was built by PyTorch: keep using it until a rebuild
+    if backend == "onnx":
+        if not is_export(onnx_dir) and not path.exists():
+            raise ModelMissingError(f"Embedding model not found at {path}: run `assistant models fetch`.")
+        return OnnxEmbedder(onnx_dir, threads=settings.n_threads, key=settings.embedder_key())
+    return SentenceTransformerEmbedder(path, key=settings.embedder_key())
 
 
 def make_generator(settings: Settings) -> Generator:
@@ -24,20 +42,32 @@ def make_generator(settings: Settings) -> Generator:
     return LlamaCppGenerator(settings.llm_path(), settings.n_ctx, settings.n_threads, key=settings.llm_key())
 
 
+def token_counter(settings: Settings):
+    """The LLM's own token count without loading its weights (vocab only, ~0.3 s), so evidence
+    budgets are exact in retrieval-only runs; the character estimate when no local GGUF is in use."""
+    path = settings.llm_path()
+    if settings.llm_base_url or not path.is_file():
+        return approx_tokens
+    from llama_cpp import Llama
+
+    vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+
 @dataclass
 class Pipeline:
     settings: Settings
     index: Index
-    embedder: SentenceTransformerEmbedder
+    embedder: Embedder
     assistant: Assistant
 
 
 def build(settings: Settings, with_llm: bool = True, embedder=None, generator=None) -> Pipeline:
     """Load the index and wire the assistant. Models load lazily, on first query."""
-    embedder = embedder or make_embedder(settings)
     if with_llm and generator is None:  # checked before the index: a wrong model path is named first
         generator = make_generator(settings)
     idx = index_mod.load(settings.index_dir)
+    embedder = embedder or make_embedder(settings, idx.manifest["embedder"])
     if idx.manifest["embedder"] != embedder.name:
         from .errors import IndexStoreError
 
@@ -45,9 +75,13 @@ def build(settings: Settings, with_llm: bool = True, embedder=None, generator=No
             f"the index in {settings.index_dir} was built with embedder {idx.manifest['embedder']}, "
             f"but the settings select {embedder.name}: run `assistant ingest` to rebuild it."
         )
-    retriever = HybridRetriever(idx, embedder, settings.candidates, settings.rrf_k)
+    retriever = HybridRetriever(idx, embedder, settings.candidates)
+    count = getattr(generator, "count_tokens", None) if with_llm else token_counter(settings)
+    prompts = Prompts(settings.prompts_dir)
+    selector = EvidenceSelector(idx, EvidenceSettings(budget=settings.evidence_tokens), count or approx_tokens,
+                                render=prompts.excerpts)
     assistant = Assistant(
-        retriever, generator if with_llm else None, Prompts(settings.prompts_dir), embedder, idx.vector,
+        retriever, generator if with_llm else None, prompts, selector, embedder,
         top_k=settings.top_k, min_similarity=settings.min_similarity,
         max_tokens=settings.max_tokens, temperature=settings.temperature,
     )

@@ -42,3 +42,32 @@ class Prompts:
 
     def render(self, name: str, **values) -> str:
         return fill(self.text(name), name, **values)
+
+    def excerpts(self, evidence) -> str:
+        """Evidence excerpts as the model reads them: each document's title once ("document"), then
+        its excerpts ("excerpt": number, heading/question label, text on one line)."""
+        blocks: list[str] = []
+        for i, e in enumerate(evidence):
+            if i == 0 or evidence[i - 1].source != e.source:
+                blocks.append(("\n" if blocks else "") + self.render("document", title=e.title))
+            label = f"({e.context}) " if e.context else ""
+            blocks.append(self.render("excerpt", n=e.n, label=label, text=" ".join(e.text.split())))
+        return "\n".join(blocks)
+
+    def examples(self, name: str = "examples") -> list[tuple[str, str]]:
+        """Worked examples as (user, assistant) turns, from blocks "=== user" / "=== assistant"."""
+        turns: list[tuple[str, list[str]]] = []
+        for line in self.text(name).splitlines():
+            if line.startswith("#"):
+                continue
+            if line.strip() in ("=== user", "=== assistant"):
+                turns.append((line.strip()[4:], []))
+            elif turns:
+                turns[-1][1].append(line)
+            elif line.strip():
+                raise PromptError(f"prompt {name!r}: text before the first '=== user' block")
+        roles = [r for r, _ in turns]
+        if roles != ["user", "assistant"] * (len(roles) // 2):
+            raise PromptError(f"prompt {name!r}: blocks must alternate '=== user' and '=== assistant', got {roles}")
+        texts = ["\n".join(lines).strip() for _, lines in turns]
+        return [(texts[i], texts[i + 1]) for i in range(0, len(texts), 2)]

@@ -21,13 +21,24 @@ class Chunk:
     start: int  # character span in the document text: text == doc.text[start:end]
     end: int
     text: str
+    # The nearest heading / the question a Q&A answer belongs to (structure.Outline): added to what
+    # is embedded and matched by BM25, never to the span or the text shown.
+    context: str = ""
+
+
+@dataclass(frozen=True)
+class SentenceSpan:
+    source: str
+    start: int  # doc.text[start:end] is the sentence
+    end: int
 
 
 @dataclass(frozen=True)
 class Hit:
     chunk: Chunk
     score: float  # fused retrieval score (higher is better)
-    dense: float | None = None  # cosine similarity, when the dense retriever found it
+    dense: float | None = None  # cosine similarity of the chunk to the query
+    sentence: float | None = None  # cosine of the chunk's best-matching sentence
 
     def to_json(self, rank: int) -> dict:
         c = self.chunk
@@ -43,24 +54,53 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Excerpt:
+    """A piece of evidence given to the model as [n]: a few whole sentences of one document, an
+    exact span (text == doc.text[start:end]) chosen by evidence.py from the retrieved chunks."""
+
+    n: int
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    context: str = ""  # the heading / Q&A question it belongs to, shown to the model with it
+    score: float = 0.0  # cosine of its best sentence to the question
+    matches: tuple[tuple[int, int], ...] = ()  # spans of the sentences that matched (to highlight)
+
+    def to_json(self) -> dict:
+        return {
+            "n": self.n,
+            "source": self.source,
+            "title": self.title,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "context": self.context,
+            "score": round(self.score, 4),
+            "matches": [list(m) for m in self.matches],
+        }
+
+
+@dataclass(frozen=True)
 class Citation:
     n: int  # the [n] in the answer
-    hit: Hit | None  # None when the model cited a number it was not given
-    supported: bool  # does the sentence citing it overlap the passage enough?
+    excerpt: Excerpt | None  # None when the model cited a number it was not given
+    supported: bool  # does the sentence citing it say what the excerpt says?
     sentence: str = ""
     origin: str = "model"  # "model": the model wrote [n]; "attributed": added by the support check
 
     def to_json(self) -> dict:
-        c = self.hit.chunk if self.hit else None
+        e = self.excerpt
         return {
             "n": self.n,
-            "source": c.source if c else None,
-            "title": c.title if c else None,
-            "start": c.start if c else None,
-            "end": c.end if c else None,
-            "text": c.text if c else None,
+            "source": e.source if e else None,
+            "title": e.title if e else None,
+            "start": e.start if e else None,
+            "end": e.end if e else None,
+            "text": e.text if e else None,
             "supported": self.supported,
-            "valid": c is not None,
+            "valid": e is not None,
             "origin": self.origin,
         }
 
@@ -72,10 +112,12 @@ class Answer:
     text: str
     abstained: bool
     citations: tuple[Citation, ...]
-    hits: tuple[Hit, ...]  # the numbered passages given to the model ([1] == hits[0])
+    hits: tuple[Hit, ...]  # the retrieved chunks the evidence was chosen from
     timings: dict = field(default_factory=dict)
     query: str = ""  # the search query actually used (differs for rewritten follow-ups)
     raw: str = ""  # the model's unedited output, for debugging abstentions and citations
+    evidence: tuple[Excerpt, ...] = ()  # what the model was shown: [n] == evidence[n - 1]
+    prompt_tokens: int | None = None  # tokens of the prompt (system + question + evidence)
 
     def to_json(self) -> dict:
         return {
@@ -84,8 +126,10 @@ class Answer:
             "answer": self.text,
             "abstained": self.abstained,
             "citations": [c.to_json() for c in self.citations],
+            "evidence": [e.to_json() for e in self.evidence],
             "passages": [h.to_json(i + 1) for i, h in enumerate(self.hits)],
             "timings": dict(self.timings),
+            "prompt_tokens": self.prompt_tokens,
             "query": self.query or self.question,
             "raw": self.raw,
         }

@@ -108,8 +108,8 @@ class QueryCache:
     def __init__(self, embedder):
         self.inner, self.name, self._cache = embedder, embedder.name, {}
 
-    def embed_documents(self, texts, progress=None):
-        return self.inner.embed_documents(texts, progress=progress)
+    def embed_documents(self, texts, progress=None, titles=None):
+        return self.inner.embed_documents(texts, progress=progress, titles=titles)
 
     def embed_query(self, text):
         if text not in self._cache:

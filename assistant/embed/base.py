@@ -1,0 +1,76 @@
+"""The Embedder role and what every backend shares: model identity and the prompt format."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+
+class Embedder(Protocol):
+    name: str  # recorded in the index manifest; a different name forces a rebuild
+
+    def embed_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
+                        titles: Sequence[str] | None = None) -> np.ndarray:
+        """float32 array (len(texts), dim), rows L2-normalised. `titles` (one per text) name the
+        document each text comes from; backends put it where their model expects it."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """float32 array (dim,), L2-normalised."""
+
+
+def fingerprint(folder: Path) -> str:
+    """Cheap identity of a model folder: file names and sizes plus the small JSON configs.
+
+    Hashing the full weights would cost seconds per start; names, sizes and configs change
+    whenever a different model is dropped in.
+    """
+    h = hashlib.sha256()
+    for p in sorted(Path(folder).rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(folder).as_posix()
+        h.update(f"{rel}:{p.stat().st_size}\n".encode())
+        if p.suffix == ".json" and p.stat().st_size < 1_000_000:
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def read_prompts(folder: Path) -> dict[str, str]:
+    """The model's own query/document prompts from config_sentence_transformers.json ({} if none)."""
+    try:
+        cfg = json.loads((Path(folder) / "config_sentence_transformers.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    prompts = cfg.get("prompts") or {}
+    return {k: prompts[k] for k in ("query", "document") if isinstance(prompts.get(k), str)}
+
+
+def document_text(prompts: dict[str, str], title: str, text: str) -> str:
+    """The full string a document passage is embedded as.
+
+    EmbeddingGemma's document prompt is "title: none | text: "; its model card asks for the real
+    title in that slot ("title: {title} | text: {content}"), which is how a chunk carries its
+    document's name without the title being mistaken for passage text. Other models get their own
+    document prompt (if any) and the title as a first line.
+    """
+    prompt = prompts.get("document", "")
+    title = " ".join((title or "").replace("|", "/").split())
+    if "title: none" in prompt:
+        return prompt.replace("title: none", f"title: {title or 'none'}", 1) + text
+    return prompt + (f"{title}\n{text}" if title else text)
+
+
+def query_text(prompts: dict[str, str], text: str) -> str:
+    return prompts.get("query", "") + text
+
+
+def length_sorted_batches(texts: Sequence[str], batch_size: int):
+    """Index batches of similar length (less padding: cold ingest was 1.40x the raw encode with
+    batches in document order, 0.96x sorted)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for i in range(0, len(order), batch_size):
+        yield order[i : i + batch_size]
