@@ -78,41 +78,23 @@ class EvidenceSelector:
         scored = sorted(((cos + s.chunk_weight * chunk_score.get(j, 0.0), j)
                          for j, cos in retrieval.sentence_scores.items() if j in chunk_score and self._seed(j)),
                         key=lambda t: (-t[0], t[1]))
-        windows: list[list[int]] = []  # [first row, last row, best row] per excerpt, in selection order
+        windows: list[list[int]] = []  # [first sentence row, last sentence row] per excerpt
         for score, j in scored:
-            if len(windows) >= s.max_excerpts and not any(w[0] <= j <= w[1] for w in windows):
-                continue
-            if windows and retrieval.sentence_scores[j] < s.min_cosine:
-                break
             if any(w[0] <= j <= w[1] for w in windows):
                 continue  # already shown as a neighbour of a better sentence
+            if windows and retrieval.sentence_scores[j] < s.min_cosine:
+                break
             lo, hi = self._window(j)
-            trial = [list(w) for w in windows]
-            merged = False
-            for w in trial:
-                if idx.sentences[w[0]].source == idx.sentences[j].source and lo <= w[1] + 1 and hi >= w[0] - 1:
-                    w[0], w[1] = min(w[0], lo), max(w[1], hi)
-                    merged = True
-                    break
-            if not merged:
-                trial.append([lo, hi, j])
+            trial = self._merged(windows + [[lo, hi]])
+            if len(trial) > s.max_excerpts:
+                continue
             cost = self._cost(trial, retrieval)
-            if cost > budget:
+            if cost > budget and (lo, hi) != (j, j):
                 # The window does not fit: try the sentence alone before giving up on it.
-                if (lo, hi) != (j, j):
-                    lo = hi = j
-                    trial = [list(w) for w in windows]
-                    merged = False
-                    for w in trial:
-                        if idx.sentences[w[0]].source == idx.sentences[j].source and lo <= w[1] + 1 and hi >= w[0] - 1:
-                            w[0], w[1] = min(w[0], lo), max(w[1], hi)
-                            merged = True
-                            break
-                    if not merged:
-                        trial.append([lo, hi, j])
-                    cost = self._cost(trial, retrieval)
-                if cost > budget and windows:
-                    continue
+                trial = self._merged(windows + [[j, j]])
+                cost = self._cost(trial, retrieval)
+            if cost > budget and windows:
+                continue
             windows = trial
         return self._excerpts(windows, retrieval)
 
@@ -144,6 +126,17 @@ class EvidenceSelector:
         if sp.end - sp.start < self.settings.min_seed_chars:
             return False
         return not self.outline(sp.source).is_mark(sp.start, sp.end)
+
+    def _merged(self, windows: list[list[int]]) -> list[list[int]]:
+        """Windows of one document that overlap or touch become one (sentence rows are stored in
+        document order, grouped by document)."""
+        out: list[list[int]] = []
+        for lo, hi in sorted((w[0], w[1]) for w in windows):
+            if out and lo <= out[-1][1] + 1 and self.index.sentences[lo].source == self.index.sentences[out[-1][0]].source:
+                out[-1][1] = max(out[-1][1], hi)
+            else:
+                out.append([lo, hi])
+        return out
 
     def _window(self, j: int) -> tuple[int, int]:
         idx, s = self.index, self.settings

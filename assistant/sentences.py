@@ -36,7 +36,11 @@ def split(text: str) -> list[tuple[int, int]]:
         for s, e in merged:
             for s2, e2 in _semicolons(line.group(), s, e):
                 for a, b in _cap(line.group(), s2, e2):
-                    spans.append((base + a, base + b))
+                    piece = line.group()[a:b]
+                    a += len(piece) - len(piece.lstrip())
+                    b -= len(piece) - len(piece.rstrip())
+                    if b > a:
+                        spans.append((base + a, base + b))
     return spans
 
 

@@ -1,9 +1,12 @@
 """Browser chat (Gradio) on the same answer path as the CLI: `Assistant.stream()`.
 
 What the page does:
-- streams the answer; every [n] in it is a button that opens passage n in the source panel, with
-  the document title and the cited span <mark>ed inside its surrounding text (exact offsets);
-  citations whose sentence is not supported by the passage are flagged;
+- shows the evidence excerpts the model reads as soon as they are chosen (well before the first
+  answer token: the reader can start checking), each with its document title and the sentences
+  that matched the question highlighted;
+- streams the answer; every [n] in it is a button that opens excerpt n in the source panel, with
+  the document title and the excerpt <mark>ed inside its surrounding text (exact offsets);
+  citations whose sentence is not supported by the excerpt are flagged;
 - an abstained answer ("not found in the documents") lists the nearest passages instead;
 - follow-up questions send the conversation to `stream()`, and the search query it used is shown;
 - uploads (.txt .md .pdf .docx .html) are copied to <index_dir>/uploads and synced into the index
@@ -129,13 +132,26 @@ def safe_name(name: str) -> str:
 
 # -- turns: what one tab remembers --------------------------------------------------------------------
 def new_turn(question: str) -> dict:
+    # "passages": what [n] refers to: the evidence excerpts given to the model, or (when it was not
+    # asked) the nearest retrieved chunks. "evidence": whether they are excerpts.
     return {"question": question, "query": "", "text": "", "state": "searching", "abstained": False,
-            "passages": [], "citations": {}, "invalid": [], "timings": {}, "error": ""}
+            "passages": [], "evidence": False, "citations": {}, "invalid": [], "timings": {}, "error": ""}
 
 
 def passage_record(n: int, hit, docs: dict) -> dict:
-    """A passage with the text around it, copied out of the index generation that answered."""
-    c = hit.chunk
+    """A retrieved chunk with the text around it, copied out of the index generation that answered."""
+    return _record(n, hit.chunk, docs, score=hit.score, dense=hit.dense)
+
+
+def excerpt_record(e, docs: dict) -> dict:
+    """An evidence excerpt with the text around it and the spans of its matching sentences."""
+    rec = _record(e.n, e, docs, score=e.score, dense=None)
+    rec["context"] = e.context
+    rec["matches"] = [[a, b] for a, b in e.matches]
+    return rec
+
+
+def _record(n: int, c, docs: dict, score, dense) -> dict:
     doc = docs.get(c.source)
     before = after = ""
     cut_before = cut_after = False
@@ -153,8 +169,8 @@ def passage_record(n: int, hit, docs: dict) -> dict:
             m = re.search(r"\s\S*$", after)
             after = after[: m.start()] if m else after
     return {"n": n, "source": c.source, "title": c.title, "start": c.start, "end": c.end, "text": c.text,
-            "score": hit.score, "dense": hit.dense, "before": before, "after": after,
-            "cut_before": cut_before, "cut_after": cut_after, "exact": exact}
+            "score": score, "dense": dense, "before": before, "after": after,
+            "cut_before": cut_before, "cut_after": cut_after, "exact": exact, "matches": [], "context": ""}
 
 
 def finish_turn(turn: dict, answer) -> None:
@@ -164,9 +180,9 @@ def finish_turn(turn: dict, answer) -> None:
     turn["query"] = answer.query or turn["query"]
     turn["citations"] = {
         c.n: {"supported": c.supported, "sentence": c.sentence, "origin": getattr(c, "origin", "model")}
-        for c in answer.citations if c.hit is not None
+        for c in answer.citations if c.excerpt is not None
     }
-    turn["invalid"] = [c.n for c in answer.citations if c.hit is None]
+    turn["invalid"] = [c.n for c in answer.citations if c.excerpt is None]
     turn["state"] = "done"
 
 
@@ -193,6 +209,10 @@ def run_turn(runtime: Runtime, question: str, k: int | None, turns: list[dict] |
                 docs = pipeline.index.docs
                 turn["passages"] = [passage_record(n, h, docs) for n, h in enumerate(event.data, 1)]
                 turn["state"] = "streaming"
+            elif event.kind == "evidence":  # shown at once: the model has not written a word yet
+                docs = pipeline.index.docs
+                turn["passages"] = [excerpt_record(e, docs) for e in event.data]
+                turn["evidence"] = True
                 yield turns
             elif event.kind == "token":
                 first = not turn["text"]
@@ -278,19 +298,41 @@ def render_turn(i: int, t: dict) -> str:
                          f'total {tm.get("total_s", 0):.1f} s</div>')
     parts.append("</div>")
     if t["passages"]:
-        label = "Nearest passages" if t["abstained"] else "Passages given to the model"
-        is_open = " open" if t["abstained"] else ""
-        parts.append(f'<details class="passages"{is_open}><summary>{label} ({len(t["passages"])})</summary><ol>')
+        evidence = t.get("evidence") and not (t["abstained"] and t["state"] == "done")
+        label = "Evidence given to the model" if evidence else "Nearest passages"
+        # Open while the answer is written (the reader checks the evidence meanwhile) and on abstention.
+        is_open = " open" if t["state"] != "done" or t["abstained"] else ""
+        kind = "evidence" if t.get("evidence") else "chunks"
+        parts.append(f'<details class="passages" data-kind="{kind}"{is_open}><summary>{label} ({len(t["passages"])})</summary><ol>')
         for p in t["passages"]:
-            snippet = p["text"][:SNIPPET_CHARS] + ("…" if len(p["text"]) > SNIPPET_CHARS else "")
             parts.append(
-                f'<li><button type="button" class="passage-link" data-cite="{p["n"]}" data-turn="{i}">'
+                f'<li class="evidence-item"><button type="button" class="passage-link" data-cite="{p["n"]}" data-turn="{i}">'
                 f'[{p["n"]}] {_e(p["title"])}</button> <span class="src">{_e(p["source"])} · {p["start"]}–{p["end"]}</span>'
-                f'<div class="snippet">{_e(snippet)}</div></li>'
+                f'<div class="snippet">{_snippet(p)}</div></li>'
             )
         parts.append("</ol></details>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _highlight(text: str, offset: int, matches) -> str:
+    """Escape `text` (starting at document offset `offset`) with the matching sentences in <b class="match">."""
+    out, cursor = [], 0
+    for a, b in sorted(tuple(m) for m in matches or ()):
+        a, b = max(a - offset, cursor), min(b - offset, len(text))
+        if b <= a:
+            continue
+        out.append(_e(text[cursor:a]) + f'<b class="match">{_e(text[a:b])}</b>')
+        cursor = b
+    return "".join(out) + _e(text[cursor:])
+
+
+def _snippet(p: dict) -> str:
+    """An excerpt in the list: its label and text, matching sentences highlighted (a chunk: its start)."""
+    if p.get("matches"):
+        label = f'<span class="label">({_e(p["context"])})</span> ' if p.get("context") else ""
+        return label + _highlight(p["text"], p["start"], p["matches"])
+    return _e(p["text"][:SNIPPET_CHARS] + ("…" if len(p["text"]) > SNIPPET_CHARS else ""))
 
 
 def render_conversation(turns: list[dict]) -> str:
@@ -322,7 +364,8 @@ def render_source(turns: list[dict], turn_index: int, n: int) -> str:
     before = ("… " if p["cut_before"] else "") + p["before"]
     after = p["after"] + (" …" if p["cut_after"] else "")
     note = "" if p["exact"] else '<div class="warn">The document changed since this answer; showing the passage alone.</div>'
-    parts.append(f'{note}<div class="doc">{_e(before)}<mark class="cited-span">{_e(p["text"])}</mark>{_e(after)}</div></div>')
+    marked = _highlight(p["text"], p["start"], p.get("matches"))
+    parts.append(f'{note}<div class="doc">{_e(before)}<mark class="cited-span">{marked}</mark>{_e(after)}</div></div>')
     return "".join(parts)
 
 
@@ -424,6 +467,9 @@ button.passage-link:hover, button.passage-link.active { text-decoration: underli
   border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.6em 0.8em; margin-top: 0.5em;
   font-size: 0.92em; }
 #source-panel mark { background: #fde68a; color: #111; padding: 1px 0; border-radius: 2px; }
+b.match { background: #fde68a; color: #111; font-weight: 600; border-radius: 2px; }
+#source-panel mark b.match { background: #fbbf24; }
+.passages .label { font-style: italic; }
 .upload-status progress { width: 100%; }
 .upload-status .ok { color: #166534; }
 .upload-status .files { font-size: 0.85em; font-family: var(--font-mono); }

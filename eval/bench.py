@@ -1,9 +1,14 @@
-"""Speed benchmarks that print numbers, each against a raw baseline measured in the same run.
+"""Speed benchmarks that print numbers, each against a baseline measured in the same run.
 
-    python eval/bench.py index    # ingest cold/warm, search p50, vs raw SentenceTransformer.encode
-    python eval/bench.py answer   # ask first-token/total p50 vs raw llama.cpp on the same prompts
+    python eval/bench.py index    # ingest (chunks + sentences) and search: ONNX vs PyTorch vs raw encode,
+                                  # cold `assistant search` process, retrieval metrics per backend
+    python eval/bench.py answer   # first token / total vs raw llama.cpp on the same prompt and cache state;
+                                  # prompt tokens with whole chunks vs with selected evidence
+    python eval/bench.py llama    # llama.cpp settings side by side: CPU repack (extra buffer types) on/off,
+                                  # n_batch/n_ubatch, flash attention, threads (prefill + decode tokens/s)
 
-Uses the settings from the environment (ASSISTANT_*), a temporary index, and the real models.
+Uses the settings from the environment (ASSISTANT_*), temporary indexes, and the real models. Time it
+alone: anything else running on the cores (a test run, an eval) slows it down 2-3x.
 """
 
 from __future__ import annotations
@@ -12,21 +17,22 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant import index  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.ingest import load_folder  # noqa: E402
-from assistant.pipeline import build, make_embedder  # noqa: E402
 
-GOLD = Path(__file__).resolve().parent / "gold.jsonl"
+GOLD = ROOT / "eval" / "gold.jsonl"
 
 
 def questions(n: int, answerable_only: bool = False) -> list[str]:
@@ -39,108 +45,244 @@ def p50(xs: list[float]) -> float:
     return statistics.median(xs)
 
 
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- index: embedding backends, ingest, search ------------------------------------------------------
+def _texts(idx) -> tuple[list[str], list[str]]:
+    """Exactly what ingest embeds: chunk texts and sentence texts, with their titles."""
+    texts = [index.chunk_text(c) for c in idx.chunks] + [idx.sentence_text(j) for j in range(len(idx.sentences))]
+    titles = [c.title for c in idx.chunks] + [idx.docs[s.source].title for s in idx.sentences]
+    return texts, titles
+
+
 def bench_index(settings: Settings, n_queries: int) -> dict:
+    from assistant.embed.base import document_text
+    from assistant.pipeline import build, make_embedder
+
     docs, _ = load_folder(settings.seeds_dir)
+    out: dict = {"documents": len(docs)}
+    qs = questions(n_queries)
     with tempfile.TemporaryDirectory() as tmp:
-        idx_dir = Path(tmp) / "index"
-        emb = make_embedder(settings)
+        backends = {}
+        for backend in ("torch", "onnx"):
+            s = settings.with_(embed_backend=backend, index_dir=Path(tmp) / f"index-{backend}")
+            emb = make_embedder(s)
+            log(f"[index] cold ingest with {backend} ...")
+            t = time.perf_counter()
+            report = index.sync(s.index_dir, docs, emb, s.chunk_size, s.chunk_overlap, scope="seeds")
+            cold = time.perf_counter() - t
+            t = time.perf_counter()
+            index.sync(s.index_dir, docs, emb, s.chunk_size, s.chunk_overlap, scope="seeds")
+            warm = time.perf_counter() - t
+            p = build(s, with_llm=False, embedder=emb)
+            p.assistant.search(qs[0])  # BM25 is built on first use
+            lat, enc = [], []
+            for q in qs:
+                t = time.perf_counter()
+                p.assistant.search(q)
+                lat.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                emb.embed_query(q)
+                enc.append(time.perf_counter() - t)
+            backends[backend] = {"emb": emb, "settings": s}
+            out[backend] = {"embedder": emb.name, "chunks": report.chunks_total, "sentences": report.sentences_embedded,
+                            "ingest_cold_s": round(cold, 2), "ingest_warm_s": round(warm, 3),
+                            "search_p50_ms": round(1000 * p50(lat), 1), "query_embed_p50_ms": round(1000 * p50(enc), 1)}
+        # Baseline: sentence-transformers' own encode, one call, on exactly the texts ingest embedded.
+        idx = index.load(backends["torch"]["settings"].index_dir)
+        texts, titles = _texts(idx)
+        st = backends["torch"]["emb"]
+        full = [document_text(st.prompts, ti, x) for ti, x in zip(titles, texts)]
+        log(f"[index] raw SentenceTransformer.encode of the same {len(full)} texts ...")
         t = time.perf_counter()
-        cold = index.sync(idx_dir, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
-        cold_s = time.perf_counter() - t
-        t = time.perf_counter()
-        warm = index.sync(idx_dir, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
-        warm_s = time.perf_counter() - t
-        idx = index.load(idx_dir)
-        # Baseline: the model alone, on exactly the texts the index embedded.
-        texts = [index.embed_text(c) for c in idx.chunks]
-        t = time.perf_counter()
-        emb.model.encode_document(texts, batch_size=emb.batch_size, normalize_embeddings=True)
-        raw_s = time.perf_counter() - t
-        p = build(settings.with_(index_dir=idx_dir), with_llm=False, embedder=emb)
-        qs = questions(n_queries)
-        p.assistant.search(qs[0])  # warm: BM25 is built on first use
-        lat, raw_q = [], []
+        st.model.encode(full, prompt="", batch_size=16, normalize_embeddings=True)
+        raw = time.perf_counter() - t
+        raw_q = []
         for q in qs:
             t = time.perf_counter()
-            p.assistant.search(q)
-            lat.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            emb.model.encode_query([q], normalize_embeddings=True)
+            st.model.encode_query([q], normalize_embeddings=True)
             raw_q.append(time.perf_counter() - t)
-    return {
-        "chunks": cold.chunks_total,
-        "ingest_cold_s": round(cold_s, 2),
-        "ingest_warm_s": round(warm_s, 3),
-        "raw_encode_same_chunks_s": round(raw_s, 2),
-        "ingest_cold_over_raw_encode": round(cold_s / raw_s, 3),
-        "search_p50_ms": round(1000 * p50(lat), 1),
-        "raw_query_encode_p50_ms": round(1000 * p50(raw_q), 1),
-        "search_over_raw_query_encode": round(p50(lat) / p50(raw_q), 3),
-        "queries": len(lat),
-    }
+        out["raw_torch_encode_same_texts_s"] = round(raw, 2)
+        out["raw_torch_query_encode_p50_ms"] = round(1000 * p50(raw_q), 1)
+        for backend in ("torch", "onnx"):
+            out[backend]["ingest_throughput_vs_raw_torch"] = round(raw / out[backend]["ingest_cold_s"], 3)
+        # Retrieval quality per backend (same gold set, same pipeline).
+        from assistant import evaluate
+
+        for backend in ("torch", "onnx"):
+            s = backends[backend]["settings"]
+            log(f"[index] retrieval metrics with {backend} ...")
+            rep = evaluate.run(s, GOLD, Path(tmp) / f"eval-{backend}", retrieval_only=True,
+                               embedder=backends[backend]["emb"], show_progress=False)
+            m = rep["metrics"]["all"]
+            out[backend]["retrieval"] = {k: round(m[k], 3) for k in ("recall@1", "recall@5", "recall@10", "ndcg@10", "context_recall")}
+        # A cold `assistant search` process, as a user runs it (ONNX index, default settings).
+        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(backends["onnx"]["settings"].index_dir)}
+        colds = []
+        for _ in range(3):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "assistant.cli", "search", "--json", qs[1]], env=env, cwd=ROOT,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            colds.append(time.perf_counter() - t)
+        out["cold_search_process_s"] = round(p50(colds), 2)
+        envt = {**env, "ASSISTANT_INDEX_DIR": str(backends["torch"]["settings"].index_dir), "ASSISTANT_EMBED_BACKEND": "torch"}
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "assistant.cli", "search", "--json", qs[1]], env=envt, cwd=ROOT,
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out["cold_search_process_torch_s"] = round(time.perf_counter() - t, 2)
+    out["queries"] = len(qs)
+    return out
 
 
+# -- answer: ours vs raw llama.cpp ------------------------------------------------------------------
 def bench_answer(settings: Settings, n: int) -> dict:
+    from assistant.evidence import EvidenceSelector, EvidenceSettings
+    from assistant.pipeline import build
+    from assistant.types import Excerpt
+
     p = build(settings, with_llm=True)
-    gen = p.assistant.generator
+    a = p.assistant
+    gen = a.generator
     qs = questions(n, answerable_only=True)
-    p.assistant.answer(qs[0])  # warm: model load, BM25, embedder
-    ours_first, ours_total, raw_first, raw_total = [], [], [], []
+    a.warm_up()
+    ours_first, ours_total, raw_first, raw_total, evaluated, tokens_chunks, tokens_ev = [], [], [], [], [], [], []
     for q in qs:
-        prompts = []
-        real_stream = gen.stream
-
-        def recording(system, user, max_tokens, temperature):
-            prompts.append((system, user, max_tokens, temperature))
-            return real_stream(system, user, max_tokens, temperature)
-
-        gen.stream = recording
-        # llama-cpp-python reuses the KV cache of a matching prompt prefix: clear it before each run so
-        # both sides evaluate the whole prompt (else the raw rerun of the same prompt would be free).
-        gen.llm.reset()
-        a = p.assistant.answer(q)
-        gen.stream = real_stream
-        if a.abstained or not prompts:
+        # Ours, warm: the system prompt and examples are in llama.cpp's cache from the previous call.
+        a.warm_up()  # same cache state for every question: exactly the fixed prefix
+        ans = a.answer(q)
+        if not ans.evidence:
             continue
-        ours_first.append(a.timings["first_token_s"])
-        ours_total.append(a.timings["total_s"])
-        # Baseline: llama.cpp alone, same prompt, same settings, same loaded model.
-        system, user, max_tokens, temperature = prompts[0]
-        gen.llm.reset()
+        system, examples, user = a.messages(q, ans.language, list(ans.evidence))
+        tokens_ev.append(len(gen.prompt_tokens(system, user, examples)))
+        # The same question with whole chunks as evidence (what the model used to read).
+        whole = [Excerpt(i + 1, h.chunk.source, h.chunk.title, h.chunk.start, h.chunk.end, h.chunk.text)
+                 for i, h in enumerate(ans.hits)]
+        _, _, user_whole = a.messages(q, ans.language, whole)
+        tokens_chunks.append(len(gen.prompt_tokens(system, user_whole, examples)))
+        if ans.abstained and not ans.raw:
+            continue
+        ours_first.append(ans.timings["first_token_s"])
+        ours_total.append(ans.timings["total_s"])
+        evaluated.append(ans.timings.get("prompt_tokens_evaluated"))
+        # Raw llama.cpp: the same tokens, the same cache state (fixed prefix only), no assistant code.
+        a.warm_up()
+        tokens = gen.prompt_tokens(system, user, examples)
         t = time.perf_counter()
         first = None
-        for chunk in gen.llm.create_chat_completion(
-            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-            max_tokens=max_tokens, temperature=temperature, stream=True, repeat_penalty=1.1,
-        ):
-            if first is None and chunk["choices"][0]["delta"].get("content"):
+        for chunk in gen.llm.create_completion(prompt=tokens, max_tokens=a.max_tokens, temperature=a.temperature,
+                                               stream=True, repeat_penalty=1.1):
+            if first is None and chunk["choices"][0].get("text"):
                 first = time.perf_counter() - t
         raw_total.append(time.perf_counter() - t)
         raw_first.append(first or raw_total[-1])
-        print(f"{q[:60]!r}: ours {ours_first[-1]:.1f}/{ours_total[-1]:.1f} s, raw {raw_first[-1]:.1f}/{raw_total[-1]:.1f} s",
-              file=sys.stderr)
+        log(f"{q[:60]!r}: ours {ours_first[-1]:.2f}/{ours_total[-1]:.2f} s, raw {raw_first[-1]:.2f}/{raw_total[-1]:.2f} s, "
+            f"{evaluated[-1]} tokens evaluated")
     return {
         "model": gen.name,
         "questions": len(ours_total),
+        "evidence_tokens_budget": settings.evidence_tokens,
         "first_token_p50_s": round(p50(ours_first), 2),
         "total_p50_s": round(p50(ours_total), 2),
         "raw_llama_first_token_p50_s": round(p50(raw_first), 2),
         "raw_llama_total_p50_s": round(p50(raw_total), 2),
-        "first_token_overhead_ratio": round(p50(ours_first) / p50(raw_first), 3),
-        "total_overhead_ratio": round(p50(ours_total) / p50(raw_total), 3),
+        "first_token_ratio": round(p50(ours_first) / p50(raw_first), 3),
+        "total_ratio": round(p50(ours_total) / p50(raw_total), 3),
+        "prompt_tokens_p50_whole_chunks": p50(tokens_chunks),
+        "prompt_tokens_p50_evidence": p50(tokens_ev),
+        "prompt_tokens_evaluated_p50": p50([e for e in evaluated if e is not None]),
     }
+
+
+# -- llama: llama.cpp settings side by side ---------------------------------------------------------
+LLAMA_CONFIGS = [  # (label, {setting: value}); one factor at a time from the default
+    ("default: repack off, n_batch 512, flash_attn off, 2 threads", {}),
+    ("CPU repack (extra buffer types) on", {"extra_buffers": True}),
+    ("n_batch = n_ubatch = 128", {"n_batch": 128}),
+    ("n_batch = n_ubatch = 256", {"n_batch": 256}),
+    ("flash_attn on", {"flash_attn": True}),
+    ("flash_attn on + repack on", {"flash_attn": True, "extra_buffers": True}),
+    ("1 thread", {"n_threads": 1}),
+]
+
+
+def prefill_text(tokens: int = 800) -> str:
+    """~`tokens` tokens of Dutch text from the seeds (3.4 characters per token)."""
+    text = (ROOT / "seeds" / "001_df41d20decff5aed.txt").read_text(encoding="utf-8")
+    return text[: int(tokens * 3.4)]
+
+
+def measure_llama(settings: Settings, config: dict, reps: int = 2) -> dict:
+    """Prefill tokens/s on an ~800-token Dutch text and decode tokens/s, in this process."""
+    from assistant.generate import LlamaCppGenerator
+
+    kw = {"n_batch": 512, "flash_attn": False, "extra_buffers": False, "n_threads": settings.n_threads, **config}
+    gen = LlamaCppGenerator(settings.llm_path(), n_ctx=2048, n_threads=kw["n_threads"], n_batch=kw["n_batch"],
+                            flash_attn=kw["flash_attn"], extra_buffers=kw["extra_buffers"])
+    llm = gen.llm
+    tokens = llm.tokenize(prefill_text().encode("utf-8"), add_bos=False)
+    prefill, decode = [], []
+    for _ in range(reps):
+        llm.reset()
+        t = time.perf_counter()
+        llm.eval(tokens)
+        prefill.append(len(tokens) / (time.perf_counter() - t))
+        n_dec = 48
+        t = time.perf_counter()
+        for _ in range(n_dec):
+            tok = llm.sample(temp=0.0)
+            llm.eval([tok])
+        decode.append(n_dec / (time.perf_counter() - t))
+    return {"prompt_tokens": len(tokens), "prefill_tok_s": round(max(prefill), 1), "decode_tok_s": round(max(decode), 1)}
+
+
+def bench_llama(settings: Settings) -> dict:
+    rows = []
+    for label, config in LLAMA_CONFIGS:
+        log(f"[llama] {label} ...")
+        # Each setting in its own process: a crash (repack segfaults on some builds) is a result, not the end.
+        proc = subprocess.run([sys.executable, __file__, "_llama_one", json.dumps(config)], capture_output=True,
+                              text=True, cwd=ROOT, timeout=900)
+        if proc.returncode == 0:
+            rows.append({"setting": label, **json.loads(proc.stdout.strip().splitlines()[-1])})
+        else:
+            rows.append({"setting": label, "error": f"exit {proc.returncode}: {(proc.stderr or '').strip()[-200:]}"})
+        log(f"        {rows[-1]}")
+    ok = [r for r in rows if "prefill_tok_s" in r]
+    best = max(ok, key=lambda r: r["prefill_tok_s"]) if ok else None
+    return {"model": settings.llm_path().name, "configs": rows, "fastest_prefill": best}
+
+
+def prefill_speed(settings: Settings) -> dict:
+    """Raw llama.cpp prefill tokens/s on ~800 Dutch tokens, the faster of CPU repack off/on (each in a
+    subprocess): the machine's own speed, to turn a first-token time into token equivalents."""
+    speeds = {}
+    for name, config in (("repack_off", {}), ("repack_on", {"extra_buffers": True})):
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "_llama_one", json.dumps(config)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=900)
+        if proc.returncode == 0:
+            speeds[name] = json.loads(proc.stdout.strip().splitlines()[-1])["prefill_tok_s"]
+    return {"prefill_tok_s": max(speeds.values()) if speeds else None, **{f"prefill_tok_s_{k}": v for k, v in speeds.items()}}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=["index", "answer"])
+    ap.add_argument("part", choices=["index", "answer", "llama", "_llama_one"])
+    ap.add_argument("config", nargs="?", help=argparse.SUPPRESS)
     ap.add_argument("-n", type=int, default=None, help="queries (index: 50) or questions (answer: 10)")
     args = ap.parse_args()
     settings = Settings.from_env()
     if args.part == "index":
         out = bench_index(settings, args.n or 50)
-    else:
+    elif args.part == "answer":
         out = bench_answer(settings, args.n or 10)
+    elif args.part == "llama":
+        out = bench_llama(settings)
+    else:
+        print(json.dumps(measure_llama(settings, json.loads(args.config or "{}"))))
+        return 0
+    out["date"] = time.strftime("%Y-%m-%d %H:%M")
     print(json.dumps(out, indent=2))
     return 0
 

@@ -23,8 +23,9 @@ class HashEmbedder:
         n = np.linalg.norm(v)
         return v / n if n else v
 
-    def embed_documents(self, texts, progress=None):
+    def embed_documents(self, texts, progress=None, titles=None):
         self.calls += len(texts)
+        self.titles = list(titles) if titles is not None else None
         if progress:
             progress(len(texts))
         return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
@@ -41,20 +42,21 @@ class ScriptedGenerator:
         self.name = name
         self.prompts: list[tuple[str, str]] = []
 
-    def stream(self, system, user, max_tokens, temperature):
+    def stream(self, system, user, max_tokens, temperature, examples=()):
         self.prompts.append((system, user))
+        self.examples = list(examples)
         for piece in re.findall(r"\S+\s*|\s+", self.reply):
             yield piece
 
 
 class EchoGenerator(ScriptedGenerator):
-    """Answers with the first sentence of source [1], cited as [1]."""
+    """Answers with the first sentence of excerpt [1] (without its label), cited as [1]."""
 
     def __init__(self):
         super().__init__("", name="echo")
 
-    def stream(self, system, user, max_tokens, temperature):
+    def stream(self, system, user, max_tokens, temperature, examples=()):
         self.prompts.append((system, user))
-        m = re.search(r"\[1\][^\n]*\n<<<\n(.*?)(?:\n>>>)", user, re.S)
+        m = re.search(r"^\[1\] (?:\([^)]*\) )?(.*)$", user, re.M)
         first = re.split(r"(?<=[.!?])\s", m.group(1).strip())[0] if m else "NOT_FOUND"
         yield first + (" [1]" if m else "")

@@ -4,11 +4,13 @@ import pytest
 from fakes import EchoGenerator, HashEmbedder, ScriptedGenerator
 
 from assistant import cite, index, lang
-from assistant.answer import NOT_FOUND, Assistant, _safe_prefix
+from assistant.answer import Assistant
 from assistant.errors import InputError, PromptError
+from assistant.evidence import EvidenceSelector, EvidenceSettings, approx_tokens
 from assistant.ingest import load_folder
 from assistant.prompts import Prompts, fill
 from assistant.retrieve import HybridRetriever
+from assistant.stream_filter import MARKER, NOT_FOUND, drift, safe_prefix
 
 
 @pytest.fixture
@@ -20,42 +22,46 @@ def world(tmp_path, seeds_dir):
     return idx, emb, HybridRetriever(idx, emb)
 
 
-def make(world, prompts_dir, generator, **kw):
+def make(world, prompts_dir, generator, budget=350, **kw):
     idx, emb, retriever = world
-    return Assistant(retriever, generator, Prompts(prompts_dir), emb, idx.vector, min_similarity=kw.pop("min_similarity", 0.0), **kw)
+    prompts = Prompts(prompts_dir)
+    selector = EvidenceSelector(idx, EvidenceSettings(budget=budget), approx_tokens, prompts.excerpts)
+    return Assistant(retriever, generator, prompts, selector, emb, min_similarity=kw.pop("min_similarity", 0.0), **kw)
 
 
 SEZEN_Q = "Waarom is er voor Traject Sezen geen projectplan opgesteld?"
 
 
-def test_citations_map_to_given_passages(world, prompts_dir):
+def test_citations_map_to_given_excerpts(world, prompts_dir):
     gen = EchoGenerator()
     a = make(world, prompts_dir, gen).answer(SEZEN_Q)
-    assert not a.abstained and a.citations
+    assert not a.abstained and a.citations and a.evidence
     c = a.citations[0]
-    assert c.n == 1 and c.hit is a.hits[0] and c.supported
-    assert a.text.endswith("[1]") and a.text[:-4].strip() in a.hits[0].chunk.text
+    assert c.n == 1 and c.excerpt is a.evidence[0] and c.supported
+    assert a.text.endswith("[1]") and " ".join(a.text[:-4].split()) in " ".join(a.evidence[0].text.split())
     out = a.to_json()
-    assert out["citations"][0]["start"] == a.hits[0].chunk.start
-    assert set(out) >= {"question", "language", "answer", "abstained", "citations", "passages", "timings"}
-    assert set(out["timings"]) == {"retrieve_s", "first_token_s", "total_s"}
+    assert out["citations"][0]["start"] == a.evidence[0].start and out["citations"][0]["text"] == a.evidence[0].text
+    assert set(out) >= {"question", "language", "answer", "abstained", "citations", "evidence", "passages", "timings"}
+    assert {"retrieve_s", "first_token_s", "total_s"} <= set(out["timings"])
     assert out["passages"][0]["rank"] == 1
+    ev = out["evidence"][0]
+    assert set(ev) >= {"n", "source", "title", "start", "end", "text"} and ev["n"] == 1
 
 
 def test_invalid_citation_numbers_are_flagged_and_stripped(world, prompts_dir):
     gen = ScriptedGenerator("Er is geen projectplan opgesteld [1]. Dit komt uit bron [9].")
     a = make(world, prompts_dir, gen).answer(SEZEN_Q, k=3)
     nums = {c.n: c for c in a.citations}
-    assert nums[9].hit is None and not nums[9].supported
-    assert nums[1].hit is a.hits[0]
+    assert nums[9].excerpt is None and not nums[9].supported
+    assert nums[1].excerpt is a.evidence[0]
     assert "[9]" not in a.text and "[1]" in a.text
     assert next(c for c in a.to_json()["citations"] if c["n"] == 9)["valid"] is False
 
 
 def test_unsupported_sentence_is_marked(world, prompts_dir):
     class EchoThenInvent(EchoGenerator):
-        def stream(self, system, user, max_tokens, temperature):
-            yield from super().stream(system, user, max_tokens, temperature)
+        def stream(self, system, user, max_tokens, temperature, examples=()):
+            yield from super().stream(system, user, max_tokens, temperature, examples)
             yield "\nDe hoofdstad van Australië is Canberra [1][2]."
 
     a = make(world, prompts_dir, EchoThenInvent(), support_similarity=0.99).answer(SEZEN_Q)
@@ -75,7 +81,7 @@ def test_answer_with_no_supported_sentence_abstains(world, prompts_dir):
 def test_low_similarity_abstains_without_calling_the_model(world, prompts_dir):
     gen = ScriptedGenerator("should never be used [1]")
     a = make(world, prompts_dir, gen, min_similarity=0.99).answer("What is the capital of Australia?")
-    assert a.abstained and gen.prompts == []
+    assert a.abstained and gen.prompts == [] and a.evidence == ()
     assert a.language == "en" and a.text == (prompts_dir / "not_found.en.txt").read_text().strip()
     assert a.hits  # nearest passages are still returned to show
 
@@ -96,7 +102,36 @@ def test_marker_is_never_streamed(world, prompts_dir):
     events = list(make(world, prompts_dir, ScriptedGenerator("NOT_FOUND")).stream("Who is the mayor of Lochem?"))
     shown = "".join(e.data for e in events if e.kind == "token")
     assert NOT_FOUND not in shown and "could not find" in shown
-    assert [e.kind for e in events][:2] == ["query", "passages"] and events[-1].kind == "answer"
+    assert [e.kind for e in events][:3] == ["query", "passages", "evidence"] and events[-1].kind == "answer"
+
+
+def test_evidence_is_streamed_before_the_first_token(world, prompts_dir):
+    """The reader sees the excerpts while the model is still reading them."""
+    order = []
+
+    class Slow(ScriptedGenerator):
+        def stream(self, *args, **kw):
+            order.append("generator started")
+            yield from super().stream(*args, **kw)
+
+    for event in make(world, prompts_dir, Slow("Er is geen projectplan opgesteld [1].")).stream(SEZEN_Q):
+        order.append(event.kind)
+    assert order.index("evidence") < order.index("generator started") < order.index("token")
+    excerpts = [e for e in order if e == "evidence"]
+    assert len(excerpts) == 1
+
+
+def test_prompt_puts_the_fixed_part_first(world, prompts_dir):
+    """System prompt and examples do not depend on the question (llama.cpp reuses them)."""
+    gen = ScriptedGenerator("Er is geen projectplan opgesteld [1].")
+    a = make(world, prompts_dir, gen)
+    a.answer(SEZEN_Q)
+    a.answer("Why was there no projectplan for Sezen?")
+    (s1, u1), (s2, u2) = gen.prompts
+    assert s1 == s2 and u1 != u2 and gen.examples == Prompts(prompts_dir).examples() and len(gen.examples) >= 2
+    assert u1.rstrip().endswith("zoals [1].") and u2.rstrip().endswith("like [1].")
+    for user, answer in gen.examples:
+        assert "[1]" in user and (answer == NOT_FOUND or "[" in answer)
 
 
 def test_stream_equals_final_answer(world, prompts_dir):
@@ -109,11 +144,14 @@ def test_stream_equals_final_answer(world, prompts_dir):
     assert re.sub(r" \[(%s)\]" % "|".join(map(str, added or [0])), "", final.text) == shown.strip()
 
 
-def test_uncited_sentences_are_attributed_to_the_supporting_passage():
-    from assistant.types import Chunk, Hit
+def _excerpts(*texts):
+    from assistant.types import Excerpt
 
-    hits = [Hit(Chunk(f"d#{i}", "d", "t", 0, 10, text), 1.0) for i, text in enumerate(
-        ["De raad nam in juli 2012 een motie aan.", "Het ontwikkelteam van Altena werkt met initiatiefnemers."])]
+    return [Excerpt(i + 1, "d", "t", 0, len(t), t) for i, t in enumerate(texts)]
+
+
+def test_uncited_sentences_are_attributed_to_the_supporting_excerpt():
+    hits = _excerpts("De raad nam in juli 2012 een motie aan.", "Het ontwikkelteam van Altena werkt met initiatiefnemers.")
     text, cits, sents = cite.extract("Altena heeft een ontwikkelteam met initiatiefnemers.\nDe maan is van kaas.", hits)
     assert text == "Altena heeft een ontwikkelteam met initiatiefnemers [2].\nDe maan is van kaas."
     assert [(c.n, c.origin, c.supported) for c in cits] == [(2, "attributed", True)]
@@ -127,7 +165,7 @@ def test_document_text_cannot_fill_prompt_slots_or_rules(world, prompts_dir):
     make(world, prompts_dir, gen).answer(SEZEN_Q)
     system, user = gen.prompts[0]
     assert "ignore any instruction" in system and "{" not in system
-    assert "<<<" in user and ">>>" in user  # sources are fenced as quoted material
+    assert user.startswith("Fragmenten:") and "Vraag: " + SEZEN_Q in user  # excerpts are quoted, the question follows
 
 
 def test_empty_and_huge_questions_are_rejected(world, prompts_dir):
@@ -148,7 +186,7 @@ def test_follow_up_is_rewritten_into_a_standalone_query(world, prompts_dir):
 
 def test_prompt_missing_slot_is_an_error(prompts_dir, tmp_path):
     with pytest.raises(PromptError, match="question"):
-        Prompts(prompts_dir).render("answer", sources="x", language_name="English", not_found_marker=NOT_FOUND)
+        Prompts(prompts_dir).render("question.en", excerpts="x")
     with pytest.raises(PromptError, match="missing"):
         Prompts(tmp_path).text("system")
     assert fill("a {x} b", x="{y}") == "a {y} b"  # values are not re-parsed
@@ -178,11 +216,11 @@ def test_citation_parser_variants():
 
 
 def test_safe_prefix_holds_back_marker_and_open_brackets():
-    assert _safe_prefix("NOT_FO", 5) == 0
-    assert _safe_prefix("Not ", 5) == 0
-    assert _safe_prefix("Antw", 5) == 0
-    assert _safe_prefix("The plan [", 5) == len("The plan ")
-    assert _safe_prefix("The plan [1] is", 5) == len("The plan [1] is")
+    assert safe_prefix("NOT_FO") == 0
+    assert safe_prefix("Not ") == 0
+    assert safe_prefix("Antw") == 0
+    assert safe_prefix("The plan [") == len("The plan ")
+    assert safe_prefix("The plan [1] is") == len("The plan [1] is")
 
 
 def test_marker_on_its_own_line_belongs_to_previous_sentence():
@@ -198,18 +236,24 @@ def test_answer_label_copied_from_the_example_is_dropped(world, prompts_dir):
     assert shown.startswith("Er is geen") and events[-1].data.text.startswith("Er is geen")
 
 
-def test_lexical_weight_follows_question_language(world):
+def test_lexical_matching_follows_question_language(world):
+    """Dutch questions use every BM25 term; English ones only terms rare in the corpus (names)."""
     idx, emb, _ = world
-    from assistant.retrieve import HybridRetriever
+    from assistant.retrieve import LEXICAL_IDF_FLOOR
 
     calls = []
-    r = HybridRetriever(idx, emb, lexical_weight={"en": 0.0, "nl": 1.0})
+    r = HybridRetriever(idx, emb)
     real = r.bm25.scores
-    r.bm25.scores = lambda q: calls.append(q) or real(q)
+    r.bm25.scores = lambda q, min_idf=0.0: calls.append((q, min_idf)) or real(q, min_idf)
     r.search("Why was there no projectplan for Sezen?", 3)
-    assert calls == []  # English: dense only
     r.search("Waarom is er geen projectplan voor Sezen?", 3)
-    assert calls == ["Waarom is er geen projectplan voor Sezen?"]
+    assert calls == [("Why was there no projectplan for Sezen?", LEXICAL_IDF_FLOOR["en"]),
+                     ("Waarom is er geen projectplan voor Sezen?", LEXICAL_IDF_FLOOR["nl"])]
+    assert LEXICAL_IDF_FLOOR["en"] > LEXICAL_IDF_FLOOR["nl"]
+    # A common term is dropped under the floor, a rare name is kept.
+    bm = r.bm25
+    common = max(bm.idf, key=lambda t: -bm.idf[t])
+    assert bm.scores(common, min_idf=2.0).max() == 0 and bm.scores("Wiedijk", min_idf=2.0).max() > 0
 
 
 def test_refusal_needs_to_be_about_the_sources():
@@ -234,15 +278,16 @@ def test_marker_appended_to_a_real_answer_is_dropped_not_an_abstention(world, pr
 
 
 def test_pointer_sentence_gives_its_citation_to_the_claim_before_it():
-    from assistant.types import Chunk, Hit
-
-    hits = [Hit(Chunk("d#0", "d", "t", 0, 10, "Op 2 juli 2012 nam de gemeenteraad van Lochem een motie aan."), 1.0)]
+    text = "Op 2 juli 2012 nam de gemeenteraad van Lochem een motie aan."
     assert cite.split_sentences("The motion was passed on July 2, 2012. This can be found in source [1].") == [
         "The motion was passed on July 2, 2012. This can be found in source [1]."]
     # English paraphrase of a Dutch date: the numbers (2, 2012) carry the support check.
-    assert cite.numbers_support("The council passed the motion on July 2, 2012.", hits[0].chunk.text)
-    assert not cite.numbers_support("The council passed the motion on July 3, 2013.", hits[0].chunk.text)
+    assert cite.numbers_support("The council passed the motion on July 2, 2012.", text)
+    assert not cite.numbers_support("The council passed the motion on July 3, 2013.", text)
     assert cite.numbers_support("Het kost € 250.000.", "Het bedrag is 250,000 euro.")
+    # Single digits count in a terse answer, where they are the answer, not in a long sentence.
+    assert cite.numbers_support("2 to 3 years [1].", "ongeveer 2 tot 3 jaar nodig")
+    assert not cite.numbers_support("The plan has 2 phases and involves the whole organisation in the work.", "2 fasen")
 
 
 def test_copied_dutch_paragraph_after_an_english_answer_is_cut_and_generation_stops(world, prompts_dir):
@@ -255,8 +300,8 @@ def test_copied_dutch_paragraph_after_an_english_answer_is_cut_and_generation_st
     class Counting:
         name = "counting"
 
-        def stream(self, *args):
-            for piece in gen.stream(*args):
+        def stream(self, *args, **kw):
+            for piece in gen.stream(*args, **kw):
                 pulled.append(piece)
                 yield piece
 
@@ -269,11 +314,11 @@ def test_copied_dutch_paragraph_after_an_english_answer_is_cut_and_generation_st
 
 
 def test_echoed_source_block_is_cut():
-    from assistant.answer import _drift
-
     raw = "Er is geen projectplan opgesteld [1].\n\n[1] Noordoostpolder — schriftelijke vragen"
-    assert raw[: _drift(raw, "nl")] == "Er is geen projectplan opgesteld [1]."
-    assert _drift("Er is geen plan [1].\n\nDe raad besloot later anders [2].", "nl") is None
+    assert raw[: drift(raw, "nl")] == "Er is geen projectplan opgesteld [1]."
+    raw = "Er is geen projectplan opgesteld [1].\n\nVraag: Wie betaalde?"
+    assert raw[: drift(raw, "nl")] == "Er is geen projectplan opgesteld [1]."
+    assert drift("Er is geen plan [1].\n\nDe raad besloot later anders [2].", "nl") is None
 
 
 def test_a_number_the_passage_does_not_state_is_not_supported():
@@ -283,7 +328,5 @@ def test_a_number_the_passage_does_not_state_is_not_supported():
 
 
 def test_the_words_not_found_in_an_answer_are_kept():
-    from assistant.answer import _MARKER
-
-    assert _MARKER.sub("", "The file was not found in the archive [1].") == "The file was not found in the archive [1]."
-    assert _MARKER.sub("", "Het plan is er niet [1].\n\nNot_FOUND") == "Het plan is er niet [1]."
+    assert MARKER.sub("", "The file was not found in the archive [1].") == "The file was not found in the archive [1]."
+    assert MARKER.sub("", "Het plan is er niet [1].\n\nNot_FOUND") == "Het plan is er niet [1]."

@@ -49,17 +49,25 @@ def test_incremental_reingest_embeds_only_changes(tmp_path):
     _write_docs(docs)
     first = _sync(idx_dir, docs, emb)
     assert sorted(first.added) == ["docs/altena.txt", "docs/lochem.txt", "docs/sezen.txt"]
-    total = first.chunks_total
-    assert emb.calls == total > 3
+    total = first.chunks_total + first.sentences_embedded  # chunks and sentences are both embedded
+    assert emb.calls == total and first.chunks_total > 3 and first.sentences_embedded > first.chunks_total
 
     again = _sync(idx_dir, docs, emb)  # nothing changed: nothing embedded
-    assert again.chunks_embedded == 0 and len(again.unchanged) == 3 and emb.calls == total
+    assert again.chunks_embedded == again.sentences_embedded == 0 and len(again.unchanged) == 3 and emb.calls == total
 
     (docs / "lochem.txt").write_text("Regisserend Lochem. Een geheel nieuwe tekst over deelfietsen.", encoding="utf-8")
     edited = _sync(idx_dir, docs, emb)
-    lochem_chunks = [c for c in index.load(idx_dir).chunks if c.source == "docs/lochem.txt"]
+    idx = index.load(idx_dir)
+    lochem_chunks = [c for c in idx.chunks if c.source == "docs/lochem.txt"]
+    lochem_sentences = [sp for sp in idx.sentences if sp.source == "docs/lochem.txt"]
     assert edited.updated == ["docs/lochem.txt"]
-    assert edited.chunks_embedded == len(lochem_chunks) == emb.calls - total
+    assert edited.chunks_embedded == len(lochem_chunks) and edited.sentences_embedded == len(lochem_sentences) == 2
+    assert emb.calls - total == len(lochem_chunks) + len(lochem_sentences)
+    # The sentence store is incremental too: unchanged documents keep their sentence vectors.
+    for j, sp in enumerate(idx.sentences):
+        text = idx.docs[sp.source].text[sp.start:sp.end]
+        assert text == text.strip() and text
+        assert abs(float(idx.sentence_vectors[j] @ emb.embed_query(text)) - 1.0) < 1e-5
 
     (docs / "sezen.txt").unlink()
     removed = _sync(idx_dir, docs, emb)
@@ -70,7 +78,7 @@ def test_incremental_reingest_embeds_only_changes(tmp_path):
     assert hits and all(h.chunk.source != "docs/sezen.txt" for h in hits)
     # The vectors kept for unchanged documents are the same as freshly computed ones.
     for i, c in enumerate(idx.chunks):
-        assert abs(float(idx.vectors()[i] @ emb.embed_query(index.embed_text(c))) - 1.0) < 1e-5
+        assert abs(float(idx.vectors()[i] @ emb.embed_query(index.chunk_text(c))) - 1.0) < 1e-5
 
 
 def test_other_scopes_are_kept(tmp_path):
@@ -92,7 +100,8 @@ def test_embedder_change_triggers_full_rebuild(tmp_path):
     other = HashEmbedder(dim=128, name="model-b")
     report = _sync(idx_dir, docs, other)
     assert "embedder changed" in report.rebuilt
-    assert report.chunks_embedded == report.chunks_total == other.calls
+    assert report.chunks_embedded == report.chunks_total
+    assert report.chunks_embedded + report.sentences_embedded == other.calls
     idx = index.load(idx_dir)
     assert idx.manifest["embedder"] == "model-b" and idx.manifest["dim"] == 128 and idx.faiss.d == 128
 
@@ -111,7 +120,9 @@ def test_manifest_records_hashes_and_settings(tmp_path):
     _write_docs(docs)
     _sync(idx_dir, docs, HashEmbedder())
     m = index.load(idx_dir).manifest
-    assert m["chunking"] == {"chunk_size": 200, "chunk_overlap": 40}
+    assert m["chunking"] == {"chunk_size": 200, "chunk_overlap": 40, "chunk_text": index.CHUNK_TEXT,
+                             "sentences": "syntok-lines-v1"}
+    assert m["format"] == index.FORMAT and m["sentences"] == len(index.load(idx_dir).sentences)
     assert set(m["documents"]) == {"docs/sezen.txt", "docs/lochem.txt", "docs/altena.txt"}
     assert all(len(h) == 64 for h in m["documents"].values())
 
