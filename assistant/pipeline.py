@@ -48,10 +48,20 @@ def token_counter(settings: Settings):
     path = settings.llm_path()
     if settings.llm_base_url or not path.is_file():
         return approx_tokens
-    from llama_cpp import Llama
+    vocab = []
 
-    vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
-    return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    def count(text: str) -> int:
+        if not vocab:  # loaded on first use: `assistant search` never needs it
+            import contextlib
+            import os
+
+            from llama_cpp import Llama
+
+            with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
+                vocab.append(Llama(model_path=str(path), vocab_only=True, verbose=False))
+        return len(vocab[0].tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    return count
 
 
 @dataclass
