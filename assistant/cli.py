@@ -16,6 +16,7 @@ EPILOG = """examples:
   assistant search "why was there no projectplan for Sezen?" -k 5 --json
   assistant ask "Waarom is er geen projectplan voor Sezen?"
   assistant chat                         # browser chat on http://127.0.0.1:7860
+  ASSISTANT_AUTH=ana:s3cret assistant chat --host 0.0.0.0   # on the network: a login is required
   assistant eval --gold eval/gold.jsonl --out eval/runs/latest
 
 settings: every option below can also be set as an environment variable ASSISTANT_<NAME>,
@@ -191,9 +192,18 @@ def cmd_ask(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from .ui import launch
+    from .ui import AUTH_ENV, launch, parse_auth
 
-    return launch(_settings(args), host=args.host, port=args.port, open_browser=args.open)
+    auth = None
+    if args.auth is not None:
+        auth = parse_auth(args.auth, "--auth")
+    elif os.environ.get(AUTH_ENV) and not args.no_auth:
+        auth = parse_auth(os.environ[AUTH_ENV], AUTH_ENV)
+    elif os.environ.get(AUTH_ENV):
+        print(f"note: {AUTH_ENV} is ignored because of --no-auth", file=sys.stderr)
+    # The login stays out of Settings on purpose: a secret, and only the chat needs it.
+    return launch(_settings(args), host=args.host, port=args.port, open_browser=args.open,
+                  auth=auth, no_auth=args.no_auth)
 
 
 def cmd_eval(args) -> int:
@@ -252,9 +262,15 @@ def parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_ask)
 
     c = sub.add_parser("chat", help="browser chat (Gradio) on the same answer path")
-    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only); any other host needs --auth or --no-auth")
     c.add_argument("--port", type=int, default=7860)
     c.add_argument("--open", action="store_true", help="open a browser tab")
+    c.add_argument("--auth", metavar="USER:PASSWORD",
+                   help="require this login for the page and its API (or set ASSISTANT_AUTH=USER:PASSWORD, "
+                        "which other users of the machine cannot see in the process list)")
+    c.add_argument("--no-auth", action="store_true",
+                   help="serve on a non-loopback --host without a login, on purpose")
     c.set_defaults(func=cmd_chat)
 
     e = sub.add_parser("eval", help="evaluate on a gold Q&A file and write a report")

@@ -21,11 +21,20 @@ page later shows about its passages (the source panel) was copied into that tab'
 answer was made, so a swap never mixes generations.
 
 Offline: no analytics, a theme with system fonts only (no font or CDN hosts), no share link.
+
+Network: on a loopback host (127.0.0.1, ::1, localhost) the page needs no login, as before. On any
+other host `serve`/`launch` refuse to start without a login (`auth=(user, password)`, which makes
+Gradio require it for the page, its /config and every /gradio_api route including the queue and
+uploads) unless `no_auth=True` says to serve it openly on purpose. A login crosses the network in
+the clear unless a TLS reverse proxy sits in front.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import html
+import ipaddress
 import os
 import queue
 import re
@@ -42,7 +51,7 @@ from . import index as index_mod
 from .cite import MARKER
 from .config import Settings
 from .errors import AssistantError, InputError
-from .ingest import SUFFIXES, Problem, load_file, load_folder
+from .ingest import MAX_FILE_BYTES, SUFFIXES, Problem, load_file, load_folder
 from .pipeline import Pipeline, build
 
 UPLOAD_SCOPE = "uploads"
@@ -623,8 +632,66 @@ def warm_up(pipeline: Pipeline) -> None:
             pass
 
 
-def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False):
-    """Start the app in background threads; returns (demo, local URL). demo.close() stops it."""
+# -- network exposure ---------------------------------------------------------------------------
+AUTH_ENV = "ASSISTANT_AUTH"
+FAILED_LOGIN_DELAY_S = 0.5  # slows password guessing a little (async: other requests are not held)
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and "localhost": reachable from this machine only."""
+    h = (host or "").strip().strip("[]").lower()
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(value: str, where: str = "--auth") -> tuple[str, str]:
+    """"user:password" -> (user, password); the password may contain ':'. Errors never echo it."""
+    user, sep, password = (value or "").partition(":")
+    user = user.strip()
+    if not sep:
+        raise InputError(f"{where} must be USER:PASSWORD (no ':' found)")
+    if not user:
+        raise InputError(f"{where} must be USER:PASSWORD: the user name is empty")
+    if not password:
+        raise InputError(f"{where} must be USER:PASSWORD: the password is empty")
+    return user, password
+
+
+def check_exposure(host: str, auth: tuple[str, str] | None, no_auth: bool = False) -> None:
+    """Refuse to serve the chat beyond this machine without a login, unless asked to on purpose."""
+    if auth is not None and no_auth:
+        raise InputError("--auth (or ASSISTANT_AUTH) and --no-auth contradict each other: give one of them")
+    if auth is None and not no_auth and not is_loopback(host):
+        raise InputError(
+            f"refusing to serve the chat on {host} without a login: anyone who can reach this machine "
+            f"could read the indexed documents and upload new ones. Either set a login with --auth USER:PASSWORD "
+            f"(or the environment variable {AUTH_ENV}=USER:PASSWORD), or pass --no-auth to serve it without "
+            "one on purpose (e.g. behind a proxy that does its own login). Use --host 127.0.0.1 for this machine only."
+        )
+
+
+def _login_checker(user: str, password: str):
+    want_user, want_password = user.encode("utf-8"), password.encode("utf-8")
+
+    async def check(username: str, given: str) -> bool:
+        ok_user = hmac.compare_digest(username.encode("utf-8"), want_user)
+        ok = hmac.compare_digest(given.encode("utf-8"), want_password) and ok_user
+        if not ok:
+            await asyncio.sleep(FAILED_LOGIN_DELAY_S)
+        return ok
+
+    return check
+
+
+def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
+          *, auth: tuple[str, str] | None = None, no_auth: bool = False):
+    """Start the app in background threads; returns (demo, local URL). demo.close() stops it.
+    With auth=(user, password) the page and its API need that login (see check_exposure)."""
+    check_exposure(host, auth, no_auth)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     demo = build_app(runtime)
     demo.queue(default_concurrency_limit=1)
@@ -633,7 +700,9 @@ def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_brow
             server_name=host, server_port=port, inbrowser=open_browser, share=False, prevent_thread_lock=True,
             quiet=True, show_error=True, theme=theme(), css=CSS, footer_links=["api", "settings"],
             run_history=False, enable_monitoring=False, mcp_server=False, ssr_mode=False,
-            max_file_size="200mb",
+            max_file_size=MAX_FILE_BYTES,
+            auth=_login_checker(*auth) if auth else None,
+            auth_message="Log in with the user name and password the assistant was started with." if auth else None,
         )
     except OSError as e:
         raise AssistantError(f"cannot start the web server on {host}:{port} ({e}); try another --port") from e
@@ -642,8 +711,12 @@ def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_brow
 
 
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
-           *, warm: bool = True) -> int:
+           *, warm: bool = True, auth: tuple[str, str] | None = None, no_auth: bool = False) -> int:
     """`assistant chat`: load the models, start the app, print its local URL, serve until Ctrl+C."""
+    check_exposure(host, auth, no_auth)  # before minutes of model loading
+    if no_auth and not is_loopback(host):
+        print(f"warning: serving on {host} without a login (--no-auth): anyone who can reach this machine "
+              "can read the indexed documents and upload new ones", file=sys.stderr, flush=True)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     pipeline = build(settings, with_llm=True)
     if warm:
@@ -651,8 +724,9 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_b
         t0 = time.perf_counter()
         warm_up(pipeline)
         print(f"models ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    demo, url = serve(Runtime(settings, pipeline), host, port, open_browser)
-    print(f"Assistant chat running on {url}  (Ctrl+C to stop)", flush=True)
+    demo, url = serve(Runtime(settings, pipeline), host, port, open_browser, auth=auth, no_auth=no_auth)
+    login = f", login required (user {auth[0]!r})" if auth else ""
+    print(f"Assistant chat running on {url}{login}  (Ctrl+C to stop)", flush=True)
     try:
         while True:
             time.sleep(3600)
