@@ -173,7 +173,7 @@ class Assistant:
         rest = gen_filter.rest()
         if rest:
             yield Event("token", rest)
-        text, citations, _ = cite.extract(text, evidence, self._support_score())
+        text, citations, _ = cite.extract(text, evidence, self._support_score(question))
         if self.require_support and not any(c.supported for c in citations):
             # Not one sentence is backed by an excerpt: an ungrounded answer is worse than none.
             yield from self._abstain(language, gen_filter.shown, done)
@@ -208,7 +208,7 @@ class Assistant:
             raise InputError(f"question too long ({len(q)} characters, at most {MAX_QUESTION_CHARS})")
         return q
 
-    def _support_score(self) -> Callable[[str, Excerpt], float]:
+    def _support_score(self, question: str = "") -> Callable[[str, Excerpt], float]:
         """Score >= 1 means supported: lexical overlap catches Dutch answers and quotes, embedding
         similarity to the excerpt's sentences (stored at ingest) catches English paraphrases."""
         cache: dict[str, np.ndarray] = {}
@@ -217,7 +217,7 @@ class Assistant:
             lexical = cite.lexical_support(sentence, excerpt.text) / 0.5
             # Every date/amount of the sentence is in the excerpt and the wording is at least close.
             facts = 1.0 if cite.numbers_support(sentence, excerpt.text) and (lexical >= 0.2 or cite.is_short(sentence)) else 0.0
-            if cite.foreign_numbers(sentence, excerpt.text):
+            if cite.foreign_numbers(sentence, excerpt.text, question):
                 return 0.0  # "€320 million" that the excerpt never states: a topical match is not support
             vectors = self.selector.vectors_of(excerpt) if self.embedder is not None else None
             if vectors is None or not len(vectors):

@@ -77,9 +77,10 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(re.sub(r"[.,]", "", m) for m in _NUMBER.findall(MARKER.sub(" ", text)))
 
 
-def foreign_numbers(sentence: str, passage: str) -> set[str]:
-    """Numbers of two or more digits in the sentence that the passage does not contain."""
-    return {n for n in numbers(sentence) if len(n) >= 2} - numbers(passage)
+def foreign_numbers(sentence: str, passage: str, question: str = "") -> set[str]:
+    """Numbers of two or more digits in the sentence that neither the passage nor the question
+    contains (an answer may repeat the question's "in 2014": that is not an invented figure)."""
+    return {n for n in numbers(sentence) if len(n) >= 2} - numbers(passage) - numbers(question)
 
 
 def numbers_support(sentence: str, passage: str) -> bool:

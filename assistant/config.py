@@ -37,6 +37,8 @@ class Settings:
     n_ctx: int = 4096
     n_threads: int = max(1, os.cpu_count() or 1)
     temperature: float = 0.1
+    # llama.cpp's penalty on tokens of the last 64 (which at the start are the question's own words)
+    repeat_penalty: float = 1.1
     max_tokens: int = 200  # answers are a few sentences; a cap stops a model that rambles
     # Chunking (characters; ~250 tokens, small enough for precise citations, 5 fit the context)
     chunk_size: int = 900

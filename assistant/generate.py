@@ -63,7 +63,7 @@ class LlamaCppGenerator:
     """
 
     def __init__(self, path: Path, n_ctx: int = 4096, n_threads: int = 2, seed: int = 0, key: str | None = None,
-                 n_batch: int = 512, flash_attn: bool = False, extra_buffers: bool = False):
+                 n_batch: int = 512, flash_attn: bool = False, extra_buffers: bool = False, repeat_penalty: float = 1.1):
         self.path = Path(path)
         if not self.path.is_file():
             from .models import missing_message
@@ -71,6 +71,7 @@ class LlamaCppGenerator:
             raise ModelMissingError(missing_message("LLM (GGUF file)", self.path, key))
         self.n_ctx, self.n_threads, self.seed = n_ctx, n_threads, seed
         self.n_batch, self.flash_attn, self.extra_buffers = n_batch, flash_attn, extra_buffers
+        self.repeat_penalty = repeat_penalty
         self.name = self.path.name
         self._llm = None
         self._format = None
@@ -112,22 +113,57 @@ class LlamaCppGenerator:
         rendered = self._format(messages=chat_messages(system, user, examples))
         return self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
 
+    def yes_probability(self, system: str, user: str, examples: Sequence[tuple[str, str]] = ()) -> float:
+        """P(the reply starts with yes | the reply is yes or no), from the model's next-token logits
+        after the prompt: one forward pass, no sampling. The prompt shares its prefix with the answer
+        prompt (system, examples, excerpts, question), so llama.cpp keeps that part for the answer."""
+        import numpy as np
+
+        with self._lock:
+            llm = self.llm
+            tokens = self.prompt_tokens(system, user, examples)
+            cached = self._reuse(tokens)
+            llm.n_tokens = cached  # eval() drops the KV cache after this position
+            llm.eval(tokens[cached:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
+            yes, no = self._answer_tokens()
+            top = logits.max()
+            p_yes = float(np.exp(logits[yes] - top).sum())
+            p_no = float(np.exp(logits[no] - top).sum())
+            self.last_stats = {"prompt_tokens": len(tokens), "cached_tokens": cached, "evaluated_tokens": len(tokens) - cached}
+            return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.5
+
+    def _answer_tokens(self) -> tuple[list[int], list[int]]:
+        """First tokens of the ways a reply says yes / no (English and Dutch, any case)."""
+        if not hasattr(self, "_yes_no"):
+            def first(words):
+                return sorted({self.llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0] for w in words})
+
+            self._yes_no = (first(["Yes", "yes", " Yes", "YES", "Ja", "ja", " Ja"]),
+                            first(["No", "no", " No", "NO", "Nee", "nee", " Nee"]))
+        return self._yes_no
+
+    def _reuse(self, tokens: list[int]) -> int:
+        """How many leading tokens llama.cpp's KV cache already holds (it always re-reads the last one)."""
+        previous = self.llm._input_ids[: self.llm.n_tokens].tolist()
+        cached = 0
+        for a, b in zip(previous, tokens[:-1]):
+            if a != b:
+                break
+            cached += 1
+        return cached
+
     def stream(self, system, user, max_tokens, temperature, examples=()):
         with self._lock:
             tokens = self.prompt_tokens(system, user, examples)
             if len(tokens) + max_tokens > self.n_ctx:
                 raise GenerationError(f"prompt of {len(tokens)} tokens + {max_tokens} answer tokens does not fit the "
                                       f"context of {self.n_ctx}: raise ASSISTANT_N_CTX or lower ASSISTANT_EVIDENCE_TOKENS")
-            previous = self.llm._input_ids[: self.llm.n_tokens].tolist()
-            cached = 0
-            for a, b in zip(previous, tokens[:-1]):  # llama.cpp always re-reads the last prompt token
-                if a != b:
-                    break
-                cached += 1
+            cached = self._reuse(tokens)
             self.last_stats = {"prompt_tokens": len(tokens), "cached_tokens": cached, "evaluated_tokens": len(tokens) - cached}
             chunks = self.llm.create_completion(
                 prompt=tokens, max_tokens=max_tokens, temperature=temperature, stream=True,
-                repeat_penalty=1.1,  # small models loop on Dutch sources without it
+                repeat_penalty=self.repeat_penalty,
             )
             for chunk in chunks:
                 piece = chunk["choices"][0].get("text")

@@ -39,7 +39,8 @@ def make_embedder(settings: Settings, index_embedder: str | None = None) -> Embe
 def make_generator(settings: Settings) -> Generator:
     if settings.llm_base_url:
         return OpenAICompatGenerator(settings.llm_base_url, settings.llm_api_model)
-    return LlamaCppGenerator(settings.llm_path(), settings.n_ctx, settings.n_threads, key=settings.llm_key())
+    return LlamaCppGenerator(settings.llm_path(), settings.n_ctx, settings.n_threads, key=settings.llm_key(),
+                             repeat_penalty=settings.repeat_penalty)
 
 
 def token_counter(settings: Settings):
