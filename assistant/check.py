@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
@@ -86,42 +87,64 @@ def count_mismatch(gen: Path, manifest: dict, n_chunks: int, n_vectors: int, n_s
 def _is_disk_full(e: BaseException) -> bool:
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
-    # faiss reports a failed fwrite as a RuntimeError carrying strerror(errno).
-    return isinstance(e, RuntimeError) and ("No space left on device" in str(e) or "Disk quota exceeded" in str(e))
+    text = str(e)
+    if "No space left on device" in text or "Disk quota exceeded" in text:
+        return True  # e.g. faiss: a RuntimeError carrying strerror(errno)
+    # numpy's tofile/save on a short fwrite: "833024 requested and 192480 written" (no errno).
+    return isinstance(e, OSError) and e.errno is None and bool(re.search(r"\d+ requested and \d+ written", text))
 
 
-def _written_file(e: BaseException, index_dir: Path) -> str:
-    """The file being written when the disk filled up: named by the error when it can, else the
-    most recently modified file of the half-written generation."""
-    name = getattr(e, "filename", None)
-    if name:
-        return Path(name).name
-    for part in str(e).split():
-        if part.startswith(str(index_dir)):
-            return Path(part.rstrip(":,")).name
-    newest, when = "", -1.0
-    for tmp in Path(index_dir).glob(".tmp-*"):
-        for p in tmp.rglob("*"):
-            try:
-                m = p.stat().st_mtime_ns
-            except OSError:
-                continue
-            if p.is_file() and m > when:
-                newest, when = p.name, m
-    return newest or "the index"
-
-
-def _remove_unfinished(index_dir: Path) -> None:
-    """Remove half-written generations: temp folders, generation folders CURRENT does not name and
-    a stray CURRENT.tmp. Called with the write lock held."""
+def _unfinished(index_dir: Path) -> list[Path]:
+    """What a write that did not finish leaves: temp folders, generation folders CURRENT does not
+    name, a stray CURRENT.tmp."""
     try:
         live = (index_dir / "CURRENT").read_text().strip()
     except OSError:
         live = ""
-    for p in index_dir.iterdir():
-        if p.is_dir() and (p.name.startswith(".tmp-") or (p.name.startswith("gen-") and p.name != live)):
+    out = [p for p in index_dir.iterdir()
+           if p.is_dir() and (p.name.startswith(".tmp-") or (p.name.startswith("gen-") and p.name != live))]
+    return out + [p for p in (index_dir / "CURRENT.tmp",) if p.exists()]
+
+
+def _written_file(e: BaseException, index_dir: Path, unfinished: list[Path]) -> str:
+    """The file being written when the disk filled up: named by the error when it can, else the
+    most recently modified file of the unfinished write."""
+    name = getattr(e, "filename", None)
+    if name:
+        return Path(name).name
+    # The innermost frame of the failed write that holds a file open for writing (python writers:
+    # json lines, np.save): its name. Frames stay alive with the traceback.
+    frames, tb = [], e.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in list(frame.f_locals.values()):
+            fname, mode = getattr(value, "name", None), getattr(value, "mode", None)
+            if isinstance(fname, str) and isinstance(mode, str) and any(c in mode for c in "wa+") \
+                    and str(index_dir) in os.path.abspath(fname):
+                return Path(fname).name
+    m = re.search(r"write error in (\S+?):? ", str(e))
+    if m:
+        return Path(m.group(1)).name
+    newest, when = "", -1
+    for top in unfinished:
+        for p in [top, *top.rglob("*")] if top.is_dir() else [top]:
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            if p.is_file() and st.st_mtime_ns > when:
+                newest, when = p.name, st.st_mtime_ns
+    return newest or "the index"
+
+
+def _remove(paths: list[Path]) -> None:
+    for p in paths:
+        if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
-    (index_dir / "CURRENT.tmp").unlink(missing_ok=True)
+        else:
+            p.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -133,8 +156,9 @@ def disk_full_guard(index_dir: Path):
         yield
     except BaseException as e:
         full = _is_disk_full(e)
-        name = _written_file(e, index_dir) if full else ""
-        _remove_unfinished(index_dir)
+        unfinished = _unfinished(index_dir)
+        name = _written_file(e, index_dir, unfinished) if full else ""
+        _remove(unfinished)
         if full:
             raise IndexStoreError(
                 f"disk full while writing {name}: free space in {index_dir} and run ingest again "
