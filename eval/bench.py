@@ -8,6 +8,8 @@
                                   # n_batch/n_ubatch, flash attention, threads (prefill + decode tokens/s)
     python eval/bench.py load     # the chat server under 8 concurrent clients x 3 questions (fakes; --real:
                                   # the small LLM): errors, mixed answers, queue wait, latency, RSS (eval/load.py)
+    python eval/bench.py injection [--limit N] [--fake]   # prompt-injection documents through the real
+                                  # answer path: injections followed, answers still right (eval/injection.py)
 
 Uses the settings from the environment (ASSISTANT_*), temporary indexes, and the real models. Time it
 alone: anything else running on the cores (a test run, an eval) slows it down 2-3x.
@@ -269,7 +271,7 @@ def prefill_speed(settings: Settings) -> dict:
 
 
 # Parts with their own options live in their own modules.
-SUBCOMMANDS = {"load": "load"}
+SUBCOMMANDS = {"load": "load", "injection": "injection"}
 
 
 def main() -> int:
