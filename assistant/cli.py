@@ -1,4 +1,4 @@
-"""Command line: `assistant models|ingest|search|ask|chat|eval`. Run `assistant --help`."""
+"""Command line: `assistant models|ingest|check|search|ask|chat|eval`. Run `assistant --help`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .errors import AssistantError
 EPILOG = """examples:
   assistant models fetch                 # download + verify the default LLM and embedder (~2.3 GB)
   assistant ingest                       # index the bundled seeds/ folder (incremental)
+  assistant check                        # verify the index files (counts, spans, hashes, vectors)
   assistant search "why was there no projectplan for Sezen?" -k 5 --json
   assistant ask "Waarom is er geen projectplan voor Sezen?"
   assistant chat                         # browser chat on http://127.0.0.1:7860
@@ -136,6 +137,18 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .check import check
+
+    s = _settings(args)
+    report = check(s.index_dir)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(report.text(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
 def _pipeline(args, with_llm: bool):
     from .pipeline import build
 
@@ -247,6 +260,11 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("path", nargs="?", help="folder to index (default: the bundled seeds/)")
     i.add_argument("--rebuild", action="store_true", help="re-embed everything")
     i.set_defaults(func=cmd_ingest)
+
+    k = sub.add_parser("check", help="verify the index: files, counts, exact spans, document hashes, unit vectors "
+                                     "(exit 0 when intact, 1 when damaged)")
+    k.add_argument("--json", action="store_true", help="print {ok, generation, problems:[{file,message}], counts, seconds, fix}")
+    k.set_defaults(func=cmd_check)
 
     s = sub.add_parser("search", help="show the passages that best match a question")
     s.add_argument("question")

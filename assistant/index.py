@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from . import sentences as sentence_splitter
+from .check import count_mismatch, disk_full_guard, reading
 from .chunk import chunk_document
 from .embed import Embedder
 from .errors import IndexStoreError
@@ -178,23 +179,30 @@ def load(index_dir: Path) -> Index:
         raise IndexStoreError(
             f"no index in {index_dir}: run `assistant ingest` first (it indexes the bundled seeds/ folder)."
         )
-    try:
-        manifest = json.loads((gen / "manifest.json").read_text())
-        docs = {}
-        for line in (gen / "docs.jsonl").read_text(encoding="utf-8").splitlines():
-            d = json.loads(line)
-            docs[d["source"]] = Document(**d)
+    # Each file is read under check.reading: a damaged or missing one is named in the error.
+    with reading(gen, "manifest.json") as path:
+        manifest = json.loads(path.read_text())
         if manifest.get("format") != FORMAT:
             raise IndexStoreError(f"index in {gen} is from another version of the assistant (format "
                                   f"{manifest.get('format')}, this one reads {FORMAT}); run `assistant ingest --rebuild`.")
-        chunks = [Chunk(**json.loads(line)) for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
-        fi = faiss.read_index(str(gen / "vectors.faiss"))
-        sents = [SentenceSpan(*json.loads(line)) for line in (gen / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
-        svec = np.load(gen / "sentence_vectors.npy", mmap_mode="r")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-        raise IndexStoreError(f"index in {gen} is unreadable ({e}); run `assistant ingest --rebuild`.") from e
-    if fi.ntotal != len(chunks) or svec.shape[0] != len(sents):
-        raise IndexStoreError(f"index in {gen} is inconsistent (vectors and texts disagree); run `assistant ingest --rebuild`.")
+    docs = {}
+    with reading(gen, "docs.jsonl") as path:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            d = json.loads(line)
+            docs[d["source"]] = Document(**d)
+    with reading(gen, "chunks.jsonl") as path:
+        chunks = [Chunk(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
+    with reading(gen, "vectors.faiss") as path:
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        fi = faiss.read_index(str(path))
+    with reading(gen, "sentences.jsonl") as path:
+        sents = [SentenceSpan(*json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
+    with reading(gen, "sentence_vectors.npy") as path:
+        svec = np.load(path, mmap_mode="r")
+    mismatch = count_mismatch(gen, manifest, len(chunks), fi.ntotal, len(sents), svec.shape[0])
+    if mismatch is not None:
+        raise mismatch
     return Index(manifest, docs, chunks, fi, sents, svec)
 
 
@@ -352,11 +360,13 @@ def sync(
             "embedder": embedder.name,
             "dim": dim,
             "chunking": settings,
+            "chunks": len(chunks),
             "sentences": len(sents),
             "documents": {s: d.sha256 for s, d in sorted(all_docs.items())},
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        _write_generation(index_dir, manifest, all_docs, chunks, vectors, sents, s_vectors)
+        with disk_full_guard(index_dir):  # disk full: one clear error, the half-written generation removed
+            _write_generation(index_dir, manifest, all_docs, chunks, vectors, sents, s_vectors)
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -20,6 +20,11 @@ swapped under a lock; a question in flight keeps the Pipeline it started with, a
 page later shows about its passages (the source panel) was copied into that tab's state when the
 answer was made, so a swap never mixes generations.
 
+Load: at most QUEUE_MAX_SIZE events wait in Gradio's queue (besides the ones being processed); one
+more is refused at once with HTTP 503 and BUSY_MESSAGE (the page shows Gradio's "This application is
+currently busy. Please try again."), so a crowd gets a quick "try again" instead of a request that
+hangs for minutes behind a single LLM.
+
 Offline: no analytics, a theme with system fonts only (no font or CDN hosts), no share link.
 
 Network: on a loopback host (127.0.0.1, ::1, localhost) the page needs no login, as before. On any
@@ -58,6 +63,8 @@ UPLOAD_SCOPE = "uploads"
 CONTEXT_CHARS = 1200  # document text shown on each side of a cited span
 SNIPPET_CHARS = 220
 MAX_K = 10
+QUEUE_MAX_SIZE = 16  # questions/uploads waiting for a worker; more are refused at once (busy)
+BUSY_MESSAGE = "The assistant is busy answering other questions: try again in a moment."
 
 
 # -- runtime: the live pipeline and index writes ---------------------------------------------------
@@ -687,14 +694,31 @@ def _login_checker(user: str, password: str):
     return check
 
 
+def _busy_when_full(demo) -> None:
+    """Refuse a join to a full queue with BUSY_MESSAGE instead of Gradio's "Queue is full. Max size
+    is N and size is M." (HTTP 503 either way; API clients see the message, the page its own)."""
+    q = getattr(demo, "_queue", None)
+    push = getattr(q, "push", None)
+    if push is None:
+        return
+
+    async def push_or_busy(*args, **kwargs):
+        ok, detail, state = await push(*args, **kwargs)
+        return (ok, BUSY_MESSAGE, state) if not ok and state == "queue_full" else (ok, detail, state)
+
+    q.push = push_or_busy
+
+
 def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
-          *, auth: tuple[str, str] | None = None, no_auth: bool = False):
+          *, auth: tuple[str, str] | None = None, no_auth: bool = False, queue_max_size: int | None = QUEUE_MAX_SIZE):
     """Start the app in background threads; returns (demo, local URL). demo.close() stops it.
-    With auth=(user, password) the page and its API need that login (see check_exposure)."""
+    With auth=(user, password) the page and its API need that login (see check_exposure).
+    queue_max_size: events that may wait for a worker; one more is refused at once as busy."""
     check_exposure(host, auth, no_auth)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     demo = build_app(runtime)
-    demo.queue(default_concurrency_limit=1)
+    demo.queue(default_concurrency_limit=1, max_size=queue_max_size)
+    _busy_when_full(demo)
     try:
         _, url, _ = demo.launch(
             server_name=host, server_port=port, inbrowser=open_browser, share=False, prevent_thread_lock=True,
@@ -711,7 +735,8 @@ def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_brow
 
 
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
-           *, warm: bool = True, auth: tuple[str, str] | None = None, no_auth: bool = False) -> int:
+           *, warm: bool = True, auth: tuple[str, str] | None = None, no_auth: bool = False,
+           queue_max_size: int | None = QUEUE_MAX_SIZE) -> int:
     """`assistant chat`: load the models, start the app, print its local URL, serve until Ctrl+C."""
     check_exposure(host, auth, no_auth)  # before minutes of model loading
     if no_auth and not is_loopback(host):
@@ -724,7 +749,8 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_b
         t0 = time.perf_counter()
         warm_up(pipeline)
         print(f"models ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    demo, url = serve(Runtime(settings, pipeline), host, port, open_browser, auth=auth, no_auth=no_auth)
+    demo, url = serve(Runtime(settings, pipeline), host, port, open_browser, auth=auth, no_auth=no_auth,
+                      queue_max_size=queue_max_size)
     login = f", login required (user {auth[0]!r})" if auth else ""
     print(f"Assistant chat running on {url}{login}  (Ctrl+C to stop)", flush=True)
     try:

@@ -6,6 +6,10 @@
                                   # prompt tokens with whole chunks vs with selected evidence
     python eval/bench.py llama    # llama.cpp settings side by side: CPU repack (extra buffer types) on/off,
                                   # n_batch/n_ubatch, flash attention, threads (prefill + decode tokens/s)
+    python eval/bench.py load     # the chat server under 8 concurrent clients x 3 questions (fakes; --real:
+                                  # the small LLM): errors, mixed answers, queue wait, latency, RSS (eval/load.py)
+    python eval/bench.py injection [--limit N] [--fake]   # prompt-injection documents through the real
+                                  # answer path: injections followed, answers still right (eval/injection.py)
 
 Uses the settings from the environment (ASSISTANT_*), temporary indexes, and the real models. Time it
 alone: anything else running on the cores (a test run, an eval) slows it down 2-3x.
@@ -266,9 +270,18 @@ def prefill_speed(settings: Settings) -> dict:
     return {"prefill_tok_s": max(speeds.values()) if speeds else None, **{f"prefill_tok_s_{k}": v for k, v in speeds.items()}}
 
 
+# Parts with their own options live in their own modules.
+SUBCOMMANDS = {"load": "load", "injection": "injection"}
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        import importlib
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        return importlib.import_module(SUBCOMMANDS[sys.argv[1]]).main(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=["index", "answer", "llama", "_llama_one"])
+    ap.add_argument("part", choices=["index", "answer", "llama", *SUBCOMMANDS, "_llama_one"])
     ap.add_argument("config", nargs="?", help=argparse.SUPPRESS)
     ap.add_argument("-n", type=int, default=None, help="queries (index: 50) or questions (answer: 10)")
     args = ap.parse_args()

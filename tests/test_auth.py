@@ -25,9 +25,10 @@ def no_server(monkeypatch):
         calls["build"] = True
         return SimpleNamespace(settings=settings)
 
-    def fake_serve(runtime, host, port, open_browser=False, *, auth=None, no_auth=False):
+    def fake_serve(runtime, host, port, open_browser=False, *, auth=None, no_auth=False, queue_max_size=None):
         ui.check_exposure(host, auth, no_auth)  # the real serve checks too
         calls["serve"] = {"host": host, "port": port, "auth": auth, "no_auth": no_auth}
+        calls["queue_max_size"] = queue_max_size
         return SimpleNamespace(close=lambda: calls.setdefault("closed", True)), f"http://{host}:{port}/"
 
     def stop(_seconds):

@@ -24,7 +24,13 @@ def test_help_lists_commands_and_settings():
 
 
 def test_missing_embedder_says_how_to_fetch_it(tmp_path):
-    out = run("search", "waarom?", env={"ASSISTANT_HOME": str(tmp_path)})
+    # An index of its own (built with the fake embedder), so the test does not depend on ./index.
+    from fakes import HashEmbedder
+
+    from assistant import index
+
+    index.sync(tmp_path / "idx", [], HashEmbedder(), 900, 150, scope="seeds")
+    out = run("search", "waarom?", env={"ASSISTANT_HOME": str(tmp_path), "ASSISTANT_INDEX_DIR": str(tmp_path / "idx")})
     assert out.returncode == 2
     assert "assistant models fetch embeddinggemma-300m" in out.stderr and "Traceback" not in out.stderr
 

@@ -1,0 +1,400 @@
+"""Integrity of the persisted index (`assistant check`) and the error messages for a damaged or
+unwritable one.
+
+`check(index_dir)` reads the live generation file by file, without loading any model, and verifies:
+- every file is there and parses (manifest.json, docs.jsonl, chunks.jsonl, vectors.faiss,
+  sentences.jsonl, sentence_vectors.npy);
+- the counts agree: documents with the manifest, chunks with the chunk vectors, sentences with the
+  sentence vectors (blame goes to the file that disagrees with the manifest);
+- every chunk's text is exactly doc.text[start:end] and every sentence span lies inside its document;
+- the manifest's per-document sha256 matches the stored text;
+- every vector is finite and unit-length (the index searches by inner product = cosine).
+
+Each problem names the file it was found in; the fix is always a rebuild (`assistant ingest --rebuild`).
+
+`reading(gen, name)` and `count_mismatch(...)` give `index.load` the same file-naming messages, and
+`disk_full_guard(index_dir)` turns "no space left on device" during an index write into one clear
+error and removes the half-written generation (the previous one stays live).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexStoreError
+
+FILES = ("manifest.json", "docs.jsonl", "chunks.jsonl", "vectors.faiss", "sentences.jsonl", "sentence_vectors.npy")
+FIX = "run `assistant ingest --rebuild`"
+UNIT_TOLERANCE = 1e-3  # |norm - 1| allowed (float32 round-off is ~1e-7)
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    # faiss' C++ messages: drop the "Error in <function> at <file>:<line>: Error: " prefix.
+    text = re.sub(r"^Error in .*? at \S+:\d+: (?:Error: )?", "", text)
+    return text[:200]
+
+
+# -- messages for index.load ----------------------------------------------------------------------
+@contextmanager
+def reading(gen: Path, name: str):
+    """Around reading one file of a generation: any failure becomes an IndexStoreError naming the file."""
+    path = Path(gen) / name
+    try:
+        yield path
+    except IndexStoreError:
+        raise
+    except FileNotFoundError as e:
+        raise IndexStoreError(f"{path} is missing: the index is damaged; {FIX}.") from e
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexError, EOFError) as e:
+        raise IndexStoreError(f"{path} is unreadable ({_short(e)}); {FIX}.") from e
+
+
+def count_mismatch(gen: Path, manifest: dict, n_chunks: int, n_vectors: int, n_sentences: int,
+                   n_sentence_vectors: int) -> IndexStoreError | None:
+    """The error for the first file whose row count disagrees (with the manifest when it records the
+    count, else with its partner file), or None."""
+    gen = Path(gen)
+    want_chunks = manifest.get("chunks")
+    if want_chunks is not None and n_chunks != want_chunks:
+        return IndexStoreError(f"{gen / 'chunks.jsonl'} holds {n_chunks} chunks but the manifest says {want_chunks} "
+                               f"(truncated or damaged file); {FIX}.")
+    if n_vectors != n_chunks:
+        return IndexStoreError(f"{gen / 'vectors.faiss'} holds {n_vectors} vectors but chunks.jsonl holds {n_chunks} "
+                               f"chunks; {FIX}.")
+    want_sents = manifest.get("sentences")
+    if want_sents is not None and n_sentences != want_sents:
+        return IndexStoreError(f"{gen / 'sentences.jsonl'} holds {n_sentences} sentences but the manifest says "
+                               f"{want_sents} (truncated or damaged file); {FIX}.")
+    if n_sentence_vectors != n_sentences:
+        return IndexStoreError(f"{gen / 'sentence_vectors.npy'} has {n_sentence_vectors} rows but sentences.jsonl "
+                               f"holds {n_sentences} sentences; {FIX}.")
+    return None
+
+
+# -- disk full ------------------------------------------------------------------------------------
+def _is_disk_full(e: BaseException) -> bool:
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(e)
+    if "No space left on device" in text or "Disk quota exceeded" in text:
+        return True  # e.g. faiss: a RuntimeError carrying strerror(errno)
+    # numpy's tofile/save on a short fwrite: "833024 requested and 192480 written" (no errno).
+    return isinstance(e, OSError) and e.errno is None and bool(re.search(r"\d+ requested and \d+ written", text))
+
+
+def _unfinished(index_dir: Path) -> list[Path]:
+    """What a write that did not finish leaves: temp folders, generation folders CURRENT does not
+    name, a stray CURRENT.tmp."""
+    try:
+        live = (index_dir / "CURRENT").read_text().strip()
+    except OSError:
+        live = ""
+    out = [p for p in index_dir.iterdir()
+           if p.is_dir() and (p.name.startswith(".tmp-") or (p.name.startswith("gen-") and p.name != live))]
+    return out + [p for p in (index_dir / "CURRENT.tmp",) if p.exists()]
+
+
+def _written_file(e: BaseException, index_dir: Path, unfinished: list[Path]) -> str:
+    """The file being written when the disk filled up: named by the error when it can, else the
+    most recently modified file of the unfinished write."""
+    name = getattr(e, "filename", None)
+    if name:
+        return Path(name).name
+    # The innermost frame of the failed write that holds a file open for writing (python writers:
+    # json lines, np.save): its name. Frames stay alive with the traceback.
+    frames, tb = [], e.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in list(frame.f_locals.values()):
+            fname, mode = getattr(value, "name", None), getattr(value, "mode", None)
+            if isinstance(fname, str) and isinstance(mode, str) and any(c in mode for c in "wa+") \
+                    and str(index_dir) in os.path.abspath(fname):
+                return Path(fname).name
+    m = re.search(r"write error in (\S+?):? ", str(e))
+    if m:
+        return Path(m.group(1)).name
+    newest, when = "", -1
+    for top in unfinished:
+        for p in [top, *top.rglob("*")] if top.is_dir() else [top]:
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            if p.is_file() and st.st_mtime_ns > when:
+                newest, when = p.name, st.st_mtime_ns
+    return newest or "the index"
+
+
+def _remove(paths: list[Path]) -> None:
+    for p in paths:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+@contextmanager
+def disk_full_guard(index_dir: Path):
+    """Around writing a generation: on "no space left on device" remove what was half written and
+    raise one IndexStoreError naming the file and the folder; other errors also clean up."""
+    index_dir = Path(index_dir)
+    try:
+        yield
+    except BaseException as e:
+        full = _is_disk_full(e)
+        unfinished = _unfinished(index_dir)
+        name = _written_file(e, index_dir, unfinished) if full else ""
+        _remove(unfinished)
+        if full:
+            raise IndexStoreError(
+                f"disk full while writing {name}: free space in {index_dir} and run ingest again "
+                "(the previous index is unchanged and still works)."
+            ) from e
+        raise
+
+
+# -- assistant check ---------------------------------------------------------------------------------
+@dataclass
+class Finding:
+    file: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}"
+
+
+@dataclass
+class CheckReport:
+    index_dir: Path
+    generation: Path | None = None
+    problems: list[Finding] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.generation is not None and not self.problems
+
+    def bad(self, file: str, message: str) -> None:
+        self.problems.append(Finding(file, message))
+
+    def text(self) -> str:
+        c = self.counts
+        if self.ok:
+            return (f"index OK: {self.generation} ({c.get('documents', 0)} documents, {c.get('chunks', 0)} chunks, "
+                    f"{c.get('sentences', 0)} sentences, {c.get('dim', 0)}-dim unit vectors; spans, hashes and "
+                    f"counts agree; {self.seconds:.2f} s)")
+        where = self.generation or self.index_dir
+        n = len(self.problems)
+        lines = [f"index in {where} is damaged ({n} problem{'s' * (n != 1)}):"]
+        lines += [f"  {self.generation / f.file if self.generation else f.file}: {f.message}" for f in self.problems]
+        fix = f"fix: {FIX} (it re-reads the documents and writes a fresh index"
+        if (Path(self.index_dir) / "uploads").is_dir():
+            fix += f"; then `assistant ingest {Path(self.index_dir) / 'uploads'}` for the documents uploaded in the chat"
+        lines.append(fix + ").")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "generation": str(self.generation) if self.generation else None,
+                "problems": [{"file": f.file, "message": f.message} for f in self.problems],
+                "counts": self.counts, "seconds": round(self.seconds, 3), "fix": None if self.ok else FIX}
+
+
+def _jsonl(gen: Path, name: str, report: CheckReport) -> list | None:
+    """Rows of a JSONL file, or None (with a finding) when a line does not parse."""
+    raw = (gen / name).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        report.bad(name, f"not UTF-8 at byte {e.start}")
+        return None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    rows = []
+    for i, line in enumerate(lines, 1):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            cut = i == len(lines) and not text.endswith("\n")
+            report.bad(name, f"line {i} is not valid JSON" + (" (cut off: the file is truncated)" if cut else ""))
+            return None
+    return rows
+
+
+def _vector_problem(v: np.ndarray) -> str:
+    if v.ndim != 2:
+        return f"has shape {v.shape}, not rows of vectors"
+    finite = np.isfinite(v).all(axis=1)
+    norms = np.linalg.norm(np.where(np.isfinite(v), v, 0.0), axis=1)
+    bad = ~finite | (np.abs(norms - 1.0) > UNIT_TOLERANCE)
+    if not bad.any():
+        return ""
+    row = int(np.argmax(bad))
+    what = "is not finite (NaN or inf)" if not finite[row] else f"has length {norms[row]:.4f}, not 1"
+    return f"{int(bad.sum())} of {len(v)} vectors are not finite unit vectors (row {row} {what})"
+
+
+def check(index_dir: Path) -> CheckReport:
+    """Verify the live generation of `index_dir`; see the module docstring."""
+    from . import index as index_mod
+
+    t0 = time.perf_counter()
+    index_dir = Path(index_dir)
+    report = CheckReport(index_dir)
+    gen = index_mod.current_generation(index_dir)
+    if gen is None:
+        pointer = index_dir / "CURRENT"
+        if pointer.is_file():
+            report.bad(str(pointer), f"names {pointer.read_text(errors='replace').strip()!r}, which is not a folder here")
+        else:
+            report.bad(str(index_dir), "no index here (CURRENT is missing): run `assistant ingest` first")
+        report.seconds = time.perf_counter() - t0
+        return report
+    report.generation = gen
+    missing = [name for name in FILES if not (gen / name).is_file()]
+    for name in missing:
+        report.bad(name, "missing")
+
+    manifest: dict | None = None
+    if "manifest.json" not in missing:
+        try:
+            manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict):
+                raise ValueError("not an object")
+        except ValueError as e:
+            report.bad("manifest.json", f"not valid JSON ({_short(e)})")
+            manifest = None
+    if manifest is not None and manifest.get("format") != index_mod.FORMAT:
+        report.bad("manifest.json", f"format {manifest.get('format')!r}: this version reads {index_mod.FORMAT}")
+        manifest = None
+    dim = int(manifest.get("dim") or 0) if manifest else 0
+
+    docs: dict[str, dict] | None = None
+    if "docs.jsonl" not in missing:
+        rows = _jsonl(gen, "docs.jsonl", report)
+        if rows is not None:
+            try:
+                docs = {r["source"]: r for r in rows}
+                if any(not isinstance(r["text"], str) for r in rows):
+                    raise TypeError
+            except (KeyError, TypeError):
+                report.bad("docs.jsonl", "a row lacks its source or text")
+                docs = None
+    if docs is not None:
+        for source, d in docs.items():
+            actual = hashlib.sha256(d["text"].encode("utf-8")).hexdigest()
+            if d.get("sha256") != actual:
+                report.bad("docs.jsonl", f"the text of {source} does not match its sha256 (damaged text)")
+                break
+        if manifest is not None:
+            listed = manifest.get("documents") or {}
+            if set(listed) != set(docs):
+                extra, lost = sorted(set(docs) - set(listed)), sorted(set(listed) - set(docs))
+                report.bad("docs.jsonl", f"holds {len(docs)} documents but the manifest lists {len(listed)}"
+                                         + (f" (missing: {', '.join(lost[:3])})" if lost else "")
+                                         + (f" (not in the manifest: {', '.join(extra[:3])})" if extra else ""))
+            else:
+                wrong = [s for s, h in listed.items() if h != docs[s].get("sha256")]
+                if wrong:
+                    report.bad("manifest.json", f"the sha256 of {len(wrong)} document(s) does not match the stored "
+                                                f"text (first: {wrong[0]})")
+
+    chunks = None
+    if "chunks.jsonl" not in missing:
+        chunks = _jsonl(gen, "chunks.jsonl", report)
+        if chunks is not None and manifest is not None and manifest.get("chunks") is not None \
+                and len(chunks) != manifest["chunks"]:
+            report.bad("chunks.jsonl", f"holds {len(chunks)} chunks but the manifest says {manifest['chunks']} "
+                                       "(truncated or damaged)")
+            chunks = None
+        if chunks is not None and docs is not None:
+            bad, first = 0, ""
+            for i, c in enumerate(chunks):
+                try:
+                    d = docs.get(c["source"])
+                    exact = d is not None and 0 <= c["start"] < c["end"] <= len(d["text"]) \
+                        and d["text"][c["start"]:c["end"]] == c["text"]
+                except (KeyError, TypeError):
+                    exact = False
+                if not exact:
+                    bad += 1
+                    first = first or f"line {i + 1}"
+            if bad:
+                report.bad("chunks.jsonl", f"{bad} of {len(chunks)} chunks do not match their document's text "
+                                           f"at their span (first: {first})")
+
+    sents = None
+    if "sentences.jsonl" not in missing:
+        sents = _jsonl(gen, "sentences.jsonl", report)
+        if sents is not None and manifest is not None and manifest.get("sentences") is not None \
+                and len(sents) != manifest["sentences"]:
+            report.bad("sentences.jsonl", f"holds {len(sents)} sentences but the manifest says "
+                                          f"{manifest['sentences']} (truncated or damaged)")
+            sents = None
+        if sents is not None and docs is not None:
+            bad, first = 0, ""
+            for i, s in enumerate(sents):
+                try:
+                    source, a, b = s
+                    d = docs.get(source)
+                    ok = d is not None and 0 <= a < b <= len(d["text"]) and d["text"][a:b].strip() != ""
+                except (TypeError, ValueError):
+                    ok = False
+                if not ok:
+                    bad += 1
+                    first = first or f"line {i + 1}"
+            if bad:
+                report.bad("sentences.jsonl", f"{bad} of {len(sents)} sentence spans lie outside their document "
+                                              f"(first: {first})")
+
+    if "vectors.faiss" not in missing:
+        try:
+            import faiss
+
+            fi = faiss.read_index(str(gen / "vectors.faiss"))
+            vectors = fi.reconstruct_n(0, fi.ntotal) if fi.ntotal else np.zeros((0, fi.d), np.float32)
+        except (RuntimeError, OSError) as e:
+            report.bad("vectors.faiss", f"unreadable ({_short(e)})")
+        else:
+            n_chunks = len(chunks) if chunks is not None else (manifest or {}).get("chunks")
+            if dim and fi.d != dim:
+                report.bad("vectors.faiss", f"vectors have {fi.d} dimensions, the manifest says {dim}")
+            elif n_chunks is not None and fi.ntotal != n_chunks:
+                report.bad("vectors.faiss", f"holds {fi.ntotal} vectors for {n_chunks} chunks")
+            elif problem := _vector_problem(vectors):
+                report.bad("vectors.faiss", problem)
+
+    if "sentence_vectors.npy" not in missing:
+        try:
+            svec = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            report.bad("sentence_vectors.npy", f"unreadable ({_short(e)})")
+        else:
+            n_sents = len(sents) if sents is not None else (manifest or {}).get("sentences")
+            if svec.ndim != 2 or (dim and svec.shape[1] != dim):
+                report.bad("sentence_vectors.npy", f"has shape {svec.shape}, expected (sentences, {dim})")
+            elif n_sents is not None and svec.shape[0] != n_sents:
+                report.bad("sentence_vectors.npy", f"has {svec.shape[0]} rows for {n_sents} sentences")
+            elif problem := _vector_problem(np.asarray(svec, dtype=np.float32)):
+                report.bad("sentence_vectors.npy", problem)
+
+    report.counts = {"documents": len(docs) if docs is not None else None,
+                     "chunks": len(chunks) if chunks is not None else None,
+                     "sentences": len(sents) if sents is not None else None, "dim": dim}
+    report.seconds = time.perf_counter() - t0
+    return report
