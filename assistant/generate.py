@@ -27,7 +27,14 @@ def chat_messages(system: str, user: str, examples: Sequence[tuple[str, str]] = 
     messages = [{"role": "system", "content": system}]
     for u, a in examples:
         messages += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
-    return messages + [{"role": "user", "content": user}]
+    return messages + [{"role": "user", "content": defuse(user)}]
+
+
+def defuse(text: str) -> str:
+    """Break chat-template control strings inside document text ("<|im_start|>system", "<|eot_id|>"):
+    the rendered prompt is tokenized with special tokens on (the template needs them), so a document
+    containing one would otherwise open a real system turn. A zero-width space keeps it readable."""
+    return text.replace("<|", "<\u200b|").replace("|>", "|\u200b>")
 
 
 @contextmanager
@@ -112,36 +119,6 @@ class LlamaCppGenerator:
             self._format = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         rendered = self._format(messages=chat_messages(system, user, examples))
         return self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
-
-    def yes_probability(self, system: str, user: str, examples: Sequence[tuple[str, str]] = ()) -> float:
-        """P(the reply starts with yes | the reply is yes or no), from the model's next-token logits
-        after the prompt: one forward pass, no sampling. The prompt shares its prefix with the answer
-        prompt (system, examples, excerpts, question), so llama.cpp keeps that part for the answer."""
-        import numpy as np
-
-        with self._lock:
-            llm = self.llm
-            tokens = self.prompt_tokens(system, user, examples)
-            cached = self._reuse(tokens)
-            llm.n_tokens = cached  # eval() drops the KV cache after this position
-            llm.eval(tokens[cached:])
-            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
-            yes, no = self._answer_tokens()
-            top = logits.max()
-            p_yes = float(np.exp(logits[yes] - top).sum())
-            p_no = float(np.exp(logits[no] - top).sum())
-            self.last_stats = {"prompt_tokens": len(tokens), "cached_tokens": cached, "evaluated_tokens": len(tokens) - cached}
-            return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.5
-
-    def _answer_tokens(self) -> tuple[list[int], list[int]]:
-        """First tokens of the ways a reply says yes / no (English and Dutch, any case)."""
-        if not hasattr(self, "_yes_no"):
-            def first(words):
-                return sorted({self.llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0] for w in words})
-
-            self._yes_no = (first(["Yes", "yes", " Yes", "YES", "Ja", "ja", " Ja"]),
-                            first(["No", "no", " No", "NO", "Nee", "nee", " Nee"]))
-        return self._yes_no
 
     def _reuse(self, tokens: list[int]) -> int:
         """How many leading tokens llama.cpp's KV cache already holds (it always re-reads the last one)."""

@@ -48,11 +48,13 @@ def test_mixed_answers_are_detected():
 
 def test_full_queue_answers_busy_at_once():
     # Up to 4 answers run at once (the ask event's concurrency limit) and 1 may wait; the rest are refused.
-    out = load.run_load(clients=8, questions=1, answer_s=1.0, timeout_s=60, queue_max_size=1)
+    # Answers take 4 s, so a refusal that waited for the queue would take >= 4 s; a busy machine still
+    # answers a refusal in well under that.
+    out = load.run_load(clients=8, questions=1, answer_s=4.0, timeout_s=90, queue_max_size=1)
     assert out["errors"] == 0 and out["mixed_answers"] == 0, out["problems"]
     assert out["busy_refusals"] >= 1 and out["answered"] >= 1  # how many get in depends on the burst timing
     assert out["busy_refusals"] + out["answered"] == 8
-    assert out["busy_answer_s_max"] < 2.0  # at once, not after the queue drained
+    assert out["busy_answer_s_max"] < 3.5  # at once, not after the queue drained
 
 
 @pytest.fixture
