@@ -93,8 +93,8 @@ class HybridRetriever:
             q = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
         t1 = time.perf_counter()
         if q is not None:
-            sims, rows = self.index.faiss.search(q.reshape(1, -1), depth)
-            dense = {int(r): float(s) for r, s in zip(rows[0], sims[0]) if r >= 0}
+            rows, sims = self.index.search(q, depth)  # the vector store (assistant/store/)
+            dense = {int(r): float(s) for r, s in zip(rows, sims)}
         lexical: dict[int, float] = {}
         weight = self.lexical_weight.get(language, 0.2) if self.use_dense else 1.0
         if self.use_lexical and weight > 0:
