@@ -114,6 +114,9 @@ class PgVectorStore:
         v = as_matrix(vectors, self.dim, len(ids))
         if not ids:
             return
+        if len(set(ids)) != len(ids) or self.conn.execute(
+                f'SELECT 1 FROM "{self.table}" WHERE chunk_id = ANY(%s) LIMIT 1', (ids,)).fetchone():
+            raise ValueError("pgvector store: duplicate chunk id")
         empty = self._next == 0
         if empty:  # bulk load: the index is built after the rows are in (much faster than inserting into it)
             self._drop_index()
@@ -154,9 +157,11 @@ class PgVectorStore:
             # Candidates from the halfvec HNSW index, then the exact float32 inner product.
             sql = (f'SELECT chunk_id, -(embedding <#> %(q)s::vector) AS s FROM ('
                    f'SELECT label, chunk_id, embedding FROM "{self.table}" '
-                   f'ORDER BY embedding::halfvec({self.dim}) <#> %(q)s::halfvec({self.dim}) LIMIT %(fetch)s) c '
+                   f'ORDER BY embedding::halfvec({self.dim}) <#> %(qh)s::halfvec({self.dim}) LIMIT %(fetch)s) c '
                    f'ORDER BY embedding <#> %(q)s::vector, label LIMIT %(k)s')
-        rows = self.conn.execute(sql, {"q": q, "k": k, "fetch": k * self.rerank}).fetchall()
+        # Two parameters: PostgreSQL gives one parameter one type, and a halfvec-typed query would
+        # reach the exact float32 re-scoring already rounded to half precision.
+        rows = self.conn.execute(sql, {"q": q, "qh": q, "k": k, "fetch": k * self.rerank}).fetchall()
         return [r[0] for r in rows], np.asarray([r[1] for r in rows], dtype=np.float32)
 
     def vector(self, id: str) -> np.ndarray:
@@ -188,7 +193,8 @@ class PgVectorStore:
             pass
 
     def drop(self) -> None:
-        self.conn.execute(f'DROP TABLE IF EXISTS "{self.table}"')
+        """Delete the table (also after close())."""
+        drop_table(self.dsn, self.table)
 
     # -- loading ----------------------------------------------------------------------------------
     @classmethod
