@@ -6,6 +6,9 @@
                                   # prompt tokens with whole chunks vs with selected evidence
     python eval/bench.py llama    # llama.cpp settings side by side: CPU repack (extra buffer types) on/off,
                                   # n_batch/n_ubatch, flash attention, threads (prefill + decode tokens/s)
+    python eval/bench.py scale --chunks N [--backend flat|hnsw|pgvector|all] --json
+                                  # vector stores at N synthetic chunks (eval/scale.py): build, search p50/p95
+                                  # vs exact flat search, recall@10, RSS, disk, load time
 
 Uses the settings from the environment (ASSISTANT_*), temporary indexes, and the real models. Time it
 alone: anything else running on the cores (a test run, an eval) slows it down 2-3x.
@@ -267,8 +270,12 @@ def prefill_speed(settings: Settings) -> dict:
 
 
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] in ("scale", "_scale_one"):
+        from scale import main as scale_main  # eval/scale.py: the vector store benchmark
+
+        return scale_main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=["index", "answer", "llama", "_llama_one"])
+    ap.add_argument("part", choices=["index", "answer", "llama", "scale", "_llama_one"])
     ap.add_argument("config", nargs="?", help=argparse.SUPPRESS)
     ap.add_argument("-n", type=int, default=None, help="queries (index: 50) or questions (answer: 10)")
     args = ap.parse_args()

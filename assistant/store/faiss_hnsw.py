@@ -5,9 +5,11 @@ Two files hold the vectors:
     vectors.hnsw.faiss  the HNSW graph + one byte per dimension per chunk (SQ8): finds candidates.
                         Loaded memory-mapped (faiss IO_FLAG_MMAP_IFC): opening it costs milliseconds
                         and only the pages a search visits become resident.
-    vectors.npy         the float32 vectors exactly as embedded, memory-mapped. Every candidate is
-                        re-scored with them, so the scores the retriever fuses (and `vector()` for
-                        chunks found by BM25 only) are the exact cosines, never SQ8 approximations.
+    vectors.npy         the float32 vectors exactly as embedded. Every candidate is re-scored with
+                        them, so the scores the retriever fuses (and `vector()` for chunks found by
+                        BM25 only) are the exact cosines, never SQ8 approximations. Rows are read
+                        with pread, not a memory map: a mapped file faults in 64 KB around every
+                        row touched, and at a million chunks the whole 3 GB file ended up resident.
 
 A search asks the graph for `rerank` x k candidates with efSearch = max(ef_search, that), re-scores
 them exactly and returns the best k. HNSW cannot delete: `remove` leaves a tombstone (an empty line
@@ -51,7 +53,7 @@ class HnswStore:
         self.codes, self.rerank = codes, max(1, int(rerank))
         self.index = None  # made on the first add (SQ8 is trained on it)
         self._path: Path | None = None  # the graph file a loaded (memory-mapped) index came from
-        self._raw: np.ndarray | None = None  # memory-mapped exact vectors (rows 0..len-1)
+        self._raw: RawFile | None = None  # the exact vectors on disk (rows 0..len-1)
         self._extra: list[np.ndarray] = []  # vectors added since loading (rows after _raw)
         self._extra_cat: np.ndarray | None = None
         self._ids: list[str | None] = []  # label -> chunk id (None: removed)
@@ -162,6 +164,8 @@ class HnswStore:
 
     def close(self) -> None:
         self.index = None
+        if self._raw is not None:
+            self._raw.close()
         self._raw = None
 
     # -- loading ----------------------------------------------------------------------------------
@@ -177,7 +181,7 @@ class HnswStore:
                     ef_search or meta.get("ef_search", EF_SEARCH), meta.get("codes", "sq8"), rerank or meta.get("rerank", RERANK))
         store._ids = read_ids(folder)
         store._deleted = {n for n, i in enumerate(store._ids) if i is None}
-        store._raw = np.load(folder / RAW, mmap_mode="r")
+        store._raw = RawFile(folder / RAW)
         if store._raw.shape != (len(store._ids), store.dim):
             raise IndexStoreError(f"hnsw store in {folder}: {store._raw.shape[0]} vectors but {len(store._ids)} ids")
         if (folder / GRAPH).exists():
@@ -204,7 +208,7 @@ class HnswStore:
         labels = np.asarray(labels, dtype=np.int64)
         base = 0 if self._raw is None else self._raw.shape[0]
         if not self._extra:
-            return np.asarray(self._raw[labels], dtype=np.float32)
+            return self._raw.rows(labels)
         if self._extra_cat is None:
             self._extra_cat = self._extra[0] if len(self._extra) == 1 else np.concatenate(self._extra)
             self._extra = [self._extra_cat]
@@ -212,7 +216,7 @@ class HnswStore:
             return self._extra_cat[labels]
         out = np.empty((len(labels), self.dim), np.float32)
         old = labels < base
-        out[old] = self._raw[labels[old]]
+        out[old] = self._raw.rows(labels[old])
         out[~old] = self._extra_cat[labels[~old] - base]
         return out
 
@@ -220,6 +224,40 @@ class HnswStore:
         if self._label is None:
             self._label = {i: n for n, i in enumerate(self._ids) if i is not None}
         return self._label
+
+
+class RawFile:
+    """Rows of a float32 .npy file read with pread (one call per row, or one per contiguous run)."""
+
+    def __init__(self, path: Path):
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+            self.offset = f.tell()
+        if fortran or dtype != np.float32 or len(shape) != 2:
+            raise IndexStoreError(f"{path}: not a C-order float32 matrix")
+        self.shape = tuple(shape)
+        self.row_bytes = 4 * self.shape[1]
+        self.fd = os.open(path, os.O_RDONLY)
+
+    def rows(self, labels: np.ndarray) -> np.ndarray:
+        labels = np.asarray(labels, dtype=np.int64)
+        out = np.empty((len(labels), self.shape[1]), np.float32)
+        if len(labels) > 1 and labels[-1] - labels[0] == len(labels) - 1 and (np.diff(labels) == 1).all():
+            buf = os.pread(self.fd, self.row_bytes * len(labels), self.offset + int(labels[0]) * self.row_bytes)
+            out[:] = np.frombuffer(buf, np.float32).reshape(len(labels), -1)
+            return out
+        for j, label in enumerate(labels):
+            if not 0 <= label < self.shape[0]:
+                raise IndexError(f"row {label} out of range")
+            out[j] = np.frombuffer(os.pread(self.fd, self.row_bytes, self.offset + int(label) * self.row_bytes), np.float32)
+        return out
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _fsync(path: Path) -> None:

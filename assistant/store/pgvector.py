@@ -81,8 +81,9 @@ class PgVectorStore:
 
     def __init__(self, dsn: str, name: str, dim: int, m: int = M, ef_construction: int = EF_CONSTRUCTION,
                  ef_search: int = EF_SEARCH, rerank: int = RERANK, create: bool = True, table: str | None = None,
-                 exact: bool = False):
+                 exact: bool = False, build_memory: str = ""):
         self.dsn = dsn
+        self.build_memory = build_memory or BUILD_MEMORY
         self.dim = int(dim)
         self.table = table or table_name(name)
         self.m, self.ef_construction, self.ef_search, self.rerank = int(m), int(ef_construction), int(ef_search), max(1, int(rerank))
@@ -219,7 +220,9 @@ class PgVectorStore:
     def _build_index(self) -> None:
         # pgvector builds fastest when the graph fits in maintenance_work_mem (else it warns and
         # continues on disk, several times slower).
-        self.conn.execute(f"SET maintenance_work_mem = '{BUILD_MEMORY}'")
+        if not re.fullmatch(r"\d+\s*[kMG]B", self.build_memory):
+            raise ValueError(f"build_memory {self.build_memory!r} is not like '2GB'")
+        self.conn.execute(f"SET maintenance_work_mem = '{self.build_memory}'")
         self.conn.execute(
             f'CREATE INDEX IF NOT EXISTS "{self.table}_hnsw" ON "{self.table}" USING hnsw '
             f'((embedding::halfvec({self.dim})) halfvec_ip_ops) WITH (m = {self.m}, ef_construction = {self.ef_construction})')
