@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import lexical
 from . import sentences as sentence_splitter
 from .chunk import chunk_document
 from .embed import Embedder
@@ -80,8 +82,10 @@ class Index:
     sentences[j] row j of sentence_vectors."""
 
     def __init__(self, manifest: dict, docs: dict[str, Document], chunks: list[Chunk], store: VectorStore,
-                 sentences: list[SentenceSpan] | None = None, sentence_vectors: np.ndarray | None = None):
+                 sentences: list[SentenceSpan] | None = None, sentence_vectors: np.ndarray | None = None,
+                 folder: Path | None = None):
         self.manifest = manifest
+        self.folder = folder
         self.docs = docs
         self.chunks = chunks
         self.store = store
@@ -90,6 +94,19 @@ class Index:
         self.sentence_vectors = sentence_vectors if sentence_vectors is not None else np.zeros((0, dim), np.float32)
         self._row = {c.id: i for i, c in enumerate(chunks)}
         self._chunk_sentences: list[range] | None = None
+
+    def lexical(self):
+        """BM25 over the chunks: the generation's lexical.sqlite when it has one (no tokenising at
+        start-up), else built in memory (generations written before it existed)."""
+        path = self.folder / lexical.FILE if self.folder is not None else None
+        if path is not None and path.is_file():
+            try:
+                stored = lexical.StoredBM25(path)
+                if stored.n == len(self.chunks):
+                    return stored
+            except (sqlite3.Error, ValueError, KeyError):
+                pass  # unreadable or another tokenizer: the in-memory index gives the same scores
+        return lexical.BM25([lexical_text(c) for c in self.chunks])
 
     def sentence_text(self, j: int) -> str:
         s = self.sentences[j]
@@ -196,7 +213,7 @@ def load(index_dir: Path, vector_store: str = "") -> Index:
         raise IndexStoreError(f"index in {gen} is unreadable ({e}); run `assistant ingest --rebuild`.") from e
     if store.count() != len(chunks) or svec.shape[0] != len(sents):
         raise IndexStoreError(f"index in {gen} is inconsistent (vectors and texts disagree); run `assistant ingest --rebuild`.")
-    return Index(manifest, docs, chunks, store, sents, svec)
+    return Index(manifest, docs, chunks, store, sents, svec, folder=gen)
 
 
 @contextmanager
@@ -390,6 +407,7 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
     store = build_store(vector_store, [c.id for c in chunks], vectors, tmp,
                         name=f"{_folder_tag(index_dir)}_{name}")
     store.close()
+    lexical.write_stored(tmp / lexical.FILE, [lexical_text(c) for c in chunks])
     manifest = {**manifest, "generation": name, "vector_store": store.kind}
     _write_text(tmp / "docs.jsonl", "".join(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in docs.values()))
     _write_text(tmp / "chunks.jsonl", "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks))

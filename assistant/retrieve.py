@@ -27,7 +27,7 @@ import numpy as np
 from . import lang
 from .embed import Embedder
 from .errors import InputError
-from .index import Index, lexical_text
+from .index import Index
 from .lexical import BM25
 from .types import Hit
 
@@ -71,7 +71,7 @@ class HybridRetriever:
     @property
     def bm25(self) -> BM25:
         if self._bm25 is None:
-            self._bm25 = BM25([lexical_text(c) for c in self.index.chunks])
+            self._bm25 = self.index.lexical()  # the generation's lexical.sqlite, or built in memory
         return self._bm25
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
