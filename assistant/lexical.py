@@ -141,6 +141,15 @@ class StoredBM25(BM25):
         self._conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_inst USING fts5vocab(main, lex, instance)")
         self._cache: dict[str, float] = {}
 
+    @property
+    def idf(self) -> dict[str, float]:
+        """Every term's IDF (as BM25.idf; read from the vocabulary on first use)."""
+        if not getattr(self, "_all_idf", None):
+            with self._lock:
+                rows = self._conn.execute("SELECT term, doc FROM temp.vocab_row").fetchall()
+            self._all_idf = {t: _idf(self.n, int(df)) for t, df in rows}
+        return self._all_idf
+
     def _idf(self, term: str) -> float:
         if term not in self._cache:
             with self._lock:

@@ -22,6 +22,7 @@ def test_stored_bm25_scores_are_identical_on_the_seeds_and_gold_questions(tmp_pa
     lexical.write_stored(tmp_path / "lex.sqlite", texts)
     mem, stored = lexical.BM25(texts), lexical.StoredBM25(tmp_path / "lex.sqlite")
     assert stored.n == mem.n == len(texts) and np.array_equal(stored.lengths, mem.lengths) and stored.avg == mem.avg
+    assert stored.idf == mem.idf
     questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()]
     questions += ["50.000 euro voor clinics", "1,5 miljoen", "", "onbekendwoordxyz"]
     for q in questions:
