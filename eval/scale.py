@@ -166,11 +166,8 @@ def run_build(backend: str, corpus_path: Path, folder: Path, dsn: str, opts: dic
     setting = dsn if backend == "pgvector" else backend
     t = time.perf_counter()
     store = new_store(setting, v.shape[1], n, name=f"scale_{n}", **opts)
-    if backend == "pgvector":
-        store.add(ids, np.asarray(v))  # one bulk COPY, then the HNSW index is built once
-    else:
-        for a in range(0, n, BLOCK * 4):
-            store.add(ids[a:a + BLOCK * 4], np.ascontiguousarray(v[a:a + BLOCK * 4]))
+    for a in range(0, n, BLOCK * 4):  # pgvector: COPY in blocks, the HNSW index is built once by persist()
+        store.add(ids[a:a + BLOCK * 4], np.ascontiguousarray(v[a:a + BLOCK * 4]))
     store.persist(folder)
     build = time.perf_counter() - t
     out = {"build_s": round(build, 1)}

@@ -96,6 +96,8 @@ class PgVectorStore:
                               f'embedding vector({self.dim}) NOT NULL)')
         self._configure()
         self._next = self._max_label() + 1
+        self._indexed = self.conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s",
+                                          (f"{self.table}_hnsw",)).fetchone() is not None
 
     def _configure(self) -> None:
         self.conn.execute(f"SET hnsw.ef_search = {max(self.ef_search, 1)}")
@@ -118,9 +120,9 @@ class PgVectorStore:
         if len(set(ids)) != len(ids) or self.conn.execute(
                 f'SELECT 1 FROM "{self.table}" WHERE chunk_id = ANY(%s) LIMIT 1', (ids,)).fetchone():
             raise ValueError("pgvector store: duplicate chunk id")
-        empty = self._next == 0
-        if empty:  # bulk load: the index is built after the rows are in (much faster than inserting into it)
-            self._drop_index()
+        # Into a table without its HNSW index yet (a new generation being filled, maybe in blocks),
+        # rows are only copied; the index is built once, by the first search or persist(), which
+        # is much faster than inserting into it row by row.
         header = struct.pack("!11sii", b"PGCOPY\n\xff\r\n\x00", 0, 0)
         vec_head = struct.pack("!ihh", 4 + 4 * self.dim, self.dim, 0)
         big = v.astype(">f4")
@@ -137,8 +139,6 @@ class PgVectorStore:
             buf.append(struct.pack("!h", -1))
             copy.write(b"".join(buf))
         self._next += len(ids)
-        if empty:
-            self._build_index()
 
     def remove(self, ids: Sequence[str]) -> int:
         if not len(ids):
@@ -148,6 +148,7 @@ class PgVectorStore:
 
     def search(self, query: np.ndarray, k: int) -> tuple[list[str], np.ndarray]:
         q = _literal(as_query(query, self.dim))
+        self._ensure_index()
         k = int(k)
         if k <= 0:
             return [], np.zeros(0, np.float32)
@@ -183,6 +184,7 @@ class PgVectorStore:
         return np.stack([np.frombuffer(bytes(found[i]), dtype=">f4", offset=4) for i in ids]).astype(np.float32)
 
     def persist(self, folder: Path) -> None:
+        self._ensure_index()
         write_meta(Path(folder), {"backend": self.kind, "dim": self.dim, "count": self.count(), "table": self.table,
                                   "dsn": public_dsn(self.dsn), "m": self.m, "ef_construction": self.ef_construction,
                                   "ef_search": self.ef_search, "rerank": self.rerank})
@@ -214,8 +216,10 @@ class PgVectorStore:
     def _max_label(self) -> int:
         return int(self.conn.execute(f'SELECT coalesce(max(label), -1) FROM "{self.table}"').fetchone()[0])
 
-    def _drop_index(self) -> None:
-        self.conn.execute(f'DROP INDEX IF EXISTS "{self.table}_hnsw"')
+    def _ensure_index(self) -> None:
+        if not self._indexed and self._next > 0:
+            self._build_index()
+            self._indexed = True
 
     def _build_index(self) -> None:
         # pgvector builds fastest when the graph fits in maintenance_work_mem (else it warns and
