@@ -150,9 +150,15 @@ class HnswStore:
             os.replace(tmp, folder / GRAPH)
         tmp = folder / f".{RAW}.tmp.npy"
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, self.dim))
+        # Part by part (the memory-mapped rows, then each added block): no second copy in memory.
         step = 65_536
-        for a in range(0, n, step):
-            out[a:a + step] = self._rows(np.arange(a, min(n, a + step)))
+        base = 0 if self._raw is None else self._raw.shape[0]
+        for a in range(0, base, step):
+            out[a:min(base, a + step)] = self._raw.rows(np.arange(a, min(base, a + step)))
+        pos = base
+        for part in self._extra:
+            out[pos:pos + len(part)] = part
+            pos += len(part)
         out.flush()
         del out
         _fsync(tmp)
