@@ -264,16 +264,36 @@ def test_pgvector_generation_tables_follow_the_index(pg_dsn, tmp_path):
 
 def test_pgvector_exact_mode_needs_no_prepared_plan(pg_dsn, tmp_path):
     """The exact baseline (enable_indexscan=off) really scans: same answer as brute force, also
-    after the same statement ran many times on the connection (prepare_threshold=None)."""
+    after the same statement ran many times on the connection. Its ORDER BY is on the float32
+    expression, which the halfvec index cannot serve, and the store's connections never prepare
+    statements (prepare_threshold=None), so no cached plan outlives a SET."""
     from assistant.store.pgvector import PgVectorStore
+
+    import psycopg
+
+    from assistant.store.pgvector import _literal
 
     ids, v = _data(300)
     s = build_store(pg_dsn, ids, v, tmp_path, name="exact-mode")
     exact = PgVectorStore.load(tmp_path, dsn=pg_dsn, exact=True)
+    # The pitfall, shown: with ef_search=1 an index scan returns 1 row, a sequential scan 10. A
+    # prepared statement (psycopg prepares after 5 runs) with a generic plan keeps the index plan
+    # after SET enable_indexscan=off.
+    sql = f'SELECT chunk_id FROM "{s.table}" ORDER BY embedding::halfvec({DIM}) <#> %s::halfvec({DIM}) LIMIT 10'
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:  # default prepare_threshold=5
+        conn.execute("SET hnsw.ef_search = 1")
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        for _ in range(8):
+            assert len(conn.execute(sql, (_literal(v[1]),)).fetchall()) == 1
+        conn.execute("SET enable_indexscan = off")
+        assert len(conn.execute(sql, (_literal(v[1]),)).fetchall()) == 1  # still the index plan
+    exact.conn.execute("SET hnsw.ef_search = 1")
+    exact.conn.execute("SET plan_cache_mode = force_generic_plan")
     try:
-        for qi in range(0, 300, 20):
-            found, _ = exact.search(v[qi], 10)
-            assert found == [ids[j] for j in _exact(v, v[qi], 10)]
+        for _ in range(3):
+            for qi in range(0, 300, 20):
+                found, _ = exact.search(v[qi], 10)
+                assert found == [ids[j] for j in _exact(v, v[qi], 10)]
         plan = "\n".join(r[0] for r in exact.conn.execute(
             f'EXPLAIN SELECT chunk_id FROM "{exact.table}" ORDER BY embedding <#> %s::vector LIMIT 10',
             ("[" + ",".join(["0.1"] * DIM) + "]",)))
