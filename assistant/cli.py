@@ -43,6 +43,7 @@ def _settings(args):
         embedder=args.embedder,
         embed_backend=args.embed_backend,
         llm_base_url=args.llm_base_url,
+        vector_store=args.vector_store,
         n_threads=args.threads,
         n_ctx=args.n_ctx,
         temperature=args.temperature,
@@ -120,7 +121,7 @@ def cmd_ingest(args) -> int:
     built_with = None
     if index.exists(s.index_dir) and not args.rebuild:
         try:
-            built_with = index.load(s.index_dir).manifest.get("embedder")
+            built_with = index.load(s.index_dir, s.vector_store).manifest.get("embedder")
         except Exception:
             built_with = None
     bar, update = _progress_bar("embedding", "text")
@@ -128,6 +129,7 @@ def cmd_ingest(args) -> int:
         report = index.sync(
             s.index_dir, docs, make_embedder(s, built_with), s.chunk_size, s.chunk_overlap,
             scope=folder.resolve().name, problems=problems, rebuild=args.rebuild, progress=update,
+            vector_store=s.vector_store,
         )
     finally:
         bar.close()
@@ -241,6 +243,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--embed-backend", choices=["auto", "onnx", "torch"],
                    help="embedding runtime: onnx (int8, ~2x faster ingest, ~4x faster queries), torch, or auto "
                         "(default: onnx when its export exists; an existing index keeps its own)")
+    g.add_argument("--vector-store", metavar="flat|hnsw|auto|postgresql://...",
+                   help="where `ingest` puts chunk vectors: flat (exact, in memory), hnsw (FAISS HNSW + SQ8, "
+                        "memory-mapped, exact re-scoring), auto (hnsw past 200,000 chunks; default) or a PostgreSQL "
+                        "URL (pgvector); search reads whatever the index was written with")
     g.add_argument("--llm-base-url", help="use an OpenAI-compatible server instead of local llama.cpp, e.g. http://gpu-box:8080")
     g.add_argument("--threads", type=int, help="CPU threads for the LLM (default: all cores)")
     g.add_argument("--n-ctx", type=int, help="LLM context size in tokens (default 4096)")

@@ -46,6 +46,10 @@ class Settings:
     # Retrieval
     top_k: int = 5  # chunks retrieved; the evidence is chosen from their sentences
     candidates: int = 40  # per retriever, before fusion
+    # Where chunk vectors live (assistant/store/): "flat" (exact, in memory), "hnsw" (FAISS HNSW +
+    # SQ8, memory-mapped, exact re-scoring), "auto" (hnsw past 200,000 chunks) or a PostgreSQL URL
+    # "postgresql://user:pass@host/db" (pgvector). Applied when a generation is written (`ingest`).
+    vector_store: str = "auto"
     # Evidence given to the model, in tokens (evidence.py; chosen from the context-recall curve, README)
     evidence_tokens: int = 350
     # Below this cosine similarity of the best passage the assistant abstains without asking the LLM.
@@ -70,6 +74,9 @@ class Settings:
     def __post_init__(self):
         if self.embed_backend not in ("auto", "onnx", "torch"):
             raise InputError(f"embed backend {self.embed_backend!r} is not one of auto, onnx, torch")
+        from .store import kind_for
+
+        kind_for(self.vector_store, 0)  # raises InputError for an unknown setting
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

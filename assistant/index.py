@@ -1,10 +1,11 @@
-"""The persisted index: FAISS vectors + chunk store + sentence store + documents + manifest,
+"""The persisted index: chunk vector store + chunk store + sentence store + documents + manifest,
 one generation at a time.
 
 Layout of the index folder:
     CURRENT            name of the live generation (replaced atomically)
-    gen-<id>/          manifest.json, docs.jsonl, chunks.jsonl, vectors.faiss (one row per chunk),
-                       sentences.jsonl + sentence_vectors.npy (one row per sentence of every document)
+    gen-<id>/          manifest.json, docs.jsonl, chunks.jsonl, the chunk vector store (store.json +
+                       vector_ids.txt + the backend's files: vectors.faiss for "flat", see
+                       assistant/store/), sentences.jsonl + sentence_vectors.npy (one row per sentence)
     .lock              held while writing, so two processes (or UI tabs) never interleave
 
 Sentences are what evidence is made of: the answer step scores the sentences of the retrieved
@@ -24,6 +25,7 @@ import fcntl
 import json
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
@@ -33,12 +35,14 @@ from typing import Callable
 
 import numpy as np
 
+from . import lexical
 from . import sentences as sentence_splitter
 from .check import count_mismatch, disk_full_guard, reading
 from .chunk import chunk_document
 from .embed import Embedder
 from .errors import IndexStoreError
 from .ingest import Problem
+from .store import VectorStore, build_store, discard, open_store
 from .structure import Outline
 from .types import Chunk, Document, SentenceSpan
 
@@ -75,20 +79,35 @@ class IngestReport:
 
 
 class Index:
-    """A loaded, read-only generation: chunks[i] is row i of the FAISS index, sentences[j] row j of
-    sentence_vectors."""
+    """A loaded, read-only generation: chunks[i] is row i (chunk ids are the vector store's keys),
+    sentences[j] row j of sentence_vectors."""
 
-    def __init__(self, manifest: dict, docs: dict[str, Document], chunks: list[Chunk], faiss_index,
-                 sentences: list[SentenceSpan] | None = None, sentence_vectors: np.ndarray | None = None):
+    def __init__(self, manifest: dict, docs: dict[str, Document], chunks: list[Chunk], store: VectorStore,
+                 sentences: list[SentenceSpan] | None = None, sentence_vectors: np.ndarray | None = None,
+                 folder: Path | None = None):
         self.manifest = manifest
+        self.folder = folder
         self.docs = docs
         self.chunks = chunks
-        self.faiss = faiss_index
+        self.store = store
         self.sentences = sentences or []
         dim = int(manifest.get("dim") or 0)
         self.sentence_vectors = sentence_vectors if sentence_vectors is not None else np.zeros((0, dim), np.float32)
         self._row = {c.id: i for i, c in enumerate(chunks)}
         self._chunk_sentences: list[range] | None = None
+
+    def lexical(self):
+        """BM25 over the chunks: the generation's lexical.sqlite when it has one (no tokenising at
+        start-up), else built in memory (generations written before it existed)."""
+        path = self.folder / lexical.FILE if self.folder is not None else None
+        if path is not None and path.is_file():
+            try:
+                stored = lexical.StoredBM25(path)
+                if stored.n == len(self.chunks):
+                    return stored
+            except (sqlite3.Error, ValueError, KeyError):
+                pass  # unreadable or another tokenizer: the in-memory index gives the same scores
+        return lexical.BM25([lexical_text(c) for c in self.chunks])
 
     def sentence_text(self, j: int) -> str:
         s = self.sentences[j]
@@ -104,15 +123,21 @@ class Index:
     def generation(self) -> str:
         return self.manifest["generation"]
 
-    def vectors(self) -> np.ndarray:
-        n = self.faiss.ntotal
-        return self.faiss.reconstruct_n(0, n) if n else np.zeros((0, self.manifest["dim"]), np.float32)
+    def vectors(self, rows=None) -> np.ndarray:
+        """The chunk vectors of these rows (default: all), exact, from the vector store."""
+        rows = range(len(self.chunks)) if rows is None else rows
+        return self.store.vectors([self.chunks[int(r)].id for r in rows])
 
     def vector(self, chunk: Chunk) -> np.ndarray:
-        return self.faiss.reconstruct(self._row[chunk.id])
+        return self.store.vector(chunk.id)
 
     def vector_at(self, row: int) -> np.ndarray:
-        return self.faiss.reconstruct(int(row))
+        return self.store.vector(self.chunks[int(row)].id)
+
+    def search(self, query: np.ndarray, k: int) -> tuple[list[int], np.ndarray]:
+        """Rows of the k chunks most similar to `query`, best first, and their cosines."""
+        ids, scores = self.store.search(query, k)
+        return [self._row[i] for i in ids], scores
 
     def row_of(self, chunk: Chunk) -> int:
         return self._row[chunk.id]
@@ -123,15 +148,8 @@ class Index:
             "chunks": len(self.chunks),
             "embedder": self.manifest["embedder"],
             "updated": self.manifest["updated"],
+            "vector_store": self.store.kind,
         }
-
-
-def _new_faiss(dim: int):
-    import faiss
-
-    # Exact inner product on unit vectors == cosine. Document collections here are thousands of
-    # chunks, where a flat index is both exact and fast (milliseconds).
-    return faiss.IndexFlatIP(dim)
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -171,9 +189,19 @@ def _chunk_sentence_ranges(chunks: list[Chunk], sentences: list[SentenceSpan]) -
     return out
 
 
-def load(index_dir: Path) -> Index:
-    import faiss
+def store_file(gen: Path) -> str:
+    """The file an error about the vector store should name: the FAISS file of a flat store,
+    store.json for the others."""
+    try:
+        backend = json.loads((Path(gen) / "store.json").read_text()).get("backend")
+    except (OSError, ValueError):
+        backend = "flat"
+    return "vectors.faiss" if backend == "flat" else "store.json"
 
+
+def load(index_dir: Path, vector_store: str = "") -> Index:
+    """The live generation. `vector_store` is the setting: a postgresql:// URL given there is used
+    to reach a pgvector generation (the folder records the URL without its password)."""
     gen = current_generation(index_dir)
     if gen is None:
         raise IndexStoreError(
@@ -192,18 +220,17 @@ def load(index_dir: Path) -> Index:
             docs[d["source"]] = Document(**d)
     with reading(gen, "chunks.jsonl") as path:
         chunks = [Chunk(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
-    with reading(gen, "vectors.faiss") as path:
-        if not path.is_file():
-            raise FileNotFoundError(path)
-        fi = faiss.read_index(str(path))
+    with reading(gen, store_file(gen)) as path:
+        store = open_store(gen, dsn=vector_store, ids=[c.id for c in chunks])
     with reading(gen, "sentences.jsonl") as path:
         sents = [SentenceSpan(*json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
     with reading(gen, "sentence_vectors.npy") as path:
         svec = np.load(path, mmap_mode="r")
-    mismatch = count_mismatch(gen, manifest, len(chunks), fi.ntotal, len(sents), svec.shape[0])
+    mismatch = count_mismatch(gen, manifest, len(chunks), store.count(), len(sents), svec.shape[0])
     if mismatch is not None:
+        store.close()
         raise mismatch
-    return Index(manifest, docs, chunks, fi, sents, svec)
+    return Index(manifest, docs, chunks, store, sents, svec, folder=gen)
 
 
 @contextmanager
@@ -249,16 +276,19 @@ def sync(
     rebuild: bool = False,
     progress: Callable[[int, int], None] | None = None,
     _after_embed: Callable[[], None] | None = None,
+    vector_store: str = "auto",
 ) -> IngestReport:
     """Make the index hold exactly `docs` for `scope` (a source prefix), keeping other scopes.
 
     scope=None means the given docs are added/updated and nothing is removed (uploads).
+    `vector_store` (flat | hnsw | auto | postgresql://...) is the backend the new generation's
+    chunk vectors are written to (assistant/store/); reused vectors are copied, never re-embedded.
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
     report = IngestReport(problems=list(problems or []))
     with write_lock(index_dir):
-        old = load(index_dir) if exists(index_dir) and not rebuild else None
+        old = load(index_dir, vector_store) if exists(index_dir) and not rebuild else None
         settings = {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap, "chunk_text": CHUNK_TEXT,
                     "sentences": sentence_splitter.SPLITTER}
         if old is not None:
@@ -348,7 +378,9 @@ def sync(
             dim = int(old.manifest["dim"])
         else:  # an empty index from scratch
             dim = embedder.dim
-        vectors = _assemble(len(chunks), dim, to_embed, fresh, reuse_rows, old.vectors() if old and chunks else None)
+        reused = [r for r in reuse_rows if r is not None]
+        old_vectors = dict(zip(reused, old.vectors(reused))) if old and reused else None
+        vectors = _assemble(len(chunks), dim, to_embed, fresh, reuse_rows, old_vectors)
         s_vectors = _assemble(len(sents), dim, s_to_embed, s_fresh, reuse_srows, old.sentence_vectors if old else None)
 
         report.chunks_embedded = len(to_embed)
@@ -365,8 +397,10 @@ def sync(
             "documents": {s: d.sha256 for s, d in sorted(all_docs.items())},
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+        if old is not None:
+            old.store.close()
         with disk_full_guard(index_dir):  # disk full: one clear error, the half-written generation removed
-            _write_generation(index_dir, manifest, all_docs, chunks, vectors, sents, s_vectors)
+            _write_generation(index_dir, manifest, all_docs, chunks, vectors, sents, s_vectors, vector_store)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -383,17 +417,17 @@ def _assemble(n: int, dim: int, fresh_rows: list[int], fresh, reuse_rows: list[i
 
 
 def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document], chunks: list[Chunk],
-                      vectors: np.ndarray, sents: list[SentenceSpan], s_vectors: np.ndarray) -> None:
-    import faiss
-
+                      vectors: np.ndarray, sents: list[SentenceSpan], s_vectors: np.ndarray,
+                      vector_store: str = "auto") -> None:
     name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    manifest = {**manifest, "generation": name}
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
-    fi = _new_faiss(vectors.shape[1])
-    if len(vectors):
-        fi.add(vectors)
-    faiss.write_index(fi, str(tmp / "vectors.faiss"))
+    # A database store gets one table per generation; its name says which index folder it is for.
+    store = build_store(vector_store, [c.id for c in chunks], vectors, tmp,
+                        name=f"{_folder_tag(index_dir)}_{name}")
+    store.close()
+    lexical.write_stored(tmp / lexical.FILE, [lexical_text(c) for c in chunks])
+    manifest = {**manifest, "generation": name, "vector_store": store.kind}
     _write_text(tmp / "docs.jsonl", "".join(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in docs.values()))
     _write_text(tmp / "chunks.jsonl", "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks))
     _write_text(tmp / "sentences.jsonl", "".join(json.dumps([sp.source, sp.start, sp.end], ensure_ascii=False) + "\n" for sp in sents))
@@ -402,17 +436,26 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
         f.flush()
         os.fsync(f.fileno())
     _write_text(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
-    _fsync_path(tmp / "vectors.faiss")
+    for p in tmp.iterdir():
+        _fsync_path(p)
     os.replace(tmp, index_dir / name)
     _fsync_path(index_dir)
     pointer = index_dir / "CURRENT.tmp"
     _write_text(pointer, name + "\n")
     os.replace(pointer, index_dir / "CURRENT")
     _fsync_path(index_dir)
-    # Old generations and leftovers of killed writes are garbage now.
+    # Old generations and leftovers of killed writes are garbage now (a database table of an old
+    # generation goes with its folder).
     for p in index_dir.iterdir():
         if p.is_dir() and p.name != name and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
+            discard(p, vector_store)
             shutil.rmtree(p, ignore_errors=True)
+
+
+def _folder_tag(index_dir: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(Path(index_dir).resolve()).encode()).hexdigest()[:8]
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -2,12 +2,20 @@
 
 English questions rarely share words with Dutch text, but names, numbers and loan words
 ("Sezen", "InAxis", "50.000", "clinic") do, and those are exactly where dense retrieval is weakest.
+
+Two forms with the same scores: `BM25` built in memory from texts, and `StoredBM25`, which reads
+`lexical.sqlite`, written with each index generation (`write_stored`): an SQLite FTS5 table over
+the same stemmed tokens, its fts5vocab tables for document frequencies and postings, and the token
+count of every chunk. A process then opens a file instead of tokenising and stemming every chunk.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import sqlite3
+import threading
 import unicodedata
 from collections import Counter
 
@@ -48,8 +56,14 @@ class BM25:
             for term, tf in d.items():
                 self.postings.setdefault(term, []).append((i, tf))
         n = len(docs)
-        self.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self.postings.items()}
+        self.idf = {t: _idf(n, len(p)) for t, p in self.postings.items()}
         self.n = n
+
+    def _idf(self, term: str) -> float:
+        return self.idf.get(term, 0.0)
+
+    def _postings(self, term: str):
+        return self.postings.get(term, ())
 
     def scores(self, query: str, min_idf: float = 0.0) -> np.ndarray:
         """BM25 of every text for the query. Terms with an IDF below `min_idf` (common in this
@@ -60,8 +74,93 @@ class BM25:
             return out
         norm = self.k1 * (1 - self.b + self.b * self.lengths / max(self.avg, 1e-9))
         for term in set(self.tokenize(query)):
-            if self.idf.get(term, 0.0) < min_idf:
+            idf = self._idf(term)
+            if idf < min_idf:
                 continue
-            for i, tf in self.postings.get(term, ()):
-                out[i] += self.idf[term] * tf * (self.k1 + 1) / (tf + norm[i])
+            for i, tf in self._postings(term):
+                out[i] += idf * tf * (self.k1 + 1) / (tf + norm[i])
         return out
+
+
+def _idf(n: int, df: int) -> float:
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+FILE = "lexical.sqlite"
+TOKENIZER = "dutch-snowball-v1"  # what the stored tokens are; another tokenizer means rebuild the file
+
+
+def write_stored(path, texts: list[str], k1: float = 1.2, b: float = 0.75) -> None:
+    """Tokenise `texts` once and write them as an FTS5 table (rowid = chunk row) + lengths."""
+    tokenize = Tokenizer()
+    tmp = f"{path}.tmp"
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    conn = sqlite3.connect(tmp)
+    try:
+        # ascii tokenizer with "." and "," as token characters: our tokens ("50.000", "1,5", stems)
+        # are split on spaces only, so FTS5 holds exactly the tokens BM25 scores.
+        conn.execute("CREATE VIRTUAL TABLE lex USING fts5(tokens, tokenize=\"ascii tokenchars '.,'\")")
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value)")
+        lengths = np.zeros(len(texts), dtype=np.float32)
+        rows = []
+        for i, t in enumerate(texts):
+            toks = tokenize(t)
+            lengths[i] = len(toks)
+            rows.append((i, " ".join(toks)))
+        conn.executemany("INSERT INTO lex(rowid, tokens) VALUES (?, ?)", rows)
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("n", len(texts)), ("k1", k1), ("b", b), ("tokenizer", TOKENIZER), ("lengths", lengths.tobytes())])
+        conn.execute("INSERT INTO lex(lex) VALUES ('optimize')")
+        conn.commit()
+    finally:
+        conn.close()
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class StoredBM25(BM25):
+    """BM25 over a lexical.sqlite file: the same scores as BM25 over the same texts (same tokens,
+    same IDF formula, same float32 arithmetic), postings read per query term."""
+
+    def __init__(self, path):
+        self.tokenize = Tokenizer()
+        # Read-only and immutable: a generation never changes once written; one connection shared by
+        # the UI's threads under a lock.
+        self._conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        meta = dict(self._conn.execute("SELECT key, value FROM meta"))
+        if meta.get("tokenizer") != TOKENIZER:
+            raise ValueError(f"{path} holds tokens of {meta.get('tokenizer')!r}, not {TOKENIZER!r}")
+        self.n = int(meta["n"])
+        self.k1, self.b = float(meta["k1"]), float(meta["b"])
+        self.lengths = np.frombuffer(meta["lengths"], dtype=np.float32).copy()
+        self.avg = float(self.lengths.mean()) if self.n else 0.0
+        self._conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_row USING fts5vocab(main, lex, row)")
+        self._conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_inst USING fts5vocab(main, lex, instance)")
+        self._cache: dict[str, float] = {}
+
+    @property
+    def idf(self) -> dict[str, float]:
+        """Every term's IDF (as BM25.idf; read from the vocabulary on first use)."""
+        if not getattr(self, "_all_idf", None):
+            with self._lock:
+                rows = self._conn.execute("SELECT term, doc FROM temp.vocab_row").fetchall()
+            self._all_idf = {t: _idf(self.n, int(df)) for t, df in rows}
+        return self._all_idf
+
+    def _idf(self, term: str) -> float:
+        if term not in self._cache:
+            with self._lock:
+                row = self._conn.execute("SELECT doc FROM temp.vocab_row WHERE term = ?", (term,)).fetchone()
+            self._cache[term] = _idf(self.n, int(row[0])) if row else 0.0
+        return self._cache[term]
+
+    def _postings(self, term: str):
+        with self._lock:
+            return self._conn.execute("SELECT doc, count(*) FROM temp.vocab_inst WHERE term = ? GROUP BY doc ORDER BY doc",
+                                      (term,)).fetchall()
+
+    def close(self) -> None:
+        self._conn.close()

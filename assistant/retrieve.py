@@ -27,7 +27,7 @@ import numpy as np
 from . import lang
 from .embed import Embedder
 from .errors import InputError
-from .index import Index, lexical_text
+from .index import Index
 from .lexical import BM25
 from .types import Hit
 
@@ -71,7 +71,7 @@ class HybridRetriever:
     @property
     def bm25(self) -> BM25:
         if self._bm25 is None:
-            self._bm25 = BM25([lexical_text(c) for c in self.index.chunks])
+            self._bm25 = self.index.lexical()  # the generation's lexical.sqlite, or built in memory
         return self._bm25
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
@@ -93,8 +93,8 @@ class HybridRetriever:
             q = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
         t1 = time.perf_counter()
         if q is not None:
-            sims, rows = self.index.faiss.search(q.reshape(1, -1), depth)
-            dense = {int(r): float(s) for r, s in zip(rows[0], sims[0]) if r >= 0}
+            rows, sims = self.index.search(q, depth)  # the vector store (assistant/store/)
+            dense = {int(r): float(s) for r, s in zip(rows, sims)}
         lexical: dict[int, float] = {}
         weight = self.lexical_weight.get(language, 0.2) if self.use_dense else 1.0
         if self.use_lexical and weight > 0:

@@ -130,7 +130,7 @@ class Runtime:
             s = self.settings
             result.report = index_mod.sync(
                 s.index_dir, docs, current.embedder, s.chunk_size, s.chunk_overlap, scope=UPLOAD_SCOPE,
-                progress=lambda done, total: say("embedding", done, total),
+                progress=lambda done, total: say("embedding", done, total), vector_store=s.vector_store,
             )
             say("loading", 0, 1)
             fresh = build(s, with_llm=current.assistant.generator is not None, embedder=current.embedder,

@@ -10,6 +10,9 @@
                                   # the small LLM): errors, mixed answers, queue wait, latency, RSS (eval/load.py)
     python eval/bench.py injection [--limit N] [--fake]   # prompt-injection documents through the real
                                   # answer path: injections followed, answers still right (eval/injection.py)
+    python eval/bench.py scale --chunks N [--backend flat|hnsw|pgvector|all] --json
+                                  # vector stores at N synthetic chunks (eval/scale.py): build, search p50/p95
+                                  # vs exact flat search, recall@10, RSS, disk, load time
 
 Uses the settings from the environment (ASSISTANT_*), temporary indexes, and the real models. Time it
 alone: anything else running on the cores (a test run, an eval) slows it down 2-3x.
@@ -280,8 +283,13 @@ def main() -> int:
 
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         return importlib.import_module(SUBCOMMANDS[sys.argv[1]]).main(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] in ("scale", "_scale_one"):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from scale import main as scale_main  # eval/scale.py: the vector store benchmark
+
+        return scale_main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=["index", "answer", "llama", *SUBCOMMANDS, "_llama_one"])
+    ap.add_argument("part", choices=["index", "answer", "llama", *SUBCOMMANDS, "scale", "_llama_one"])
     ap.add_argument("config", nargs="?", help=argparse.SUPPRESS)
     ap.add_argument("-n", type=int, default=None, help="queries (index: 50) or questions (answer: 10)")
     args = ap.parse_args()

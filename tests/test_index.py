@@ -103,7 +103,7 @@ def test_embedder_change_triggers_full_rebuild(tmp_path):
     assert report.chunks_embedded == report.chunks_total
     assert report.chunks_embedded + report.sentences_embedded == other.calls
     idx = index.load(idx_dir)
-    assert idx.manifest["embedder"] == "model-b" and idx.manifest["dim"] == 128 and idx.faiss.d == 128
+    assert idx.manifest["embedder"] == "model-b" and idx.manifest["dim"] == 128 and idx.store.dim == 128
 
 
 def test_chunk_setting_change_triggers_rebuild(tmp_path):
@@ -161,7 +161,7 @@ def test_kill_during_ingest_leaves_previous_index_usable(tmp_path, where):
     assert proc.returncode == -9, proc.stderr  # really killed
     after = index.load(idx_dir)
     assert after.generation == before.generation
-    assert set(after.docs) == set(before.docs) and len(after.chunks) == before.faiss.ntotal
+    assert set(after.docs) == set(before.docs) and len(after.chunks) == before.store.count()
     # The next ingest cleans up the half-written generation and completes.
     report = _sync(idx_dir, docs, HashEmbedder())
     assert report.added == ["docs/extra.txt"]

@@ -1,0 +1,186 @@
+"""Chunk vector stores: one Protocol, one backend per file.
+
+    faiss_flat.py  FAISS IndexFlatIP in memory: exact, the default for document collections up to a
+                   few hundred thousand chunks (the same file and the same results as before stores)
+    faiss_hnsw.py  FAISS HNSW graph over 8-bit scalar-quantised codes, memory-mapped, plus the exact
+                   float32 vectors in a memory-mapped .npy that every result is re-scored with
+    pgvector.py    PostgreSQL + pgvector: vectors in a table, an HNSW index, exact re-scoring in SQL
+
+The retriever and the support check only call the Protocol: search for candidates, the exact
+vector of a chunk (for chunks found by BM25 only), and batches of vectors (re-ingest reuses them).
+
+Which backend a new index generation is written with is the setting `vector_store`
+(ASSISTANT_VECTOR_STORE): "flat", "hnsw", "auto" (hnsw past AUTO_HNSW_CHUNKS chunks, else flat) or a
+"postgresql://..." URL. A generation records its backend in store.json; loading reads it from there,
+so a change of setting takes effect at the next `assistant ingest` (no re-embedding: the stored
+vectors are copied into the new backend).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from ..errors import InputError, IndexStoreError
+
+AUTO_HNSW_CHUNKS = 200_000  # "auto": a flat index past this many chunks costs > 2 GB and > 30 ms a query
+META = "store.json"
+IDS = "vector_ids.txt"
+
+
+class VectorStore(Protocol):
+    kind: str  # "flat" | "hnsw" | "pgvector"
+    dim: int
+
+    def count(self) -> int:
+        """Vectors in the store (removed ones not counted)."""
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Append vectors (float32, L2-normalised rows) under the given chunk ids (new ids only)."""
+
+    def remove(self, ids: Sequence[str]) -> int:
+        """Forget these chunk ids (unknown ones are ignored); returns how many were removed."""
+
+    def search(self, query: np.ndarray, k: int) -> tuple[list[str], np.ndarray]:
+        """The k chunk ids most similar to `query` (inner product == cosine on unit vectors), best
+        first, with their exact scores (float32; approximate backends re-score their candidates)."""
+
+    def vector(self, id: str) -> np.ndarray:
+        """The exact stored vector of one chunk (float32)."""
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The exact stored vectors of these chunks, one row each (float32)."""
+
+    def ids(self) -> list[str]:
+        """Every chunk id in the store, in insertion order."""
+
+    def persist(self, folder: Path) -> None:
+        """Write the store into `folder` (files, or for a database its table name) with store.json."""
+
+    def close(self) -> None: ...
+
+
+def kind_for(setting: str, chunks: int) -> str:
+    """The backend a generation of `chunks` chunks is written with, for a `vector_store` setting."""
+    setting = (setting or "auto").strip()
+    if is_dsn(setting):
+        return "pgvector"
+    if setting == "auto":
+        return "hnsw" if chunks > AUTO_HNSW_CHUNKS else "flat"
+    if setting in ("flat", "hnsw"):
+        return setting
+    raise InputError(f"vector store {setting!r} is not one of flat, hnsw, auto or a postgresql:// URL")
+
+
+def is_dsn(setting: str) -> bool:
+    return setting.startswith(("postgresql://", "postgres://"))
+
+
+def new_store(setting: str, dim: int, chunks: int, name: str = "", **options) -> VectorStore:
+    """An empty store of the backend the setting selects for `chunks` chunks. `name` identifies
+    the generation (a database backend makes one table per generation)."""
+    kind = kind_for(setting, chunks)
+    if kind == "flat":
+        from .faiss_flat import FlatStore
+
+        return FlatStore(dim)
+    if kind == "hnsw":
+        from .faiss_hnsw import HnswStore
+
+        return HnswStore(dim, **options)
+    from .pgvector import PgVectorStore
+
+    return PgVectorStore(setting, name or "store", dim, **options)
+
+
+def build_store(setting: str, ids: Sequence[str], vectors: np.ndarray, folder: Path, name: str = "",
+                **options) -> VectorStore:
+    """A store of the selected backend holding exactly `ids` / `vectors`, persisted into `folder`."""
+    store = new_store(setting, int(vectors.shape[1]), len(ids), name=name, **options)
+    if len(ids):
+        store.add(list(ids), vectors)
+    store.persist(Path(folder))
+    return store
+
+
+def open_store(folder: Path, dsn: str = "", ids: Sequence[str] | None = None, **options) -> VectorStore:
+    """Load the store persisted in `folder`. A generation written before stores existed has only
+    vectors.faiss: it is a flat store whose ids are the chunk ids in order (`ids`). `dsn` is the
+    setting's postgresql:// URL, used instead of the one recorded (which never holds a password)."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / META).read_text())
+    except FileNotFoundError:
+        meta = {"backend": "flat"}
+    except (OSError, ValueError) as e:
+        raise IndexStoreError(f"vector store in {folder} is unreadable ({e}); run `assistant ingest --rebuild`.") from e
+    kind = meta.get("backend")
+    if kind == "flat":
+        from .faiss_flat import FlatStore
+
+        return FlatStore.load(folder, ids=ids)
+    if kind == "hnsw":
+        from .faiss_hnsw import HnswStore
+
+        return HnswStore.load(folder, **options)
+    if kind == "pgvector":
+        from .pgvector import PgVectorStore
+
+        return PgVectorStore.load(folder, dsn=dsn if is_dsn(dsn) else "", **options)
+    raise IndexStoreError(f"vector store in {folder} has an unknown backend {kind!r}; run `assistant ingest --rebuild`.")
+
+
+def discard(folder: Path, dsn: str = "") -> None:
+    """Release what a generation's store holds outside its folder (a database table)."""
+    try:
+        meta = json.loads((Path(folder) / META).read_text())
+    except (OSError, ValueError):
+        return
+    if meta.get("backend") == "pgvector":
+        from .pgvector import drop_table
+
+        drop_table(dsn if is_dsn(dsn) else meta.get("dsn", ""), meta["table"])
+
+
+# -- helpers shared by the file backends ----------------------------------------------------------
+def write_meta(folder: Path, meta: dict) -> None:
+    write_text(Path(folder) / META, json.dumps(meta, indent=1))
+
+
+def write_ids(folder: Path, ids: Sequence[str | None]) -> None:
+    """One id a line; an empty line is a removed vector (its row is kept so labels stay stable)."""
+    for i in ids:
+        if i is not None and ("\n" in i or not i):
+            raise ValueError(f"chunk id {i!r} cannot be stored (empty or holds a line break)")
+    write_text(Path(folder) / IDS, "\n".join(i or "" for i in ids) + ("\n" if len(ids) else ""))
+
+
+def read_ids(folder: Path) -> list[str | None]:
+    text = (Path(folder) / IDS).read_text(encoding="utf-8")
+    lines = text.split("\n")[:-1] if text else []
+    return [i or None for i in lines]
+
+
+def write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def as_query(query: np.ndarray, dim: int) -> np.ndarray:
+    q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(-1))
+    if q.shape[0] != dim:
+        raise ValueError(f"query has {q.shape[0]} dimensions, the store {dim}")
+    return q
+
+
+def as_matrix(vectors: np.ndarray, dim: int, n: int) -> np.ndarray:
+    v = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+    if v.ndim != 2 or v.shape != (n, dim):
+        raise ValueError(f"expected {n} vectors of {dim} dimensions, got shape {v.shape}")
+    return v

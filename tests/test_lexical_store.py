@@ -1,0 +1,52 @@
+"""The persisted lexical index (lexical.sqlite, SQLite FTS5) scores exactly like in-memory BM25."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from fakes import HashEmbedder
+
+from assistant import index, lexical
+from assistant.ingest import load_folder
+from assistant.retrieve import HybridRetriever
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_stored_bm25_scores_are_identical_on_the_seeds_and_gold_questions(tmp_path):
+    docs, _ = load_folder(ROOT / "seeds")
+    texts = []
+    for d in docs:
+        chunks, _ = index.split_document(d, 900, 150)
+        texts += [index.lexical_text(c) for c in chunks]
+    lexical.write_stored(tmp_path / "lex.sqlite", texts)
+    mem, stored = lexical.BM25(texts), lexical.StoredBM25(tmp_path / "lex.sqlite")
+    assert stored.n == mem.n == len(texts) and np.array_equal(stored.lengths, mem.lengths) and stored.avg == mem.avg
+    assert stored.idf == mem.idf
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()]
+    questions += ["50.000 euro voor clinics", "1,5 miljoen", "", "onbekendwoordxyz"]
+    for q in questions:
+        for floor in (0.0, 2.0):
+            assert np.array_equal(stored.scores(q, floor), mem.scores(q, floor)), q
+    stored.close()
+
+
+def test_each_generation_writes_it_and_the_retriever_uses_it(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("De kosten van Sezen bedragen 50.000 euro. " * 8, encoding="utf-8")
+    (folder / "b.txt").write_text("Lochem regisseert de gemeente met een motie van 2 juli 2012. " * 8, encoding="utf-8")
+    docs, _ = load_folder(folder)
+    emb = HashEmbedder()
+    index.sync(tmp_path / "index", docs, emb, 200, 40, scope="docs")
+    idx = index.load(tmp_path / "index")
+    assert (idx.folder / lexical.FILE).is_file()
+    r = HybridRetriever(idx, emb)
+    assert isinstance(r.bm25, lexical.StoredBM25)
+    memory = lexical.BM25([index.lexical_text(c) for c in idx.chunks])
+    assert np.array_equal(r.bm25.scores("kosten Sezen 50.000"), memory.scores("kosten Sezen 50.000"))
+    assert r.search("motie Lochem 2012", 1)[0].chunk.source == "docs/b.txt"
+    # A generation without the file (written before it existed) builds BM25 in memory, same scores.
+    (idx.folder / lexical.FILE).unlink()
+    old = index.load(tmp_path / "index")
+    assert type(old.lexical()) is lexical.BM25
