@@ -90,6 +90,8 @@ def _is_disk_full(e: BaseException) -> bool:
     text = str(e)
     if "No space left on device" in text or "Disk quota exceeded" in text:
         return True  # e.g. faiss: a RuntimeError carrying strerror(errno)
+    if type(e).__name__ == "OperationalError" and "disk is full" in text:
+        return True  # sqlite3 (the lexical index): "database or disk is full"
     # numpy's tofile/save on a short fwrite: "833024 requested and 192480 written" (no errno).
     return isinstance(e, OSError) and e.errno is None and bool(re.search(r"\d+ requested and \d+ written", text))
 

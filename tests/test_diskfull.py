@@ -70,7 +70,7 @@ def test_ingest_on_a_full_tmpfs(tmp_path, small_fs, monkeypatch, capsys):
     assert msg.startswith("disk full while writing ") and f"free space in {idx_dir} and run ingest again" in msg
     written = msg.split("disk full while writing ", 1)[1].split(":")[0]
     assert written in {"vectors.faiss", "docs.jsonl", "chunks.jsonl", "sentences.jsonl", "sentence_vectors.npy",
-                       "manifest.json"}, msg
+                       "manifest.json", "store.json", "vector_ids.txt", "lexical.sqlite", "lexical.sqlite.tmp"}, msg
     _still_answers(idx_dir, before)
 
     # The CLI: one line, non-zero exit, no traceback.
