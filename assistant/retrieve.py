@@ -127,6 +127,9 @@ class HybridRetriever:
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         hits = tuple(Hit(self.index.chunks[row], score, dense.get(row), best_sentence.get(row)) for row, score in best)
         keep = {j for h in hits for j in self.index.sentences_of(self.index.row_of(h.chunk))}
+        if q is not None and not self.use_sentences:  # not used for ranking, but the evidence step needs them
+            for j in keep:
+                sentence_scores[j] = float(self.index.sentence_vectors[j] @ q)
         t2 = time.perf_counter()
         timings = {"embed_s": round(t1 - t0, 4), "search_s": round(t2 - t1, 4), "total_s": round(t2 - t0, 4)}
         return Retrieval(query, hits, q, {j: s for j, s in sentence_scores.items() if j in keep}, timings)
