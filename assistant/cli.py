@@ -43,6 +43,7 @@ def _settings(args):
         embedder=args.embedder,
         embed_backend=args.embed_backend,
         llm_base_url=args.llm_base_url,
+        embed_base_url=args.embed_base_url,
         vector_store=args.vector_store,
         n_threads=args.threads,
         n_ctx=args.n_ctx,
@@ -248,6 +249,8 @@ def parser() -> argparse.ArgumentParser:
                         "memory-mapped, exact re-scoring), auto (hnsw past 200,000 chunks; default) or a PostgreSQL "
                         "URL (pgvector); search reads whatever the index was written with")
     g.add_argument("--llm-base-url", help="use an OpenAI-compatible server instead of local llama.cpp, e.g. http://gpu-box:8080")
+    g.add_argument("--embed-base-url", help="use an OpenAI-compatible embeddings server (/v1/embeddings) instead of the "
+                                            "local embedding model, e.g. http://gpu-box:8081")
     g.add_argument("--threads", type=int, help="CPU threads for the LLM (default: all cores)")
     g.add_argument("--n-ctx", type=int, help="LLM context size in tokens (default 4096)")
     g.add_argument("--temperature", type=float, help="sampling temperature (default 0.1)")

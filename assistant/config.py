@@ -5,6 +5,7 @@ Only `Settings.from_env` looks at the environment; every other module takes a Se
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -31,6 +32,12 @@ class Settings:
     # "auto": the ONNX int8 export when it exists (2x faster ingest, 4x faster queries), else
     # PyTorch; an existing index keeps the backend it was built with. "onnx" / "torch" force one.
     embed_backend: str = "auto"
+    # An OpenAI-compatible embeddings server (POST {url}/v1/embeddings) instead of the local model;
+    # empty = local. embed_api_model is the model name sent; embed_prompts the query/document prompts
+    # as JSON {"query": ..., "document": ...} ("" = EmbeddingGemma's, "none" = no prompts).
+    embed_base_url: str = ""
+    embed_api_model: str = "local"
+    embed_prompts: str = ""
     # Generation
     llm_base_url: str = ""  # OpenAI-compatible server; empty = local llama.cpp
     llm_api_model: str = "local"
@@ -71,9 +78,28 @@ class Settings:
     def embedder_key(self) -> str | None:
         return self.embedder if self.embedder in MODELS else None
 
+    def embed_prompt_dict(self) -> dict[str, str] | None:
+        """The prompts for a served embedder (None: the default, EmbeddingGemma's)."""
+        raw = (self.embed_prompts or "").strip()
+        if not raw:
+            return None
+        if raw.lower() == "none":
+            return {}
+        try:
+            value = json.loads(raw)
+            if not isinstance(value, dict) or not all(isinstance(value.get(k, ""), str) for k in ("query", "document")):
+                raise ValueError
+        except ValueError:
+            raise InputError('ASSISTANT_EMBED_PROMPTS must be JSON {"query": "...", "document": "..."} or "none", '
+                             f"got {raw!r}") from None
+        return {k: value[k] for k in ("query", "document") if k in value}
+
     def __post_init__(self):
         if self.embed_backend not in ("auto", "onnx", "torch"):
             raise InputError(f"embed backend {self.embed_backend!r} is not one of auto, onnx, torch")
+        if self.embed_base_url and not self.embed_base_url.startswith(("http://", "https://")):
+            raise InputError(f"ASSISTANT_EMBED_BASE_URL={self.embed_base_url!r} must start with http:// or https://")
+        self.embed_prompt_dict()  # raises InputError for bad JSON
         from .store import kind_for
 
         kind_for(self.vector_store, 0)  # raises InputError for an unknown setting

@@ -13,6 +13,10 @@ class ModelMissingError(AssistantError):
     """A model file or folder is not where the settings say; the message says how to get it."""
 
 
+class EmbedderError(AssistantError):
+    """The embedding model (an embeddings server) failed or answered wrongly."""
+
+
 class IndexStoreError(AssistantError):
     """The index is missing, corrupt or built with another embedder."""
 

@@ -17,11 +17,21 @@ A process killed at any point leaves the previous generation live and loadable.
 
 Re-ingest reuses the vectors of unchanged documents (same text hash, same chunk settings, same
 embedder), embeds only new or changed ones, and drops documents that disappeared from the folder.
+
+Resumable ingest: the texts to embed are embedded in batches of EMBED_BATCH, and each finished
+batch is checkpointed (np.save to a temp file, fsync, rename) into a work folder
+`.ingest-<fingerprint>/` inside the index folder. The fingerprint covers the embedder name, the
+chunk settings, the batch size and the exact list of (title, text) pairs to embed, so only a rerun
+of the same ingest (same documents, same embedder) reuses them. A killed ingest loses at most the
+batch in progress: the rerun loads the finished batches (memory-mapped) and embeds the rest. The
+work folder is deleted once the new generation is live. Vectors of finished batches live in those
+files, not in memory, until the generation is assembled.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -49,6 +59,20 @@ from .types import Chunk, Document, SentenceSpan
 FORMAT = 2  # 2: chunk context + sentence store
 # What a chunk is embedded as (see chunk_text / embed.document_text); a change re-embeds everything.
 CHUNK_TEXT = "title-slot+context-v1"
+EMBED_BATCH = 256  # texts per embedding call and per checkpoint file
+WORK_PREFIX = ".ingest-"
+
+# Test hook: called with the name of a point in the write path ("checkpoint-tmp": a checkpoint's temp
+# file is written but not yet renamed; "checkpoint": a checkpoint is in place; "generation": the new
+# generation's files are half written; "generation-done": its folder is in place, CURRENT not yet
+# swapped; "swap": CURRENT.tmp written, about to replace CURRENT; "swapped": CURRENT replaced, the work
+# folder not yet removed). tests/test_faults.py kills the process at these points.
+_fault_hook: Callable[[str], None] | None = None
+
+
+def _point(name: str) -> None:
+    if _fault_hook is not None:
+        _fault_hook(name)
 
 
 @dataclass
@@ -63,6 +87,9 @@ class IngestReport:
     chunks_total: int = 0
     rebuilt: str = ""  # why everything was re-embedded, if it was
     seconds: float = 0.0
+    # Of the chunks + sentences embedded, how many vectors came from the checkpoints of an earlier,
+    # interrupted run of the same ingest (the rest were computed now).
+    resumed_texts: int = 0
 
     def summary(self) -> str:
         parts = [
@@ -73,6 +100,8 @@ class IngestReport:
             f"{self.chunks_embedded} chunks + {self.sentences_embedded} sentences embedded",
             f"{self.chunks_total} chunks in index",
         ]
+        if self.resumed_texts:
+            parts.append(f"{self.resumed_texts} vectors resumed from an interrupted ingest")
         if self.problems:
             parts.append(f"{len(self.problems)} skipped")
         return ", ".join(parts) + f" ({self.seconds:.1f} s)"
@@ -277,12 +306,15 @@ def sync(
     progress: Callable[[int, int], None] | None = None,
     _after_embed: Callable[[], None] | None = None,
     vector_store: str = "auto",
+    batch_size: int = EMBED_BATCH,
 ) -> IngestReport:
     """Make the index hold exactly `docs` for `scope` (a source prefix), keeping other scopes.
 
     scope=None means the given docs are added/updated and nothing is removed (uploads).
     `vector_store` (flat | hnsw | auto | postgresql://...) is the backend the new generation's
     chunk vectors are written to (assistant/store/); reused vectors are copied, never re-embedded.
+    New texts are embedded `batch_size` at a time, each batch checkpointed so that a rerun after a
+    kill resumes (see the module docstring; report.resumed_texts counts the vectors reused).
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
@@ -362,26 +394,37 @@ def sync(
 
         if progress:
             progress(0, total)
-        # Nothing new to embed: don't even load the model (warm re-ingest stays instant).
-        fresh = (embedder.embed_documents([chunk_text(chunks[i]) for i in to_embed], progress=tick,
-                                          titles=[chunks[i].title for i in to_embed]) if to_embed else None)
-        s_fresh = (embedder.embed_documents([all_docs[sents[i].source].text[sents[i].start:sents[i].end] for i in s_to_embed],
-                                            progress=tick, titles=[all_docs[sents[i].source].title for i in s_to_embed])
-                   if s_to_embed else None)
+        # The texts to embed, chunks then sentences; nothing to embed: the model is never loaded
+        # (warm re-ingest stays instant).
+        items = [(chunks[i].title, chunk_text(chunks[i])) for i in to_embed]
+        items += [(all_docs[sents[i].source].title, all_docs[sents[i].source].text[sents[i].start:sents[i].end])
+                  for i in s_to_embed]
+        work = _work_folder(index_dir, embedder.name, settings, items, batch_size)
+        with disk_full_guard(index_dir):  # a full disk while checkpointing: the same clear error
+            batches, report.resumed_texts = _embed_checkpointed(work, embedder, items, batch_size, tick)
         if _after_embed:
             _after_embed()  # test hook: lets a test kill the process mid-write
-        if fresh is not None:
-            dim = int(fresh.shape[1])
-        elif s_fresh is not None:
-            dim = int(s_fresh.shape[1])
+        if batches:
+            dim = int(np.load(batches[0], mmap_mode="r").shape[1])
         elif old is not None:
             dim = int(old.manifest["dim"])
         else:  # an empty index from scratch
             dim = embedder.dim
         reused = [r for r in reuse_rows if r is not None]
         old_vectors = dict(zip(reused, old.vectors(reused))) if old and reused else None
-        vectors = _assemble(len(chunks), dim, to_embed, fresh, reuse_rows, old_vectors)
-        s_vectors = _assemble(len(sents), dim, s_to_embed, s_fresh, reuse_srows, old.sentence_vectors if old else None)
+        vectors = _assemble(len(chunks), dim, reuse_rows, old_vectors)
+        s_vectors = _assemble(len(sents), dim, reuse_srows, old.sentence_vectors if old else None)
+        # Fresh vectors: item p is chunk row to_embed[p], then sentence row s_to_embed[p - nc]; one
+        # memory-mapped checkpoint at a time.
+        nc, rows = len(to_embed), np.asarray(to_embed + s_to_embed, dtype=np.int64)
+        for k, path in enumerate(batches):
+            part = np.load(path, mmap_mode="r")
+            lo, hi = k * batch_size, k * batch_size + part.shape[0]
+            if lo < nc:
+                vectors[rows[lo:min(hi, nc)]] = part[:min(hi, nc) - lo]
+            if hi > nc:
+                s_vectors[rows[max(lo, nc):hi]] = part[max(lo, nc) - lo:]
+            del part
 
         report.chunks_embedded = len(to_embed)
         report.sentences_embedded = len(s_to_embed)
@@ -401,15 +444,100 @@ def sync(
             old.store.close()
         with disk_full_guard(index_dir):  # disk full: one clear error, the half-written generation removed
             _write_generation(index_dir, manifest, all_docs, chunks, vectors, sents, s_vectors, vector_store)
+        _point("swapped")
+        # The generation is live: checkpoints (this run's, and any of an ingest that never finished)
+        # are garbage.
+        for p in index_dir.iterdir():
+            if p.is_dir() and p.name.startswith(WORK_PREFIX):
+                shutil.rmtree(p, ignore_errors=True)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _assemble(n: int, dim: int, fresh_rows: list[int], fresh, reuse_rows: list[int | None], old_vectors) -> np.ndarray:
-    """Row i of the new matrix: a freshly embedded vector, or row reuse_rows[i] of the old one."""
+def _work_folder(index_dir: Path, embedder_name: str, settings: dict, items: list[tuple[str, str]],
+                 batch_size: int) -> Path:
+    """The checkpoint folder of exactly this embedding job: another embedder, other chunk settings
+    or any other text (or order of texts) gives another folder, so stale vectors are never reused."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"format": FORMAT, "embedder": embedder_name, "chunking": settings, "batch": batch_size,
+                         "texts": len(items)}, sort_keys=True).encode())
+    for title, text in items:
+        for part in (title, text):
+            b = part.encode("utf-8")
+            h.update(len(b).to_bytes(8, "little"))
+            h.update(b)
+    return Path(index_dir) / f"{WORK_PREFIX}{h.hexdigest()[:24]}"
+
+
+def _embed_checkpointed(work: Path, embedder: Embedder, items: list[tuple[str, str]], batch_size: int,
+                        tick: Callable[[int], None]) -> tuple[list[Path], int]:
+    """Embed `items` in batches into checkpoint files work/batch-NNNNNN.npy (one per batch, in
+    order), reusing the files an interrupted run of the same job left. Returns the files and how
+    many vectors were reused. Only one batch of vectors is in memory at a time."""
+    if not items:
+        return [], 0
+    # Checkpoints of another job (an ingest interrupted and then changed, another embedder) can
+    # never be used by this one: free their space first.
+    for p in work.parent.iterdir():
+        if p.is_dir() and p.name.startswith(WORK_PREFIX) and p != work:
+            shutil.rmtree(p, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    paths, resumed, dim = [], 0, None
+    for k, lo in enumerate(range(0, len(items), batch_size)):
+        batch = items[lo:lo + batch_size]
+        path = work / f"batch-{k:06d}.npy"
+        paths.append(path)
+        done = _load_checkpoint(path, len(batch), dim)
+        if done is not None:
+            dim = done
+            resumed += len(batch)
+            tick(len(batch))
+            continue
+        vecs = np.ascontiguousarray(embedder.embed_documents([t for _, t in batch], progress=tick,
+                                                             titles=[title for title, _ in batch]), dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape[0] != len(batch):
+            raise IndexStoreError(f"the embedder {embedder.name} returned {vecs.shape} vectors for {len(batch)} texts")
+        dim = int(vecs.shape[1])
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            _save_checkpoint(tmp, vecs)
+        except BaseException as e:
+            tmp.unlink(missing_ok=True)  # a full disk: give back the space of the partial file
+            if isinstance(e, OSError) and e.errno is not None and not e.filename:
+                e.filename = str(tmp)  # named in the disk-full message
+            raise
+        _point("checkpoint-tmp")
+        os.replace(tmp, path)
+        _fsync_path(work)
+        _point("checkpoint")
+        del vecs
+    return paths, resumed
+
+
+def _save_checkpoint(path: Path, vecs: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.lib.format.write_array(f, vecs, allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _load_checkpoint(path: Path, rows: int, dim: int | None) -> int | None:
+    """The vector width of a finished checkpoint with `rows` finite rows (of width `dim` when
+    known), or None when there is none or it is unusable (then the batch is embedded again)."""
+    try:
+        part = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if part.ndim != 2 or part.shape[0] != rows or (dim is not None and part.shape[1] != dim) \
+            or not np.isfinite(part).all():
+        return None
+    return int(part.shape[1])
+
+
+def _assemble(n: int, dim: int, reuse_rows: list[int | None], old_vectors) -> np.ndarray:
+    """The new matrix with row i = row reuse_rows[i] of the old one where it is reused (zeros
+    elsewhere, filled with fresh vectors by the caller)."""
     out = np.zeros((n, dim), dtype=np.float32)
-    for j, i in enumerate(fresh_rows):
-        out[i] = fresh[j]
     for i, row in enumerate(reuse_rows):
         if row is not None:
             out[i] = old_vectors[row]
@@ -430,6 +558,7 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
     manifest = {**manifest, "generation": name, "vector_store": store.kind}
     _write_text(tmp / "docs.jsonl", "".join(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in docs.values()))
     _write_text(tmp / "chunks.jsonl", "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks))
+    _point("generation")
     _write_text(tmp / "sentences.jsonl", "".join(json.dumps([sp.source, sp.start, sp.end], ensure_ascii=False) + "\n" for sp in sents))
     with open(tmp / "sentence_vectors.npy", "wb") as f:
         np.save(f, np.ascontiguousarray(s_vectors, dtype=np.float32))
@@ -440,8 +569,10 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
         _fsync_path(p)
     os.replace(tmp, index_dir / name)
     _fsync_path(index_dir)
+    _point("generation-done")
     pointer = index_dir / "CURRENT.tmp"
     _write_text(pointer, name + "\n")
+    _point("swap")
     os.replace(pointer, index_dir / "CURRENT")
     _fsync_path(index_dir)
     # Old generations and leftovers of killed writes are garbage now (a database table of an old

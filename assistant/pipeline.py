@@ -21,7 +21,12 @@ from .retrieve import HybridRetriever
 def make_embedder(settings: Settings, index_embedder: str | None = None) -> Embedder:
     """The embedder the settings ask for. With backend "auto", an index built by one backend keeps
     it (vectors of different backends differ slightly and are never mixed); a new index gets ONNX
-    when its export exists (`assistant models fetch` makes it), else PyTorch."""
+    when its export exists (`assistant models fetch` makes it), else PyTorch. With
+    ASSISTANT_EMBED_BASE_URL set, an OpenAI-compatible embeddings server (embed/http.py)."""
+    if settings.embed_base_url:
+        from .embed.http import HttpEmbedder
+
+        return HttpEmbedder(settings.embed_base_url, settings.embed_api_model, prompts=settings.embed_prompt_dict())
     path = settings.embedder_path()
     onnx_dir = export_folder(path)
     backend = settings.embed_backend

@@ -274,7 +274,7 @@ def prefill_speed(settings: Settings) -> dict:
 
 
 # Parts with their own options live in their own modules.
-SUBCOMMANDS = {"load": "load", "injection": "injection"}
+SUBCOMMANDS = {"load": "load", "injection": "injection", "faults": "faults"}
 
 
 def main() -> int:

@@ -69,8 +69,11 @@ def test_ingest_on_a_full_tmpfs(tmp_path, small_fs, monkeypatch, capsys):
     msg = str(e.value)
     assert msg.startswith("disk full while writing ") and f"free space in {idx_dir} and run ingest again" in msg
     written = msg.split("disk full while writing ", 1)[1].split(":")[0]
+    # The embedding checkpoints (index.py: batch-NNNNNN.npy.tmp in .ingest-*/) count: they take
+    # space before the generation does.
     assert written in {"vectors.faiss", "docs.jsonl", "chunks.jsonl", "sentences.jsonl", "sentence_vectors.npy",
-                       "manifest.json", "store.json", "vector_ids.txt", "lexical.sqlite", "lexical.sqlite.tmp"}, msg
+                       "manifest.json", "store.json", "vector_ids.txt", "lexical.sqlite", "lexical.sqlite.tmp"} \
+        or (written.startswith("batch-") and written.endswith(".npy.tmp")), msg
     _still_answers(idx_dir, before)
 
     # The CLI: one line, non-zero exit, no traceback.
@@ -89,7 +92,8 @@ def _enospc(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-@pytest.mark.parametrize("where", ["sentence_vectors.npy", "chunks.jsonl", "vectors.faiss", "CURRENT.tmp"])
+@pytest.mark.parametrize("where", ["batch-000000.npy.tmp", "sentence_vectors.npy", "chunks.jsonl", "vectors.faiss",
+                                   "CURRENT.tmp"])
 def test_simulated_enospc(tmp_path, monkeypatch, where):
     docs, idx_dir = tmp_path / "docs", tmp_path / "index"
     _write_docs(docs)
@@ -97,7 +101,13 @@ def test_simulated_enospc(tmp_path, monkeypatch, where):
     before = index.load(idx_dir).generation
     (docs / "extra.txt").write_text("Een nieuw document over deelfietsen in Zuiderzee.", encoding="utf-8")
 
-    if where == "sentence_vectors.npy":
+    if where == "batch-000000.npy.tmp":  # an embedding checkpoint
+        def save_checkpoint(path, vecs):
+            Path(path).write_bytes(b"\x93NUMPY")
+            _enospc()
+
+        monkeypatch.setattr(index, "_save_checkpoint", save_checkpoint)
+    elif where == "sentence_vectors.npy":
         monkeypatch.setattr(index.np, "save", _enospc)
     elif where == "vectors.faiss":
         import faiss

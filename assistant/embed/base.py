@@ -49,6 +49,11 @@ def read_prompts(folder: Path) -> dict[str, str]:
     return {k: prompts[k] for k in ("query", "document") if isinstance(prompts.get(k), str)}
 
 
+# EmbeddingGemma's own prompts (its config_sentence_transformers.json): what a served model gets
+# unless ASSISTANT_EMBED_PROMPTS says otherwise.
+EMBEDDINGGEMMA_PROMPTS = {"query": "task: search result | query: ", "document": "title: none | text: "}
+
+
 def document_text(prompts: dict[str, str], title: str, text: str) -> str:
     """The full string a document passage is embedded as.
 
