@@ -60,6 +60,7 @@ class EvidenceSelector:
         # How the prompt shows a list of excerpts; the budget is counted on exactly that text.
         self.render = render or (lambda ex: "\n\n".join(f"[{e.n}] {e.title}\n{e.context}\n{e.text}" for e in ex))
         self._outlines: dict[str, Outline] = {}
+        self._first_row: dict[str, int] | None = None
 
     def outline(self, source: str) -> Outline:
         if source not in self._outlines:
@@ -100,23 +101,18 @@ class EvidenceSelector:
 
     def vectors_of(self, excerpt: Excerpt):
         """The stored vectors of the sentences an excerpt is made of (for the support check)."""
-        rows = [j for j, sp in enumerate(self._sentences_by_source().get(excerpt.source, ()))
-                if sp.start >= excerpt.start and sp.end <= excerpt.end]
-        base = self._source_base().get(excerpt.source, 0)
-        return self.index.sentence_vectors[[base + j for j in rows]] if rows else None
-
-    def _sentences_by_source(self):
-        if not hasattr(self, "_by_source"):
-            self._by_source, self._base = {}, {}
+        if self._first_row is None:  # sentence rows are grouped by document: where each one starts
+            self._first_row = {}
             for j, sp in enumerate(self.index.sentences):
-                if sp.source not in self._by_source:
-                    self._by_source[sp.source], self._base[sp.source] = [], j
-                self._by_source[sp.source].append(sp)
-        return self._by_source
-
-    def _source_base(self):
-        self._sentences_by_source()
-        return self._base
+                self._first_row.setdefault(sp.source, j)
+        rows = []
+        j = self._first_row.get(excerpt.source, len(self.index.sentences))
+        while j < len(self.index.sentences) and self.index.sentences[j].source == excerpt.source:
+            sp = self.index.sentences[j]
+            if sp.start >= excerpt.start and sp.end <= excerpt.end:
+                rows.append(j)
+            j += 1
+        return self.index.sentence_vectors[rows] if rows else None
 
     # -- helpers ------------------------------------------------------------------------------
     def _seed(self, j: int) -> bool:
