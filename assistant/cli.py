@@ -306,7 +306,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--compare", help="an earlier output folder to compare against")
     e.add_argument("--retrieval-only", action="store_true", help="skip generation (fast)")
     e.add_argument("--limit", type=int, help="only the first N questions")
-    e.add_argument("-k", type=int, default=None, help="passages given to the model (default 5)")
+    e.add_argument("-k", type=int, default=None, help="chunks retrieved for the evidence (default 5)")
+    e.add_argument("--no-prefill", action="store_true",
+                   help="skip measuring raw llama.cpp prefill speed after a full run (~1 minute)")
     e.set_defaults(func=cmd_eval)
     return ap
 

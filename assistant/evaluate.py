@@ -494,6 +494,13 @@ def render_markdown(report: dict, records: list[dict]) -> str:
     if meta["errors"]:
         out.append(f"- **{meta['errors']} question(s) failed** (see below); their metrics are missing from the averages")
     out += ["", "## Metrics", "", metrics_table(summary, ro), ""]
+    pre = meta.get("prefill") or {}
+    ft = summary.get("all", {}).get("first_token_p50_s")
+    if pre.get("prefill_tok_s") and ft is not None:
+        out += [f"Speed, machine-independent: first token p50 {ft:.2f} s x raw llama.cpp prefill "
+                f"{pre['prefill_tok_s']:.1f} tokens/s (the faster of CPU repack off {pre.get('repack_off')} / on "
+                f"{pre.get('repack_on')}, ~800 Dutch tokens, measured after the questions in this run) = "
+                f"**{ft * pre['prefill_tok_s']:.0f} token equivalents**.", ""]
     curve = report.get("context_curve")
     if curve:
         out += ["## Context recall by evidence budget", "",
@@ -656,7 +663,8 @@ def _resumable(out: Path, old: dict, meta: dict, ids: set[str]) -> dict[str, dic
 
 
 def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_only: bool = False,
-        limit: int | None = None, *, embedder=None, generator=None, show_progress: bool = True) -> dict:
+        limit: int | None = None, *, embedder=None, generator=None, show_progress: bool = True,
+        measure_prefill: bool = True) -> dict:
     """Evaluate and write records.jsonl, report.json, report.md, report.png into `out`; return the report."""
     from tqdm import tqdm
 
@@ -743,6 +751,13 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
     os.replace(partial, out / RECORDS)
 
     meta["duration_s"] = round(time.perf_counter() - t_start, 1)
+    if not retrieval_only and type(gen).__name__ == "LlamaCppGenerator" and measure_prefill:
+        # The machine's own prompt-reading speed, in the same run: first token x this = token equivalents.
+        from . import prefill
+
+        bar_note = "measuring raw llama.cpp prefill speed (repack off / on) for the report ..."
+        print(bar_note, file=sys.stderr)
+        meta["prefill"] = prefill.both()
     report = write_report(out, records, meta, previous)
     (out / RUN_META).unlink(missing_ok=True)
     return report
@@ -791,6 +806,7 @@ def run_cli(settings, args) -> int:
     report = run(
         settings, Path(args.gold), Path(args.out), Path(args.compare) if args.compare else None,
         retrieval_only=args.retrieval_only, limit=args.limit,
+        measure_prefill=not getattr(args, "no_prefill", False),
     )
     print(metrics_table(report["metrics"], report["meta"]["mode"] == "retrieval-only"))
     cmp = report.get("compare")

@@ -214,15 +214,10 @@ LLAMA_CONFIGS = [  # (label, {setting: value}); one factor at a time from the de
 ]
 
 
-def prefill_text(tokens: int = 800) -> str:
-    """~`tokens` tokens of Dutch text from the seeds (3.4 characters per token)."""
-    text = (ROOT / "seeds" / "001_df41d20decff5aed.txt").read_text(encoding="utf-8")
-    return text[: int(tokens * 3.4)]
-
-
 def measure_llama(settings: Settings, config: dict, reps: int = 2) -> dict:
     """Prefill tokens/s on an ~800-token Dutch text and decode tokens/s, in this process."""
     from assistant.generate import LlamaCppGenerator
+    from assistant.prefill import prefill_text
 
     kw = {"n_batch": 512, "flash_attn": False, "extra_buffers": False, "n_threads": settings.n_threads, **config}
     gen = LlamaCppGenerator(settings.llm_path(), n_ctx=2048, n_threads=kw["n_threads"], n_batch=kw["n_batch"],
@@ -259,18 +254,6 @@ def bench_llama(settings: Settings) -> dict:
     ok = [r for r in rows if "prefill_tok_s" in r]
     best = max(ok, key=lambda r: r["prefill_tok_s"]) if ok else None
     return {"model": settings.llm_path().name, "configs": rows, "fastest_prefill": best}
-
-
-def prefill_speed(settings: Settings) -> dict:
-    """Raw llama.cpp prefill tokens/s on ~800 Dutch tokens, the faster of CPU repack off/on (each in a
-    subprocess): the machine's own speed, to turn a first-token time into token equivalents."""
-    speeds = {}
-    for name, config in (("repack_off", {}), ("repack_on", {"extra_buffers": True})):
-        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "_llama_one", json.dumps(config)],
-                              capture_output=True, text=True, cwd=ROOT, timeout=900)
-        if proc.returncode == 0:
-            speeds[name] = json.loads(proc.stdout.strip().splitlines()[-1])["prefill_tok_s"]
-    return {"prefill_tok_s": max(speeds.values()) if speeds else None, **{f"prefill_tok_s_{k}": v for k, v in speeds.items()}}
 
 
 # Parts with their own options live in their own modules.
