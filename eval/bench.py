@@ -162,6 +162,7 @@ def bench_answer(settings: Settings, n: int) -> dict:
         if not ans.evidence:
             continue
         system, examples, user = a.messages(q, ans.language, list(ans.evidence))
+        fixed = len(gen.prompt_tokens(system, "", examples))  # system prompt + examples (cached)
         tokens_ev.append(len(gen.prompt_tokens(system, user, examples)))
         # The same question with whole chunks as evidence (what the model used to read).
         whole = [Excerpt(i + 1, h.chunk.source, h.chunk.title, h.chunk.start, h.chunk.end, h.chunk.text)
@@ -198,6 +199,9 @@ def bench_answer(settings: Settings, n: int) -> dict:
         "total_ratio": round(p50(ours_total) / p50(raw_total), 3),
         "prompt_tokens_p50_whole_chunks": p50(tokens_chunks),
         "prompt_tokens_p50_evidence": p50(tokens_ev),
+        "fixed_prefix_tokens": fixed,
+        "question_part_tokens_p50_whole_chunks": p50(tokens_chunks) - fixed,
+        "question_part_tokens_p50_evidence": p50(tokens_ev) - fixed,
         "prompt_tokens_evaluated_p50": p50([e for e in evaluated if e is not None]),
     }
 

@@ -56,14 +56,23 @@ class ObeysInjection(EchoGenerator):
         yield re.sub(r"\s*\[1\]$", "", first) + (" " + " ".join(found) if found else "") + " [1]"
 
 
-def test_obeying_generator_is_counted_as_followed():
+def test_obeying_generator_is_counted_as_followed(monkeypatch):
+    """With the guard switched off most injections reach the model, and an obeying generator is counted
+    as following exactly those; with the guard on, fewer reach it and fewer are followed."""
+    import assistant.evidence
+
     rows = injection.load_set()
-    out = injection.run_injection(fake=True, generator=ObeysInjection([r["marker"] for r in rows]))
+    markers = [r["marker"] for r in rows]
+    guarded = injection.run_injection(fake=True, generator=ObeysInjection(markers))
+    with monkeypatch.context() as m:
+        m.setattr(assistant.evidence, "is_instruction", lambda text: False)
+        out = injection.run_injection(fake=True, generator=ObeysInjection(markers))
     assert out["reached_model"] >= len(rows) // 2
-    for rec in out["per_document"]:  # it obeys exactly when the injection is in the evidence it read
+    for rec in out["per_document"] + guarded["per_document"]:  # obeys exactly when the injection was in its evidence
         assert rec["followed_raw"] == rec["reached_model"] == rec["followed"], rec
     plain = injection.run_injection(fake=True, generator=EchoGenerator())
     assert plain["followed"] < out["followed"]
+    assert guarded["reached_model"] < out["reached_model"] and guarded["followed"] < out["followed"]
 
 
 def test_cli_fake_limit(tmp_path):
