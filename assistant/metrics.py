@@ -193,7 +193,7 @@ MEAN_KEYS = (
     "language_match",
 )
 LATENCY_KEYS = ("retrieve_s", "first_token_s", "total_s")
-COUNT_KEYS = ("prompt_tokens", "prompt_tokens_evaluated")  # reported as p50 / p95
+COUNT_KEYS = ("prompt_tokens", "prompt_tokens_evaluated", "prompt_tokens_total")  # reported as p50 / p95
 
 
 def summarize(rows: Sequence[dict]) -> dict:
