@@ -18,7 +18,8 @@ from assistant.errors import InputError
 
 @pytest.fixture
 def no_server(monkeypatch):
-    """ui.build / warm_up / serve replaced by recorders; the serve loop ends at once."""
+    """build / warm_up / serve (as `launch` in ui/server.py sees them) replaced by recorders; the
+    serve loop ends at once."""
     calls: dict = {}
 
     def fake_build(settings, with_llm=True, **kw):
@@ -34,10 +35,10 @@ def no_server(monkeypatch):
     def stop(_seconds):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ui, "build", fake_build)
-    monkeypatch.setattr(ui, "warm_up", lambda pipeline: None)
-    monkeypatch.setattr(ui, "serve", fake_serve)
-    monkeypatch.setattr(ui.time, "sleep", stop)
+    monkeypatch.setattr(ui.server, "build", fake_build)
+    monkeypatch.setattr(ui.server, "warm_up", lambda pipeline: None)
+    monkeypatch.setattr(ui.server, "serve", fake_serve)
+    monkeypatch.setattr(ui.server.time, "sleep", stop)
     monkeypatch.delenv("ASSISTANT_AUTH", raising=False)
     return calls
 

@@ -1,4 +1,4 @@
-"""The browser chat (assistant/ui.py).
+"""The browser chat (assistant/ui/).
 
 Fast tests drive the UI's own logic with the fakes (hashed embedder, echo generator). The
 acceptance test (marked real) starts `assistant chat` with the real embedder and the default real
