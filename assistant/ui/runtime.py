@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .. import documents
 from .. import index as index_mod
 from ..config import Settings
 from ..errors import InputError
 from ..ingest import SUFFIXES, Problem, load_file, load_folder
 from ..pipeline import Pipeline, build
 
-UPLOAD_SCOPE = "uploads"
+UPLOAD_SCOPE = documents.UPLOAD_SCOPE
 
 
 @dataclass
@@ -32,13 +33,13 @@ class UploadResult:
 
 
 class Runtime:
-    """The live Pipeline, shared by all tabs, and the one way to add documents to it."""
+    """The live Pipeline, shared by all tabs, and the one way to add, remove or re-index documents."""
 
     def __init__(self, settings: Settings, pipeline: Pipeline):
         self.settings = settings
         self._pipeline = pipeline
         self._swap = threading.Lock()  # guards the reference
-        self._write = threading.Lock()  # one upload (copy + sync + reload) at a time
+        self._write = threading.Lock()  # one change (upload, removal, re-index: sync + reload) at a time
 
     @property
     def pipeline(self) -> Pipeline:
@@ -89,11 +90,42 @@ class Runtime:
                 progress=lambda done, total: say("embedding", done, total), vector_store=s.vector_store,
             )
             say("loading", 0, 1)
-            fresh = build(s, with_llm=current.assistant.generator is not None, embedder=current.embedder,
-                          generator=current.assistant.generator)
-            self._replace(fresh)
+            self._reload()
             say("loading", 1, 1)
         return result
+
+    def list_documents(self) -> list[documents.DocumentInfo]:
+        return documents.list_documents(self.pipeline.index, self.settings.index_dir)
+
+    def remove_document(self, source: str) -> index_mod.IngestReport:
+        """Take a document out of the index (and its file out of uploads/); answers after this one
+        never see its passages."""
+        with self._write:
+            current = self.pipeline
+            source = documents.find(current.index, source)
+            s = self.settings
+            report = documents.remove(s.index_dir, source, current.embedder, s.chunk_size, s.chunk_overlap,
+                                      vector_store=s.vector_store)
+            self._reload()
+        return report
+
+    def reindex_document(self, source: str, progress: Callable[[int, int], None] | None = None) -> index_mod.IngestReport:
+        """Read a document's file again and index what changed."""
+        with self._write:
+            current = self.pipeline
+            source = documents.find(current.index, source)
+            s = self.settings
+            report = documents.reindex(s.index_dir, s.seeds_dir, source, current.embedder, s.chunk_size,
+                                       s.chunk_overlap, vector_store=s.vector_store, progress=progress)
+            self._reload()
+        return report
+
+    def _reload(self) -> None:
+        """Load the index generation just written and swap it in (same models: nothing reloads)."""
+        current = self.pipeline
+        fresh = build(self.settings, with_llm=current.assistant.generator is not None, embedder=current.embedder,
+                      generator=current.assistant.generator)
+        self._replace(fresh)
 
 
 def safe_name(name: str) -> str:

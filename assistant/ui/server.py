@@ -14,15 +14,20 @@ import sys
 import time
 
 from ..config import Settings
-from ..errors import AssistantError
+from ..errors import AssistantError, InputError
 from ..ingest import MAX_FILE_BYTES
 from ..pipeline import Pipeline, build
 from .app import CSS, build_app, theme
 from .auth import _login_checker, check_exposure, is_loopback
+from .i18n import CHOICES
 from .runtime import Runtime
 
 QUEUE_MAX_SIZE = 16  # questions/uploads waiting for a worker; more are refused at once (busy)
-BUSY_MESSAGE = "The assistant is busy answering other questions: try again in a moment."
+# Said before a tab's language is known, so in both.
+BUSY_MESSAGE = ("The assistant is busy answering other questions: try again in a moment. / "
+                "De assistent beantwoordt andere vragen: probeer het zo opnieuw.")
+LOGIN_MESSAGE = ("Log in with the user name and password the assistant was started with. / "
+                 "Meld je aan met de gebruikersnaam en het wachtwoord waarmee de assistent is gestart.")
 
 
 def warm_up(pipeline: Pipeline) -> None:
@@ -50,13 +55,15 @@ def _busy_when_full(demo) -> None:
 
 
 def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
-          *, auth: tuple[str, str] | None = None, no_auth: bool = False, queue_max_size: int | None = QUEUE_MAX_SIZE):
+          *, auth: tuple[str, str] | None = None, no_auth: bool = False, queue_max_size: int | None = QUEUE_MAX_SIZE,
+          lang: str = "auto"):
     """Start the app in background threads; returns (demo, local URL). demo.close() stops it.
     With auth=(user, password) the page and its API need that login (see check_exposure).
-    queue_max_size: events that may wait for a worker; one more is refused at once as busy."""
+    queue_max_size: events that may wait for a worker; one more is refused at once as busy.
+    lang: the language a tab starts in ("nl", "en", or "auto": the browser's)."""
     check_exposure(host, auth, no_auth)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    demo = build_app(runtime)
+    demo = build_app(runtime, lang)
     demo.queue(default_concurrency_limit=1, max_size=queue_max_size)
     _busy_when_full(demo)
     try:
@@ -66,7 +73,7 @@ def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_brow
             run_history=False, enable_monitoring=False, mcp_server=False, ssr_mode=False,
             max_file_size=MAX_FILE_BYTES,
             auth=_login_checker(*auth) if auth else None,
-            auth_message="Log in with the user name and password the assistant was started with." if auth else None,
+            auth_message=LOGIN_MESSAGE if auth else None,
         )
     except OSError as e:
         raise AssistantError(f"cannot start the web server on {host}:{port} ({e}); try another --port") from e
@@ -76,9 +83,11 @@ def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_brow
 
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
            *, warm: bool = True, auth: tuple[str, str] | None = None, no_auth: bool = False,
-           queue_max_size: int | None = QUEUE_MAX_SIZE) -> int:
+           queue_max_size: int | None = QUEUE_MAX_SIZE, lang: str = "auto") -> int:
     """`assistant chat`: load the models, start the app, print its local URL, serve until Ctrl+C."""
     check_exposure(host, auth, no_auth)  # before minutes of model loading
+    if lang not in CHOICES:
+        raise InputError(f"--lang {lang!r}: use one of {', '.join(CHOICES)}")
     if no_auth and not is_loopback(host):
         print(f"warning: serving on {host} without a login (--no-auth): anyone who can reach this machine "
               "can read the indexed documents and upload new ones", file=sys.stderr, flush=True)
@@ -90,7 +99,7 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_b
         warm_up(pipeline)
         print(f"models ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     demo, url = serve(Runtime(settings, pipeline), host, port, open_browser, auth=auth, no_auth=no_auth,
-                      queue_max_size=queue_max_size)
+                      queue_max_size=queue_max_size, lang=lang)
     login = f", login required (user {auth[0]!r})" if auth else ""
     print(f"Assistant chat running on {url}{login}  (Ctrl+C to stop)", flush=True)
     try:

@@ -19,8 +19,11 @@ CONTEXT_CHARS = 1200  # document text shown on each side of a cited span
 def new_turn(question: str) -> dict:
     # "passages": what [n] refers to: the evidence excerpts given to the model, or (when it was not
     # asked) the nearest retrieved chunks. "evidence": whether they are excerpts.
+    # "error": what went wrong, in words; "error_key": "stopped" / "crash" when the page wrote it
+    # (shown in the tab's language; a crash's "error" is then the exception, for the message).
     return {"question": question, "query": "", "text": "", "state": "searching", "abstained": False,
-            "passages": [], "evidence": False, "citations": {}, "invalid": [], "timings": {}, "error": ""}
+            "passages": [], "evidence": False, "citations": {}, "invalid": [], "timings": {}, "error": "",
+            "error_key": ""}
 
 
 def passage_record(n: int, hit, docs: dict) -> dict:
@@ -53,7 +56,10 @@ def _record(n: int, c, docs: dict, score, dense) -> dict:
             cut_after = True
             m = re.search(r"\s\S*$", after)
             after = after[: m.start()] if m else after
+    # "page": the PDF page the span starts on (None for documents without pages, or an index
+    # written before pages were recorded).
     return {"n": n, "source": c.source, "title": c.title, "start": c.start, "end": c.end, "text": c.text,
+            "page": getattr(c, "page", None),
             "score": score, "dense": dense, "before": before, "after": after,
             "cut_before": cut_before, "cut_after": cut_after, "exact": exact, "matches": [], "context": ""}
 
@@ -111,9 +117,10 @@ def run_turn(runtime: Runtime, question: str, k: int | None, turns: list[dict] |
         turn["error"] = str(e)
     except Exception as e:  # keep the page alive; the terminal gets the traceback
         traceback.print_exc()
-        turn["error"] = f"Something went wrong while answering ({type(e).__name__}: {e})."
+        turn["error"], turn["error_key"] = f"{type(e).__name__}: {e}", "crash"
     finally:  # also when the tab cancels the answer ("New conversation"), so the next one may start
         if turn["state"] != "done":
             turn["state"] = "done"
-            turn["error"] = turn["error"] or ("" if turn["text"] else "Stopped.")
+            if not turn["error"] and not turn["text"]:
+                turn["error"], turn["error_key"] = "Stopped.", "stopped"
     yield turns
