@@ -26,6 +26,7 @@ from typing import Callable
 
 from .guard import is_instruction
 from .index import Index
+from .pages import page_at
 from .retrieve import Retrieval
 from .structure import Outline
 from .types import Excerpt
@@ -191,5 +192,5 @@ class EvidenceSelector:
             top = max(best[id(w)] - 0.05, 0.0)
             matches = tuple((self.index.sentences[j].start, self.index.sentences[j].end) for j in rows if cos.get(j, -1.0) >= top)
             out.append(Excerpt(n, source, doc.title, start, end, doc.text[start:end], self._context(source, start),
-                               round(best[id(w)], 4), matches))
+                               round(best[id(w)], 4), matches, page_at(doc.pages, start)))
         return out
