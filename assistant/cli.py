@@ -278,7 +278,7 @@ def cmd_docs(args) -> int:
         print(f"removed {source}{kept}: {report.chunks_total} chunks left in {s.index_dir}")
         return 0
     report = documents.reindex(s.index_dir, s.seeds_dir, source, embedder, s.chunk_size, s.chunk_overlap,
-                               s.vector_store)
+                               s.vector_store, ocr_cache=s.ocr_cache_dir)
     print(f"re-indexed {source}: {report.summary()}")
     return 0
 
