@@ -145,7 +145,13 @@ def read_pages(data: bytes, name: str, layer: Sequence[str], *, max_chars: int,
 def recognise(image, name: str = "image", page: int = 1) -> str:
     """Tesseract's text of one page image (PIL), in Dutch."""
     import pytesseract
+    import pytesseract.pytesseract as runner
 
+    # Tesseract's OpenMP threads spin-wait for each other: on this shared 2-core VM one A4 page took
+    # 3.0-4.1 s with the default threads and 0.9-1.0 s with OMP_THREAD_LIMIT=1 (3 runs each). pytesseract
+    # starts tesseract with env=pytesseract.pytesseract.environ: a copy with the limit goes there, so
+    # this process's own environment (FAISS's and torch's OpenMP) is left alone. A limit the user set wins.
+    runner.environ = {**os.environ, "OMP_THREAD_LIMIT": os.environ.get("OMP_THREAD_LIMIT", "1")}
     try:
         return pytesseract.image_to_string(image, lang=LANG, timeout=PAGE_TIMEOUT_S)
     except pytesseract.TesseractError as e:

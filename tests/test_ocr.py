@@ -155,6 +155,25 @@ def test_ocr_text_counts_against_the_document_limit(tmp_path, fake_tesseract, mo
 
 
 @needs_tesseract
+def test_tesseract_runs_with_one_openmp_thread(monkeypatch):
+    """Its OpenMP threads spin-wait on a busy machine (4x slower here): the tesseract process gets
+    OMP_THREAD_LIMIT=1, this process's environment stays as it was."""
+    import os
+
+    import pytesseract.pytesseract as runner
+    from scans import page_image
+
+    envs = []
+    real = runner.subprocess.Popen
+    monkeypatch.setattr(runner.subprocess, "Popen", lambda *a, **kw: envs.append(kw.get("env")) or real(*a, **kw))
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    text = ocr.recognise(page_image("De raad vergadert op dinsdag."))
+    assert "raad vergadert" in text
+    assert envs and all(e["OMP_THREAD_LIMIT"] == "1" for e in envs)
+    assert "OMP_THREAD_LIMIT" not in os.environ
+
+
+@needs_tesseract
 def test_real_tesseract_reads_a_generated_dutch_scan(tmp_path):
     import time
 
