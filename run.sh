@@ -16,6 +16,21 @@ VENV="${ASSISTANT_VENV:-.venv}"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+# Scanned PDFs are read by Tesseract with its Dutch model (Debian packages); without them such PDFs
+# are skipped with a message naming the packages, and so are the OCR tests.
+ensure_tesseract() {
+  if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx nld; then
+    return 0
+  fi
+  step "installing Tesseract and its Dutch model for scanned PDFs (tesseract-ocr tesseract-ocr-nld)"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-nld >/dev/null) \
+      || echo "could not install Tesseract: scanned PDFs will be skipped" >&2
+  else
+    echo "Tesseract with Dutch not found (sudo apt-get install tesseract-ocr tesseract-ocr-nld): scanned PDFs will be skipped" >&2
+  fi
+}
+
 if [ ! -x "$VENV/bin/python" ]; then
   step "creating virtual environment in $VENV"
   "$PY" -m venv "$VENV"
@@ -33,6 +48,7 @@ A="$VENV/bin/assistant"
 
 case "$mode" in
   chat|setup)
+    ensure_tesseract
     step "fetching models into $ASSISTANT_HOME/models (sha256-verified; skipped when present)"
     "$A" models fetch
     step "indexing seeds/ (incremental)"
@@ -45,6 +61,7 @@ case "$mode" in
   test)
     step "fetching models (default + small test LLM)"
     "$A" models fetch --small
+    ensure_tesseract
     if ! command -v chromium >/dev/null 2>&1; then
       step "installing Debian's chromium for the browser test"
       if [ "$(id -u)" = 0 ]; then

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexStoreError
+from .pages import page_at
 
 FILES = ("manifest.json", "docs.jsonl", "chunks.jsonl", "vectors.faiss", "sentences.jsonl", "sentence_vectors.npy")
 FIX = "run `assistant ingest --rebuild`"
@@ -281,8 +282,9 @@ def check(index_dir: Path) -> CheckReport:
         except ValueError as e:
             report.bad("manifest.json", f"not valid JSON ({_short(e)})")
             manifest = None
-    if manifest is not None and manifest.get("format") != index_mod.FORMAT:
-        report.bad("manifest.json", f"format {manifest.get('format')!r}: this version reads {index_mod.FORMAT}")
+    if manifest is not None and manifest.get("format") not in index_mod.READABLE_FORMATS:
+        report.bad("manifest.json", f"format {manifest.get('format')!r}: this version reads "
+                                    f"{' and '.join(map(str, index_mod.READABLE_FORMATS))}")
         manifest = None
     dim = int(manifest.get("dim") or 0) if manifest else 0
 
@@ -325,20 +327,28 @@ def check(index_dir: Path) -> CheckReport:
                                        "(truncated or damaged)")
             chunks = None
         if chunks is not None and docs is not None:
-            bad, first = 0, ""
+            bad, first, wrong_page, first_page = 0, "", 0, ""
             for i, c in enumerate(chunks):
                 try:
                     d = docs.get(c["source"])
                     exact = d is not None and 0 <= c["start"] < c["end"] <= len(d["text"]) \
                         and d["text"][c["start"]:c["end"]] == c["text"]
+                    # the page a citation shows must be the one the document's page offsets give
+                    paged = not exact or c.get("page") == page_at(d.get("pages") or (), c["start"])
                 except (KeyError, TypeError):
-                    exact = False
+                    exact = paged = False
                 if not exact:
                     bad += 1
                     first = first or f"line {i + 1}"
+                elif not paged:
+                    wrong_page += 1
+                    first_page = first_page or f"line {i + 1}"
             if bad:
                 report.bad("chunks.jsonl", f"{bad} of {len(chunks)} chunks do not match their document's text "
                                            f"at their span (first: {first})")
+            if wrong_page:
+                report.bad("chunks.jsonl", f"{wrong_page} of {len(chunks)} chunks have a page number that disagrees "
+                                           f"with their document's page offsets (first: {first_page})")
 
     sents = None
     if "sentences.jsonl" not in missing:

@@ -107,15 +107,41 @@ def _export_onnx(folder: Path) -> None:
     export(folder, target, log=lambda msg: print(f"{folder.name}: {msg}", file=sys.stderr))
 
 
+def _ocr_progress():
+    """An on_page callback for ingest: one progress bar per PDF that is being OCR'd."""
+    current: dict = {}
+
+    def on_page(name: str, done: int, total: int) -> None:
+        if current.get("name") != name:
+            current.update(name=name, bar=_progress_bar(f"OCR {name}", "page"))
+        bar, update = current["bar"]
+        update(done, total)
+        if done >= total:
+            bar.close()
+
+    return on_page
+
+
+def _where(x) -> str:
+    """Where a chunk / excerpt is: source, PDF page when it has one, character span."""
+    page = getattr(x, "page", None)
+    return f"{x.source}, p. {page}, {x.start}-{x.end}" if page else f"{x.source} {x.start}-{x.end}"
+
+
 def cmd_ingest(args) -> int:
     from . import index, ingest
+    from .pages import ranges
     from .pipeline import make_embedder
 
     s = _settings(args)
     folder = Path(args.path) if args.path else s.seeds_dir
-    docs, problems = ingest.load_folder(folder)
+    docs, problems = ingest.load_folder(folder, on_page=_ocr_progress(), ocr_cache=s.ocr_cache_dir)
     for p in problems:
         print(f"skipped {p.source}: {p.reason}", file=sys.stderr)
+    for d in docs:
+        if d.ocr_pages:
+            print(f"read by OCR: {d.source}, page{'s' if len(d.ocr_pages) > 1 else ''} {ranges(d.ocr_pages)} "
+                  f"of {len(d.pages)}", file=sys.stderr)
     if not docs and not problems:
         print(f"no documents found in {folder}", file=sys.stderr)
     # An existing index keeps the embedding backend it was built with (see pipeline.make_embedder);
@@ -173,7 +199,7 @@ def cmd_search(args) -> int:
         return 0
     for i, h in enumerate(hits, 1):
         c = h.chunk
-        print(f"[{i}] {c.title}  ({c.source} {c.start}-{c.end}, score {h.score:.4f})")
+        print(f"[{i}] {c.title}  ({_where(c)}, score {h.score:.4f})")
         print("    " + c.text[:300].replace("\n", " ") + ("..." if len(c.text) > 300 else ""))
     return 0
 
@@ -193,7 +219,7 @@ def cmd_ask(args) -> int:
     if result.abstained:
         print("Nearest passages:" if result.language == "en" else "Dichtstbijzijnde passages:")
         for i, h in enumerate(result.hits, 1):
-            print(f"  [{i}] {h.chunk.title} ({h.chunk.source} {h.chunk.start}-{h.chunk.end})")
+            print(f"  [{i}] {h.chunk.title} ({_where(h.chunk)})")
         return 0
     for c in result.citations:
         if c.excerpt is None:
@@ -201,7 +227,7 @@ def cmd_ask(args) -> int:
             continue
         flag = "" if c.supported else "  (not supported by the excerpt: check it)"
         e = c.excerpt
-        print(f"  [{c.n}] {e.title} ({e.source} {e.start}-{e.end}){flag}")
+        print(f"  [{c.n}] {e.title} ({_where(e)}){flag}")
         print("      " + e.text[:300].replace("\n", " ") + ("..." if len(e.text) > 300 else ""))
     t = result.timings
     print(f"\n(retrieval {t['retrieve_s']:.2f} s, first token {t['first_token_s']:.2f} s, total {t['total_s']:.2f} s)", file=sys.stderr)
@@ -252,7 +278,7 @@ def cmd_docs(args) -> int:
         print(f"removed {source}{kept}: {report.chunks_total} chunks left in {s.index_dir}")
         return 0
     report = documents.reindex(s.index_dir, s.seeds_dir, source, embedder, s.chunk_size, s.chunk_overlap,
-                               s.vector_store)
+                               s.vector_store, ocr_cache=s.ocr_cache_dir)
     print(f"re-indexed {source}: {report.summary()}")
     return 0
 

@@ -66,6 +66,11 @@ class Settings:
     def models_dir(self) -> Path:
         return self.home / "models"
 
+    @property
+    def ocr_cache_dir(self) -> Path:
+        """Text of OCR'd PDF pages, by file hash and page (ocr.py): a re-ingest never OCRs a page twice."""
+        return self.home / "ocr"
+
     def llm_path(self) -> Path:
         return _resolve(self.models_dir, self.llm)
 

@@ -140,13 +140,14 @@ def source_file(index_dir: Path, seeds_dir: Path, source: str) -> tuple[Path, Pa
 
 
 def reindex(index_dir: Path, seeds_dir: Path, source: str, embedder: Embedder, chunk_size: int,
-            chunk_overlap: int, vector_store: str = "auto", progress=None) -> IngestReport:
+            chunk_overlap: int, vector_store: str = "auto", progress=None,
+            ocr_cache: Path | None = None) -> IngestReport:
     """Read `source`'s file again and index it: a changed text (a replaced file, a better reader) is
     split and embedded again; an unchanged one keeps its vectors."""
     _same_embedder(index_dir, embedder)
     folder, path = source_file(index_dir, seeds_dir, source)
     title = _meta_title(folder, path)
-    doc = load_file(path, source, title, follow_symlinks=False)
+    doc = load_file(path, source, title, follow_symlinks=False, ocr_cache=ocr_cache)
     return index_mod.sync(index_dir, [doc], embedder, chunk_size, chunk_overlap, scope=source,
                           progress=progress, vector_store=vector_store)
 

@@ -10,6 +10,8 @@ fast and on point. Selection, all without a model call:
 2. the best sentences are taken in order, each widened to a window (the sentence before and after
    it in the same document: a reply often starts "Nee." and explains in the next sentence);
 3. windows of one document that touch or overlap are merged into one excerpt;
+   a PDF page ends a window and an excerpt (a neighbour on the next page is another passage, and a
+   citation must name the page its sentence is on, not the page before);
 4. selection stops at a token budget: the tokens of the excerpts as the prompt shows them (titles
    and labels included), chosen from the measured context-recall curve (README).
 
@@ -26,6 +28,7 @@ from typing import Callable
 
 from .guard import is_instruction
 from .index import Index
+from .pages import page_at
 from .retrieve import Retrieval
 from .structure import Outline
 from .types import Excerpt
@@ -145,7 +148,8 @@ class EvidenceSelector:
         document order, grouped by document)."""
         out: list[list[int]] = []
         for lo, hi in sorted((w[0], w[1]) for w in windows):
-            if out and lo <= out[-1][1] + 1 and self.index.sentences[lo].source == self.index.sentences[out[-1][0]].source:
+            if out and lo <= out[-1][1] + 1 and self.index.sentences[lo].source == self.index.sentences[out[-1][0]].source \
+                    and self._page(lo) == self._page(out[-1][1]):
                 out[-1][1] = max(out[-1][1], hi)
             else:
                 out.append([lo, hi])
@@ -155,13 +159,21 @@ class EvidenceSelector:
         idx, s = self.index, self.settings
         source = idx.sentences[j].source
         lo = hi = j
+        page = self._page(j)
         for _ in range(s.before):
-            if lo - 1 >= 0 and idx.sentences[lo - 1].source == source and not self.blocked(lo - 1):
+            if lo - 1 >= 0 and idx.sentences[lo - 1].source == source and not self.blocked(lo - 1) \
+                    and self._page(lo - 1) == page:
                 lo -= 1
         for _ in range(s.after):
-            if hi + 1 < len(idx.sentences) and idx.sentences[hi + 1].source == source and not self.blocked(hi + 1):
+            if hi + 1 < len(idx.sentences) and idx.sentences[hi + 1].source == source and not self.blocked(hi + 1) \
+                    and self._page(hi + 1) == page:
                 hi += 1
         return lo, hi
+
+    def _page(self, j: int) -> int | None:
+        """The PDF page sentence j starts on (None for documents without pages)."""
+        sp = self.index.sentences[j]
+        return page_at(self.index.docs[sp.source].pages, sp.start)
 
     def _span(self, w: list[int]) -> tuple[str, int, int]:
         a, b = self.index.sentences[w[0]], self.index.sentences[w[1]]
@@ -191,5 +203,5 @@ class EvidenceSelector:
             top = max(best[id(w)] - 0.05, 0.0)
             matches = tuple((self.index.sentences[j].start, self.index.sentences[j].end) for j in rows if cos.get(j, -1.0) >= top)
             out.append(Excerpt(n, source, doc.title, start, end, doc.text[start:end], self._context(source, start),
-                               round(best[id(w)], 4), matches))
+                               round(best[id(w)], 4), matches, page_at(doc.pages, start)))
         return out

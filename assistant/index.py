@@ -39,7 +39,7 @@ import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -52,11 +52,16 @@ from .chunk import chunk_document
 from .embed import Embedder
 from .errors import IndexStoreError
 from .ingest import Problem
+from .pages import page_at
 from .store import VectorStore, build_store, discard, open_store
 from .structure import Outline
 from .types import Chunk, Document, SentenceSpan
 
-FORMAT = 2  # 2: chunk context + sentence store
+FORMAT = 3  # 2: chunk context + sentence store; 3: PDF page offsets on documents, a page on each chunk
+# Formats this version reads. A format-2 index has no pages (every page is None) and is migrated by
+# the next ingest of its folder: unchanged documents keep their vectors, only the pages are added
+# (see sync), so nobody has to re-embed for them.
+READABLE_FORMATS = (2, 3)
 # What a chunk is embedded as (see chunk_text / embed.document_text); a change re-embeds everything.
 CHUNK_TEXT = "title-slot+context-v1"
 EMBED_BATCH = 256  # texts per embedding call and per checkpoint file
@@ -239,13 +244,16 @@ def load(index_dir: Path, vector_store: str = "") -> Index:
     # Each file is read under check.reading: a damaged or missing one is named in the error.
     with reading(gen, "manifest.json") as path:
         manifest = json.loads(path.read_text())
-        if manifest.get("format") != FORMAT:
+        if manifest.get("format") not in READABLE_FORMATS:
             raise IndexStoreError(f"index in {gen} is from another version of the assistant (format "
-                                  f"{manifest.get('format')}, this one reads {FORMAT}); run `assistant ingest --rebuild`.")
+                                  f"{manifest.get('format')}, this one reads {' and '.join(map(str, READABLE_FORMATS))}); "
+                                  "run `assistant ingest --rebuild`.")
     docs = {}
     with reading(gen, "docs.jsonl") as path:
         for line in path.read_text(encoding="utf-8").splitlines():
             d = json.loads(line)
+            # JSON has lists; the frozen Document holds tuples
+            d.update({k: tuple(d[k]) for k in ("pages", "ocr_pages") if k in d})
             docs[d["source"]] = Document(**d)
     with reading(gen, "chunks.jsonl") as path:
         chunks = [Chunk(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -288,7 +296,8 @@ def lexical_text(chunk: Chunk) -> str:
 def split_document(doc: Document, chunk_size: int, chunk_overlap: int) -> tuple[list[Chunk], list[SentenceSpan]]:
     """A document's chunks (with their context) and sentences."""
     outline = Outline(doc.text)
-    chunks = [Chunk(c.id, c.source, c.title, c.start, c.end, c.text, outline.context(c.start))
+    chunks = [Chunk(c.id, c.source, c.title, c.start, c.end, c.text, outline.context(c.start),
+                    page_at(doc.pages, c.start))
               for c in chunk_document(doc, chunk_size, chunk_overlap)]
     sents = [SentenceSpan(doc.source, a, b) for a, b in sentence_splitter.split(doc.text)]
     return chunks, sents
@@ -363,7 +372,11 @@ def sync(
             prev = old_docs.get(source)
             if prev is not None and prev.sha256 == d.sha256 and prev.title == d.title:
                 for row in old_rows.get(source, []):
-                    chunks.append(old.chunks[row])
+                    c = old.chunks[row]
+                    # Same text, same vectors; the page comes from the document as read now, which
+                    # gives pages to the chunks of an index written before they were recorded.
+                    page = page_at(d.pages, c.start)
+                    chunks.append(c if c.page == page else replace(c, page=page))
                     reuse_rows.append(row)
                 for row in old_srows.get(source, []):
                     sents.append(old.sentences[row])

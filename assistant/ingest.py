@@ -15,7 +15,9 @@ Limits (hostile or broken files; tests/test_hostile.py runs a corpus of them):
   XML parts are copied with bounded reads into a fresh zip for python-docx, so a header that lies
   about a size cannot make anything unpack more than the declared bytes (`_safe_docx`);
 - PDFs: pypdf's own per-stream limits (75 MB) apply; at most MAX_PDF_PAGES pages; a PDF that needs a
-  password is skipped (one with an empty user password is read);
+  password is skipped (one with an empty user password is read); pages without a text layer are
+  read by OCR (ocr.py, with its own limits), and a PDF's Document records where each page starts
+  (pages.py) and which pages OCR read;
 - HTML is read by a small linear-time scanner (Python's html.parser is quadratic on some malformed
   input); the content of <script>, <style>, <iframe>, <noscript>, <template>, <svg>, <title>, ...
   is dropped, and attributes (onerror=, style=, ...) are never text;
@@ -40,7 +42,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import ocr
 from .errors import InputError
+from .pages import join_pages
 from .types import Document
 
 SUFFIXES = (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
@@ -66,8 +70,10 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_folder(folder: Path, scope: str | None = None) -> tuple[list[Document], list[Problem]]:
-    """All supported files under folder (recursively). Sources are "<scope>/<relative path>"."""
+def load_folder(folder: Path, scope: str | None = None, *, on_page: ocr.PageProgress | None = None,
+                ocr_cache: Path | None = None) -> tuple[list[Document], list[Problem]]:
+    """All supported files under folder (recursively). Sources are "<scope>/<relative path>".
+    on_page reports OCR progress page by page; ocr_cache is where OCR'd page texts are kept."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"not a folder: {folder}")
@@ -95,7 +101,7 @@ def load_folder(folder: Path, scope: str | None = None) -> tuple[list[Document],
             entry = meta.get(rel)
             title = entry.get("title") if isinstance(entry, dict) else None
             doc = load_file(path, source, title if isinstance(title, str) and title.strip() else None,
-                            follow_symlinks=False)
+                            follow_symlinks=False, on_page=on_page, ocr_cache=ocr_cache)
         except InputError as e:
             problems.append(Problem(source, str(e)))
             continue
@@ -107,7 +113,8 @@ def load_folder(folder: Path, scope: str | None = None) -> tuple[list[Document],
 
 
 def load_file(path: Path, source: str | None = None, title: str | None = None, *,
-              follow_symlinks: bool = True) -> Document:
+              follow_symlinks: bool = True, on_page: ocr.PageProgress | None = None,
+              ocr_cache: Path | None = None) -> Document:
     """Read one file; raises InputError (with the file named) when it has no usable text."""
     path = Path(path)
     source = source or path.name
@@ -116,21 +123,29 @@ def load_file(path: Path, source: str | None = None, title: str | None = None, *
     if reader is None:
         raise InputError(f"{name}: unsupported file type {path.suffix or '(none)'}")
     limit = MAX_TEXT_FILE_BYTES if reader in (_read_text, _read_html) else MAX_FILE_BYTES
+    starts: tuple[int, ...] = ()
+    ocr_pages: tuple[int, ...] = ()
     try:
         data = _read_bytes(path, name, limit, follow_symlinks)
-        text = reader(data, name)
+        if reader is _read_pdf:
+            pdf = _read_pdf(data, name, on_page=on_page, ocr_cache=ocr_cache)
+            # Cleaned page by page (removing characters never crosses a page), so the offsets are exact.
+            text, starts = join_pages([clean_text(p) for p in pdf.texts])
+            ocr_pages = pdf.ocr_pages
+        else:
+            text = clean_text(reader(data, name))
     except InputError:
         raise
     except Exception as e:  # parsers raise many types on corrupt input
         raise InputError(f"{name}: cannot read ({type(e).__name__}: {e})") from e
-    text = clean_text(text)
     if title:  # from meta.json: one plain line
         title = " ".join(clean_text(title).split())
     if len(text) > MAX_CHARS:
         raise _too_long(name, len(text))
     if not text.strip():
-        raise InputError(f"{name}: no text found (empty or scanned document)")
-    return Document(source=source, title=title or _guess_title(path, text), text=text, sha256=sha256_text(text))
+        raise InputError(f"{name}: no text found (empty, or scanned pages in which OCR found no text)")
+    return Document(source=source, title=title or _guess_title(path, text), text=text, sha256=sha256_text(text),
+                    pages=starts, ocr_pages=ocr_pages)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -280,7 +295,9 @@ def _read_text(data: bytes, name: str) -> str:
     return _decode(data, name)
 
 
-def _read_pdf(data: bytes, name: str) -> str:
+def _read_pdf(data: bytes, name: str, on_page: ocr.PageProgress | None = None,
+              ocr_cache: Path | None = None) -> ocr.PdfPages:
+    """Each page's text: its text layer, or OCR where it has none (ocr.py)."""
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
@@ -300,7 +317,7 @@ def _read_pdf(data: bytes, name: str) -> str:
         if total > MAX_CHARS:  # stop early; the joined text is checked exactly in load_file
             raise _too_long(name)
         parts.append(text)
-    return "\n\n".join(parts)
+    return ocr.read_pages(data, name, parts, max_chars=MAX_CHARS, on_page=on_page, cache=ocr_cache)
 
 
 def _safe_docx(data: bytes, name: str) -> io.BytesIO:

@@ -11,6 +11,10 @@ class Document:
     title: str
     text: str
     sha256: str  # of the text, to detect changes on re-ingest
+    # Paged documents (PDFs): the offset in `text` where each page starts (page n at pages[n - 1];
+    # assistant/pages.py); () for documents without pages.
+    pages: tuple[int, ...] = ()
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text was read by OCR (Tesseract), not a text layer
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Chunk:
     # The nearest heading / the question a Q&A answer belongs to (structure.Outline): added to what
     # is embedded and matched by BM25, never to the span or the text shown.
     context: str = ""
+    page: int | None = None  # 1-based PDF page where the chunk starts; None for documents without pages
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Hit:
             "end": c.end,
             "text": c.text,
             "score": round(self.score, 6),
+            "page": c.page,
         }
 
 
@@ -67,6 +73,7 @@ class Excerpt:
     context: str = ""  # the heading / Q&A question it belongs to, shown to the model with it
     score: float = 0.0  # cosine of its best sentence to the question
     matches: tuple[tuple[int, int], ...] = ()  # spans of the sentences that matched (to highlight)
+    page: int | None = None  # 1-based PDF page where the excerpt starts; None for documents without pages
 
     def to_json(self) -> dict:
         return {
@@ -79,6 +86,7 @@ class Excerpt:
             "context": self.context,
             "score": round(self.score, 4),
             "matches": [list(m) for m in self.matches],
+            "page": self.page,
         }
 
 
@@ -89,6 +97,12 @@ class Citation:
     supported: bool  # does the sentence citing it say what the excerpt says?
     sentence: str = ""
     origin: str = "model"  # "model": the model wrote [n]; "attributed": added by the support check
+
+    @property
+    def page(self) -> int | None:
+        """The PDF page the cited excerpt starts on (a property, not a field: the excerpt is the one
+        source of it, so the two can never disagree)."""
+        return self.excerpt.page if self.excerpt is not None else None
 
     def to_json(self) -> dict:
         e = self.excerpt
@@ -102,6 +116,7 @@ class Citation:
             "supported": self.supported,
             "valid": e is not None,
             "origin": self.origin,
+            "page": e.page if e else None,
         }
 
 

@@ -66,6 +66,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # uploads
         "upload.failed": "Upload failed: {error}",
         "upload.checking": "Checking files",
+        "upload.ocr": "Reading scanned pages (OCR), page",
         "upload.embedding": "Embedding new passages",
         "upload.loading": "Reloading the search index",
         "upload.indexed": "Indexed: {added} added, {updated} updated ({embedded} passages embedded, {total} in the "
@@ -149,6 +150,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stats.folder": "Indexmap",
         "upload.failed": "Uploaden mislukt: {error}",
         "upload.checking": "Bestanden controleren",
+        "upload.ocr": "Gescande pagina's lezen (OCR), pagina",
         "upload.embedding": "Nieuwe passages inbedden",
         "upload.loading": "De zoekindex opnieuw laden",
         "upload.indexed": "Geïndexeerd: {added} toegevoegd, {updated} bijgewerkt ({embedded} passages ingebed, "

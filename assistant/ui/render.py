@@ -203,7 +203,8 @@ def render_upload_status(stage: str, done: int = 0, total: int = 0, result: Uplo
     if error:
         return f'<div class="upload-status"><div class="problem">{_e(_t(lang, "upload.failed", error=error))}</div></div>'
     if result is None:
-        key = {"checking": "upload.checking", "embedding": "upload.embedding", "loading": "upload.loading"}.get(stage)
+        key = {"checking": "upload.checking", "ocr": "upload.ocr", "embedding": "upload.embedding",
+               "loading": "upload.loading"}.get(stage)
         label = _t(lang, key) if key else stage
         count = f" {done}/{total}" if total else ""
         bar = f'<progress value="{done}" max="{total or 1}"></progress>'

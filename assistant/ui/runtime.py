@@ -70,7 +70,10 @@ class Runtime:
                                                              f"use {', '.join(SUFFIXES)}"))
                     continue
                 try:
-                    load_file(src, f"{UPLOAD_SCOPE}/{name}")  # reject unreadable files before keeping them
+                    # reject unreadable files before keeping them; a scanned PDF is OCR'd here, page by
+                    # page with progress, and its pages cached for the read below
+                    load_file(src, f"{UPLOAD_SCOPE}/{name}", on_page=lambda _, d, t: say("ocr", d, t),
+                              ocr_cache=self.settings.ocr_cache_dir)
                 except InputError as e:
                     result.problems.append(Problem(src.name, str(e)))
                     continue
@@ -81,7 +84,7 @@ class Runtime:
                 say("checking", i + 1, len(paths))
             if not result.accepted:
                 return result
-            docs, problems = load_folder(up, scope=UPLOAD_SCOPE)
+            docs, problems = load_folder(up, scope=UPLOAD_SCOPE, ocr_cache=self.settings.ocr_cache_dir)
             result.problems.extend(problems)
             current = self.pipeline
             s = self.settings
@@ -116,7 +119,8 @@ class Runtime:
             source = documents.find(current.index, source)
             s = self.settings
             report = documents.reindex(s.index_dir, s.seeds_dir, source, current.embedder, s.chunk_size,
-                                       s.chunk_overlap, vector_store=s.vector_store, progress=progress)
+                                       s.chunk_overlap, vector_store=s.vector_store, progress=progress,
+                                       ocr_cache=s.ocr_cache_dir)
             self._reload()
         return report
 
