@@ -40,11 +40,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import metadata
 from .errors import InputError
 from .types import Document
 
 SUFFIXES = (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
-META_FILE = "meta.json"  # optional {"file name": {"title": ...}} beside the documents
+META_FILE = "meta.json"  # optional {"file name": {"title", "date", "municipality", "type", ...}} beside the documents
 
 MAX_CHARS = 5_000_000  # characters of text in one document (~2,000 pages); longer ones are skipped
 MAX_FILE_BYTES = 100 * 2**20  # .pdf / .docx file size
@@ -95,7 +96,7 @@ def load_folder(folder: Path, scope: str | None = None) -> tuple[list[Document],
             entry = meta.get(rel)
             title = entry.get("title") if isinstance(entry, dict) else None
             doc = load_file(path, source, title if isinstance(title, str) and title.strip() else None,
-                            follow_symlinks=False)
+                            follow_symlinks=False, sidecar=entry if isinstance(entry, dict) else None)
         except InputError as e:
             problems.append(Problem(source, str(e)))
             continue
@@ -107,8 +108,9 @@ def load_folder(folder: Path, scope: str | None = None) -> tuple[list[Document],
 
 
 def load_file(path: Path, source: str | None = None, title: str | None = None, *,
-              follow_symlinks: bool = True) -> Document:
-    """Read one file; raises InputError (with the file named) when it has no usable text."""
+              follow_symlinks: bool = True, sidecar: dict | None = None) -> Document:
+    """Read one file; raises InputError (with the file named) when it has no usable text.
+    `sidecar` is the file's meta.json entry: its metadata wins over what the file and text say."""
     path = Path(path)
     source = source or path.name
     name = printable(path.name)
@@ -130,7 +132,10 @@ def load_file(path: Path, source: str | None = None, title: str | None = None, *
         raise _too_long(name, len(text))
     if not text.strip():
         raise InputError(f"{name}: no text found (empty or scanned document)")
-    return Document(source=source, title=title or _guess_title(path, text), text=text, sha256=sha256_text(text))
+    info = metadata.file_info(path.suffix, data, path.stem)
+    title = title or info.title or _guess_title(path, text)
+    meta = metadata.extract(text, title, sidecar, info)
+    return Document(source=source, title=title, text=text, sha256=sha256_text(text), meta=meta)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .metadata import DocMeta
+
 
 @dataclass(frozen=True)
 class Document:
@@ -11,6 +13,7 @@ class Document:
     title: str
     text: str
     sha256: str  # of the text, to detect changes on re-ingest
+    meta: DocMeta = DocMeta()  # date, municipalities, type (metadata.py): shown with citations, filtered on
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Hit:
     score: float  # fused retrieval score (higher is better)
     dense: float | None = None  # cosine similarity of the chunk to the query
     sentence: float | None = None  # cosine of the chunk's best-matching sentence
+    meta: DocMeta = DocMeta()  # of the chunk's document
 
     def to_json(self, rank: int) -> dict:
         c = self.chunk
@@ -50,6 +54,7 @@ class Hit:
             "end": c.end,
             "text": c.text,
             "score": round(self.score, 6),
+            "meta": self.meta.to_json(),
         }
 
 
@@ -67,6 +72,7 @@ class Excerpt:
     context: str = ""  # the heading / Q&A question it belongs to, shown to the model with it
     score: float = 0.0  # cosine of its best sentence to the question
     matches: tuple[tuple[int, int], ...] = ()  # spans of the sentences that matched (to highlight)
+    meta: DocMeta = DocMeta()  # of the excerpt's document
 
     def to_json(self) -> dict:
         return {
@@ -79,6 +85,7 @@ class Excerpt:
             "context": self.context,
             "score": round(self.score, 4),
             "matches": [list(m) for m in self.matches],
+            "meta": self.meta.to_json(),
         }
 
 
@@ -102,6 +109,7 @@ class Citation:
             "supported": self.supported,
             "valid": e is not None,
             "origin": self.origin,
+            "meta": e.meta.to_json() if e else None,
         }
 
 
