@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import AssistantError
+from .errors import AssistantError, InputError
 
 EPILOG = """examples:
   assistant models fetch                 # download + verify the default LLM and embedder (~2.3 GB)
@@ -18,6 +18,7 @@ EPILOG = """examples:
   assistant search "Wat is de regiegemeente?" --where municipality=Lochem --where year=2012
   assistant ask "Waarom is er geen projectplan voor Sezen?"
   assistant chat                         # browser chat on http://127.0.0.1:7860
+  assistant docs list                    # the indexed documents; `docs remove NAME` takes one out
   ASSISTANT_AUTH=ana:s3cret assistant chat --host 0.0.0.0   # on the network: a login is required
   assistant eval --gold eval/gold.jsonl --out eval/runs/latest
 
@@ -243,7 +244,41 @@ def cmd_chat(args) -> int:
         print(f"note: {AUTH_ENV} is ignored because of --no-auth", file=sys.stderr)
     # The login stays out of Settings on purpose: a secret, and only the chat needs it.
     return launch(_settings(args), host=args.host, port=args.port, open_browser=args.open,
-                  auth=auth, no_auth=args.no_auth)
+                  auth=auth, no_auth=args.no_auth, lang=args.lang)
+
+
+def cmd_docs(args) -> int:
+    """List the indexed documents, or remove / re-index one (the browser's document panel does the same)."""
+    from . import documents, index
+    from .pipeline import make_embedder
+
+    s = _settings(args)
+    idx = index.load(s.index_dir, s.vector_store)
+    if args.action == "list":
+        docs = documents.list_documents(idx, s.index_dir)
+        if args.json:
+            print(json.dumps([d.to_json() for d in docs], ensure_ascii=False, indent=2))
+            return 0
+        for d in docs:
+            pages = f"{d.pages} pages, " if d.pages is not None else ""
+            about = f"{d.about}; " if d.about else ""
+            print(f"{d.source}  {d.title!r}  ({about}{pages}{d.chunks} chunks, added {d.added or 'unknown'})")
+        print(f"{len(docs)} documents in {s.index_dir}", file=sys.stderr)
+        return 0
+    if not args.name:
+        raise InputError(f"`assistant docs {args.action}` needs the document: its source or file name (see `assistant docs list`)")
+    source = documents.find(idx, args.name)
+    embedder = make_embedder(s, idx.manifest.get("embedder"))  # the index's own: nothing is re-embedded by mistake
+    idx.store.close()
+    if args.action == "remove":
+        report = documents.remove(s.index_dir, source, embedder, s.chunk_size, s.chunk_overlap, s.vector_store)
+        kept = "" if documents.is_upload(source) else " (its file stays in its folder: the next ingest of it adds it back)"
+        print(f"removed {source}{kept}: {report.chunks_total} chunks left in {s.index_dir}")
+        return 0
+    report = documents.reindex(s.index_dir, s.seeds_dir, source, embedder, s.chunk_size, s.chunk_overlap,
+                               s.vector_store)
+    print(f"re-indexed {source}: {report.summary()}")
+    return 0
 
 
 def cmd_eval(args) -> int:
@@ -331,7 +366,15 @@ def parser() -> argparse.ArgumentParser:
                         "which other users of the machine cannot see in the process list)")
     c.add_argument("--no-auth", action="store_true",
                    help="serve on a non-loopback --host without a login, on purpose")
+    c.add_argument("--lang", choices=["auto", "nl", "en"], default="auto",
+                   help="language the page starts in (default auto: the browser's; the page's NL | EN switch changes it)")
     c.set_defaults(func=cmd_chat)
+
+    d = sub.add_parser("docs", help="list the indexed documents, or remove / re-index one")
+    d.add_argument("action", choices=["list", "remove", "reindex"])
+    d.add_argument("name", nargs="?", help="remove / reindex: the document's source (uploads/nota.pdf) or file name")
+    d.add_argument("--json", action="store_true", help="list: print [{source, title, chunks, pages, added, uploaded, about}]")
+    d.set_defaults(func=cmd_docs)
 
     e = sub.add_parser("eval", help="evaluate on a gold Q&A file and write a report")
     e.add_argument("--gold", default="eval/gold.jsonl", help="gold JSONL file (default eval/gold.jsonl)")

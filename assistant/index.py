@@ -444,6 +444,11 @@ def sync(
         report.chunks_embedded = len(to_embed)
         report.sentences_embedded = len(s_to_embed)
         report.chunks_total = len(chunks)
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        # When each document first entered the index (kept across generations; "" when it came in
+        # before this was recorded): the document list in the browser and `assistant docs list`.
+        added_at = old.manifest.get("added", {}) if old is not None else {}
+        new_sources = set(report.added)
         manifest = {
             "format": FORMAT,
             "generation": "",
@@ -453,7 +458,8 @@ def sync(
             "chunks": len(chunks),
             "sentences": len(sents),
             "documents": {s: d.sha256 for s, d in sorted(all_docs.items())},
-            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "updated": now,
+            "added": {s: added_at.get(s, now if s in new_sources else "") for s in sorted(all_docs)},
         }
         if old is not None:
             old.store.close()

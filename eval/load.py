@@ -1,6 +1,6 @@
 """Load test of the browser chat: `python eval/bench.py load [--clients 8] [--questions 3] [--real]`.
 
-Starts the chat server (assistant/ui.py `serve`) in this process on 127.0.0.1 and lets N clients
+Starts the chat server (assistant/ui/server.py `serve`) in this process on 127.0.0.1 and lets N clients
 (threads, each with its own gradio_client session = its own browser tab) ask Q questions each, as a
 conversation, through the server's HTTP API (Gradio's queue: /gradio_api/queue/join + the SSE stream).
 

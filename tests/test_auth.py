@@ -18,26 +18,29 @@ from assistant.errors import InputError
 
 @pytest.fixture
 def no_server(monkeypatch):
-    """ui.build / warm_up / serve replaced by recorders; the serve loop ends at once."""
+    """build / warm_up / serve (as `launch` in ui/server.py sees them) replaced by recorders; the
+    serve loop ends at once."""
     calls: dict = {}
 
     def fake_build(settings, with_llm=True, **kw):
         calls["build"] = True
         return SimpleNamespace(settings=settings)
 
-    def fake_serve(runtime, host, port, open_browser=False, *, auth=None, no_auth=False, queue_max_size=None):
+    def fake_serve(runtime, host, port, open_browser=False, *, auth=None, no_auth=False, queue_max_size=None,
+                   lang="auto"):
         ui.check_exposure(host, auth, no_auth)  # the real serve checks too
         calls["serve"] = {"host": host, "port": port, "auth": auth, "no_auth": no_auth}
+        calls["lang"] = lang
         calls["queue_max_size"] = queue_max_size
         return SimpleNamespace(close=lambda: calls.setdefault("closed", True)), f"http://{host}:{port}/"
 
     def stop(_seconds):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ui, "build", fake_build)
-    monkeypatch.setattr(ui, "warm_up", lambda pipeline: None)
-    monkeypatch.setattr(ui, "serve", fake_serve)
-    monkeypatch.setattr(ui.time, "sleep", stop)
+    monkeypatch.setattr(ui.server, "build", fake_build)
+    monkeypatch.setattr(ui.server, "warm_up", lambda pipeline: None)
+    monkeypatch.setattr(ui.server, "serve", fake_serve)
+    monkeypatch.setattr(ui.server.time, "sleep", stop)
     monkeypatch.delenv("ASSISTANT_AUTH", raising=False)
     return calls
 
@@ -80,6 +83,14 @@ def test_loopback_needs_no_login(tmp_path, no_server, host):
 def test_default_host_is_loopback_without_login(tmp_path, no_server):
     assert _chat(tmp_path) == 0
     assert no_server["serve"]["host"] == "127.0.0.1" and no_server["serve"]["auth"] is None
+
+
+def test_chat_lang_is_the_pages_start_language(tmp_path, no_server, capsys):
+    assert _chat(tmp_path) == 0 and no_server["lang"] == "auto"  # the browser's language
+    assert _chat(tmp_path, "--lang", "nl") == 0 and no_server["lang"] == "nl"
+    with pytest.raises(SystemExit):
+        _chat(tmp_path, "--lang", "fr")
+    assert "invalid choice: 'fr'" in capsys.readouterr().err
 
 
 def test_no_auth_is_accepted_with_a_warning(tmp_path, no_server, capsys):
@@ -141,6 +152,8 @@ def test_policy_helpers():
 # -- a real Gradio server with a login ---------------------------------------------------------------
 class _Index:
     docs: dict = {}
+    chunks: list = []
+    manifest: dict = {}
 
     def stats(self):
         return {"documents": 0, "chunks": 0, "updated": "never"}
@@ -175,7 +188,7 @@ PROTECTED = [  # (method, path): the app's config and API, the queue, uploads an
 def _join(client: httpx.Client):
     # the "ask" event with an empty question: answered with skips, the pipeline is never touched
     return client.post("/gradio_api/queue/join", json={
-        "data": ["", 5, []], "fn_index": 0, "session_hash": "testsession", "event_data": None, "trigger_id": None})
+        "data": ["", 5, [], "en"], "fn_index": 0, "session_hash": "testsession", "event_data": None, "trigger_id": None})
 
 
 def test_login_guards_page_config_and_api(tmp_path):

@@ -1,0 +1,173 @@
+"""The indexed documents as a list, and removing or re-indexing one: shared by `assistant docs` and the
+browser's document panel (assistant/ui/runtime.py, which then swaps in the new generation).
+
+Both changes go through `index.sync` with the document's own source as the scope, so every other
+document keeps its vectors (nothing is embedded for a removal) and the write is the usual atomic
+generation swap. An uploaded document's file in <index>/uploads is deleted with it; a document
+ingested from a folder keeps its file there (the next `assistant ingest` of that folder adds it back).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import index as index_mod
+from .embed import Embedder
+from .errors import IndexStoreError, InputError
+from .index import Index, IngestReport
+from .ingest import META_FILE, load_file
+
+UPLOAD_SCOPE = "uploads"  # the browser's uploads: <index_dir>/uploads, sources "uploads/<name>"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    source: str  # the stable id, e.g. "uploads/nota.pdf" or "seeds/sezen.txt"
+    title: str
+    chunks: int
+    pages: int | None  # PDF pages, when the document records them
+    added: str  # when it first entered the index (ISO time), "" when unknown
+    uploaded: bool  # its file is in <index>/uploads (removing it deletes the file)
+    about: str = ""  # what the document's metadata says, when it has any: "Lochem · raadsinformatiebrief · 2014-09-09"
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "title": self.title, "chunks": self.chunks, "pages": self.pages,
+                "added": self.added, "uploaded": self.uploaded, "about": self.about}
+
+
+def is_upload(source: str) -> bool:
+    return source.startswith(UPLOAD_SCOPE + "/")
+
+
+def upload_path(index_dir: Path, source: str) -> Path:
+    return Path(index_dir) / UPLOAD_SCOPE / source[len(UPLOAD_SCOPE) + 1:]
+
+
+def list_documents(idx: Index, index_dir: Path | None = None) -> list[DocumentInfo]:
+    """Every document of a loaded generation, newest first (then by source)."""
+    chunks: dict[str, int] = {}
+    for c in idx.chunks:
+        chunks[c.source] = chunks.get(c.source, 0) + 1
+    added = idx.manifest.get("added") or {}
+    out = []
+    for source, doc in idx.docs.items():
+        when = added.get(source, "")
+        if not when and index_dir is not None and is_upload(source):
+            # An upload indexed before the index recorded dates: the time the file was stored.
+            try:
+                when = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(upload_path(index_dir, source).stat().st_mtime))
+            except OSError:
+                when = ""
+        pages = len(getattr(doc, "pages", ()) or ()) or None  # page offsets, when the reader recorded them
+        out.append(DocumentInfo(source, doc.title, chunks.get(source, 0), pages, when, is_upload(source), _about(doc)))
+    out.sort(key=lambda d: d.source)
+    out.sort(key=lambda d: d.added, reverse=True)
+    return out
+
+
+def _about(doc) -> str:
+    """Municipality or organisation, type and date from the document's metadata (`doc.meta`, when
+    the index records it), joined for one line."""
+    meta = getattr(doc, "meta", None)
+    if meta is None:
+        return ""
+    who = ", ".join(getattr(meta, "municipalities", ()) or ()) or getattr(meta, "organisation", None)
+    return " · ".join(str(x) for x in (who, getattr(meta, "type", None), getattr(meta, "date", None)) if x)
+
+
+def find(idx: Index, name: str) -> str:
+    """The source of the document `name` names: its source ("uploads/nota.pdf"), or a file name or
+    title that only one document has."""
+    name = (name or "").strip()
+    if name in idx.docs:
+        return name
+    matches = sorted(s for s, d in idx.docs.items() if Path(s).name == name or d.title == name)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise InputError(f"{name!r} matches {len(matches)} documents ({', '.join(matches)}): give the whole source")
+    known = sorted(idx.docs)
+    shown = ", ".join(known[:10]) + (f", … ({len(known)} in all)" if len(known) > 10 else "")
+    raise InputError(f"no document {name!r} in the index; known: {shown or '(none)'} (see `assistant docs list`)")
+
+
+def remove(index_dir: Path, source: str, embedder: Embedder, chunk_size: int, chunk_overlap: int,
+           vector_store: str = "auto") -> IngestReport:
+    """Drop `source` from the index (a new generation without its chunks, sentences and vectors) and
+    delete its file when it is an upload. `embedder` must be the index's own: nothing is embedded,
+    but another one would make sync re-embed everything."""
+    index_dir = Path(index_dir)
+    _same_embedder(index_dir, embedder)
+    parked = None
+    if is_upload(source):
+        # The file leaves uploads/ first, so an upload running meanwhile (which syncs the whole
+        # folder) cannot bring it back; it is put back if the index write fails.
+        path = upload_path(index_dir, source)
+        if path.is_file():
+            parked = path.with_name(f".removing-{path.name}")
+            os.replace(path, parked)
+    try:
+        report = index_mod.sync(index_dir, [], embedder, chunk_size, chunk_overlap, scope=source,
+                                vector_store=vector_store)
+    except BaseException:
+        if parked is not None:
+            os.replace(parked, upload_path(index_dir, source))
+        raise
+    if parked is not None:
+        parked.unlink(missing_ok=True)
+    return report
+
+
+def source_file(index_dir: Path, seeds_dir: Path, source: str) -> tuple[Path, Path]:
+    """(folder, file) a document was read from: uploads/ or the seeds folder. Other folders are not
+    recorded in the index, so their documents are re-indexed with `assistant ingest FOLDER`."""
+    scope, _, rel = source.partition("/")
+    if scope == UPLOAD_SCOPE:
+        folder = Path(index_dir) / UPLOAD_SCOPE
+    elif scope == Path(seeds_dir).resolve().name:
+        folder = Path(seeds_dir)
+    else:
+        raise InputError(f"{source} came from a folder the index does not record: re-index it with "
+                         f"`assistant ingest FOLDER` (the folder named {scope!r})")
+    path = folder / rel
+    if not path.is_file():
+        raise InputError(f"the file of {source} is gone ({path}): upload it again, or remove the document")
+    return folder, path
+
+
+def reindex(index_dir: Path, seeds_dir: Path, source: str, embedder: Embedder, chunk_size: int,
+            chunk_overlap: int, vector_store: str = "auto", progress=None) -> IngestReport:
+    """Read `source`'s file again and index it: a changed text (a replaced file, a better reader) is
+    split and embedded again; an unchanged one keeps its vectors."""
+    _same_embedder(index_dir, embedder)
+    folder, path = source_file(index_dir, seeds_dir, source)
+    title = _meta_title(folder, path)
+    doc = load_file(path, source, title, follow_symlinks=False)
+    return index_mod.sync(index_dir, [doc], embedder, chunk_size, chunk_overlap, scope=source,
+                          progress=progress, vector_store=vector_store)
+
+
+def _meta_title(folder: Path, path: Path) -> str | None:
+    """The title meta.json beside the documents gives this file, as `ingest` reads it."""
+    from .ingest import _read_meta
+
+    meta, _ = _read_meta(folder / META_FILE, META_FILE)
+    entry = meta.get(path.relative_to(folder).as_posix())
+    title = entry.get("title") if isinstance(entry, dict) else None
+    return title if isinstance(title, str) and title.strip() else None
+
+
+def _same_embedder(index_dir: Path, embedder: Embedder) -> None:
+    """A change to one document must not re-embed the others: `sync` would, for another embedder."""
+    gen = index_mod.current_generation(index_dir)
+    if gen is None:
+        raise IndexStoreError(f"no index in {index_dir}: run `assistant ingest` first")
+    built = json.loads((gen / "manifest.json").read_text(encoding="utf-8")).get("embedder")
+    if built != embedder.name:
+        raise IndexStoreError(f"the index in {index_dir} was built with embedder {built}, not {embedder.name}: "
+                              "changing one document would re-embed all of them; select that embedder "
+                              "(--embedder / --embed-backend) or run `assistant ingest --rebuild`")

@@ -1,0 +1,223 @@
+"""The page's words in Dutch and English, and which language a browser tab gets.
+
+Every label, button, status and message the page itself writes comes from MESSAGES (answers come from
+the answer path, which already answers in the question's language). A tab starts in the browser's
+language (Accept-Language: Dutch for nl*, English otherwise) unless `assistant chat --lang nl|en`
+fixes the start language; the NL | EN switch changes it without reloading anything.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("nl", "en")
+DEFAULT = "en"
+CHOICES = ("auto",) + LANGUAGES  # `assistant chat --lang`
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "page.title": "Ask the documents",
+        "page.subtitle": "Answers come only from the indexed Dutch government documents, with numbered citations you can check.",
+        "lang.label": "Language",
+        "question.placeholder": "Ask a question, e.g. Why was there no projectplan for Sezen?",
+        "send": "Send",
+        "new_conversation": "New conversation",
+        "source.heading": "### Source",
+        "add.heading": "Add documents",
+        "add.label": "Upload .txt, .md, .pdf, .docx or .html",
+        "settings.heading": "Settings",
+        "k.label": "Passages per question (k)",
+        "busy.previous": "Still answering the previous question: ask again when it is done.",
+        # conversation
+        "conv.empty": "Ask a question about the documents, in Dutch or English. Answers cite numbered passages: "
+                      "click a <b>[n]</b> to read it in its document.",
+        "who.you": "You",
+        "who.assistant": "Assistant",
+        "query": "Search query:",
+        "query.rewritten": "(rewritten from your follow-up)",
+        "pending.searching": "Searching the documents…",
+        "pending.writing": "Writing the answer…",
+        "error.stopped": "Stopped.",
+        "error.crash": "Something went wrong while answering ({what}).",
+        "note.unsupported.one": "the sentence citing this passage is not supported by it",
+        "note.unsupported.many": "the sentences citing these passages are not supported by them",
+        "note.unsupported.check": "Check the passages before relying on the answer.",
+        "note.invalid": "The model cited {refs}, which it was not given; removed.",
+        "timings": "first token {first:.1f} s · total {total:.1f} s",
+        "passages.evidence": "Evidence given to the model",
+        "passages.nearest": "Nearest passages",
+        "cite.show": "show passage {n}",
+        "cite.unsupported": "not supported by this passage: check it",
+        "cite.attributed": "show passage {n} (added by the support check: the model did not cite it)",
+        "page": "p. {page}",
+        # source panel
+        "source.empty": "Click a citation <b>[n]</b> or a passage to read it here, highlighted in its document.",
+        "source.chars": "characters {start}–{end}",
+        "source.unsupported": "⚠ Not supported: the answer sentence citing this passage does not match it well. "
+                              "Check it before relying on it.",
+        "source.cited_for": "Cited for:",
+        "source.changed": "The document changed since this answer; showing the passage alone.",
+        # statistics
+        "stats.model": "Model",
+        "stats.embedder": "Embedder",
+        "stats.documents": "Documents",
+        "stats.documents.value": "{n} ({uploaded} uploaded)",
+        "stats.chunks": "Chunks",
+        "stats.updated": "Last update",
+        "stats.folder": "Index folder",
+        # uploads
+        "upload.failed": "Upload failed: {error}",
+        "upload.checking": "Checking files",
+        "upload.embedding": "Embedding new passages",
+        "upload.loading": "Reloading the search index",
+        "upload.indexed": "Indexed: {added} added, {updated} updated ({embedded} passages embedded, {total} in the "
+                          "index, {seconds:.1f} s). They are searchable now.",
+        "upload.new": "New: {names}",
+        "upload.replaced": "Replaced: {names}",
+        "upload.none": "none",
+        "upload.skipped": "Skipped {name}: {reason}",
+        "upload.no_files": "No files.",
+        # document management
+        "docs.heading": "Documents",
+        "docs.empty": "No documents in the index yet.",
+        "docs.col.title": "Title",
+        "docs.col.pages": "Pages",
+        "docs.col.chunks": "Chunks",
+        "docs.col.added": "Added",
+        "docs.remove": "Remove",
+        "docs.reindex": "Re-index",
+        "docs.confirm": "Remove “{title}” from the index?",
+        "docs.yes": "Yes, remove",
+        "docs.cancel": "Cancel",
+        "docs.working.remove": "Removing {name}…",
+        "docs.working.reindex": "Re-indexing {name}…",
+        "docs.removed": "Removed {name}: its passages no longer appear in answers ({total} chunks left in the index).",
+        "docs.removed.file": "The file was deleted from {folder}.",
+        "docs.removed.kept": "Its file stays in its folder: the next `assistant ingest` of that folder adds it again.",
+        "docs.reindexed": "Re-indexed {name}: {what} ({embedded} passages embedded, {seconds:.1f} s).",
+        "docs.reindexed.changed": "its text changed and was indexed again",
+        "docs.reindexed.same": "its text is unchanged, the index already holds it",
+        "docs.failed": "Could not change {name}: {error}",
+        "docs.unknown_date": "—",
+    },
+    "nl": {
+        "page.title": "Vraag het de documenten",
+        "page.subtitle": "Antwoorden komen alleen uit de geïndexeerde overheidsdocumenten, met genummerde "
+                         "bronvermeldingen die je kunt controleren.",
+        "lang.label": "Taal",
+        "question.placeholder": "Stel een vraag, bijv. Waarom is er geen projectplan voor Sezen opgesteld?",
+        "send": "Verstuur",
+        "new_conversation": "Nieuw gesprek",
+        "source.heading": "### Bron",
+        "add.heading": "Documenten toevoegen",
+        "add.label": "Upload .txt, .md, .pdf, .docx of .html",
+        "settings.heading": "Instellingen",
+        "k.label": "Passages per vraag (k)",
+        "busy.previous": "De vorige vraag wordt nog beantwoord: stel je vraag opnieuw als die klaar is.",
+        "conv.empty": "Stel een vraag over de documenten, in het Nederlands of het Engels. Antwoorden verwijzen naar "
+                      "genummerde passages: klik op een <b>[n]</b> om die in het document te lezen.",
+        "who.you": "Jij",
+        "who.assistant": "Assistent",
+        "query": "Zoekvraag:",
+        "query.rewritten": "(herschreven uit je vervolgvraag)",
+        "pending.searching": "De documenten worden doorzocht…",
+        "pending.writing": "Het antwoord wordt geschreven…",
+        "error.stopped": "Gestopt.",
+        "error.crash": "Er ging iets mis bij het beantwoorden ({what}).",
+        "note.unsupported.one": "de zin die naar deze passage verwijst, wordt er niet door ondersteund",
+        "note.unsupported.many": "de zinnen die naar deze passages verwijzen, worden er niet door ondersteund",
+        "note.unsupported.check": "Controleer de passages voordat je op het antwoord vertrouwt.",
+        "note.invalid": "Het model verwees naar {refs}, die het niet had gekregen; verwijderd.",
+        "timings": "eerste woord {first:.1f} s · totaal {total:.1f} s",
+        "passages.evidence": "Bewijs dat het model kreeg",
+        "passages.nearest": "Dichtstbijzijnde passages",
+        "cite.show": "toon passage {n}",
+        "cite.unsupported": "niet ondersteund door deze passage: controleer het",
+        "cite.attributed": "toon passage {n} (toegevoegd door de controle: het model verwees er niet zelf naar)",
+        "page": "p. {page}",
+        "source.empty": "Klik op een bronvermelding <b>[n]</b> of een passage om die hier te lezen, gemarkeerd in "
+                        "het document.",
+        "source.chars": "tekens {start}–{end}",
+        "source.unsupported": "⚠ Niet ondersteund: de zin in het antwoord die naar deze passage verwijst, past er "
+                              "slecht bij. Controleer het voordat je erop vertrouwt.",
+        "source.cited_for": "Geciteerd voor:",
+        "source.changed": "Het document is gewijzigd sinds dit antwoord; alleen de passage wordt getoond.",
+        "stats.model": "Taalmodel",
+        "stats.embedder": "Embeddingmodel",
+        "stats.documents": "Documenten",
+        "stats.documents.value": "{n} ({uploaded} geüpload)",
+        "stats.chunks": "Fragmenten",
+        "stats.updated": "Laatst bijgewerkt",
+        "stats.folder": "Indexmap",
+        "upload.failed": "Uploaden mislukt: {error}",
+        "upload.checking": "Bestanden controleren",
+        "upload.embedding": "Nieuwe passages inbedden",
+        "upload.loading": "De zoekindex opnieuw laden",
+        "upload.indexed": "Geïndexeerd: {added} toegevoegd, {updated} bijgewerkt ({embedded} passages ingebed, "
+                          "{total} in de index, {seconds:.1f} s). Ze zijn nu doorzoekbaar.",
+        "upload.new": "Nieuw: {names}",
+        "upload.replaced": "Vervangen: {names}",
+        "upload.none": "geen",
+        "upload.skipped": "Overgeslagen: {name}: {reason}",
+        "upload.no_files": "Geen bestanden.",
+        "docs.heading": "Documenten",
+        "docs.empty": "Er staan nog geen documenten in de index.",
+        "docs.col.title": "Titel",
+        "docs.col.pages": "Pagina's",
+        "docs.col.chunks": "Fragmenten",
+        "docs.col.added": "Toegevoegd",
+        "docs.remove": "Verwijderen",
+        "docs.reindex": "Opnieuw indexeren",
+        "docs.confirm": "“{title}” uit de index verwijderen?",
+        "docs.yes": "Ja, verwijderen",
+        "docs.cancel": "Annuleren",
+        "docs.working.remove": "{name} wordt verwijderd…",
+        "docs.working.reindex": "{name} wordt opnieuw geïndexeerd…",
+        "docs.removed": "{name} is verwijderd: de passages komen niet meer in antwoorden voor ({total} fragmenten "
+                        "over in de index).",
+        "docs.removed.file": "Het bestand is verwijderd uit {folder}.",
+        "docs.removed.kept": "Het bestand blijft in zijn map: de volgende `assistant ingest` van die map voegt het "
+                             "weer toe.",
+        "docs.reindexed": "{name} is opnieuw geïndexeerd: {what} ({embedded} passages ingebed, {seconds:.1f} s).",
+        "docs.reindexed.changed": "de tekst was gewijzigd en is opnieuw geïndexeerd",
+        "docs.reindexed.same": "de tekst is ongewijzigd, de index bevat die al",
+        "docs.failed": "{name} kon niet worden gewijzigd: {error}",
+        "docs.unknown_date": "—",
+    },
+}
+
+
+def t(lang: str, key: str, **values) -> str:
+    """The message `key` in `lang` (English when the language is not one of ours), filled in."""
+    table = MESSAGES.get(lang) or MESSAGES[DEFAULT]
+    text = table.get(key)
+    if text is None:
+        raise KeyError(f"no {lang!r} text for {key!r}: add it to MESSAGES in assistant/ui/i18n.py")
+    return text.format(**values) if values else text
+
+
+def from_accept_language(header: str | None) -> str:
+    """The language for a browser's Accept-Language header: "nl" when its most preferred language we
+    know is Dutch (nl, nl-NL, nl-BE, ...), else "en". q-values are honoured; "*" means nothing."""
+    ranked = []
+    for i, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for p in params.split(";"):
+            name, _, value = p.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and q > 0:
+            ranked.append((-q, i, primary))
+    return min(ranked)[2] if ranked else DEFAULT
+
+
+def start_language(choice: str, accept_language: str | None) -> str:
+    """A new tab's language: the `--lang` choice, or with "auto" the browser's."""
+    if choice in LANGUAGES:
+        return choice
+    if choice != "auto":
+        raise ValueError(f"unknown interface language {choice!r}: use one of {', '.join(CHOICES)}")
+    return from_accept_language(accept_language)

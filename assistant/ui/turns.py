@@ -1,0 +1,126 @@
+"""What one browser tab remembers: its turns (question, passages, answer), as plain dicts in gr.State.
+
+Everything the page later shows about a turn's passages (the source panel) is copied into the turn
+when the answer is made, so a later index swap never mixes generations.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+
+from ..errors import AssistantError
+from .runtime import Runtime
+
+CONTEXT_CHARS = 1200  # document text shown on each side of a cited span
+
+
+def new_turn(question: str) -> dict:
+    # "passages": what [n] refers to: the evidence excerpts given to the model, or (when it was not
+    # asked) the nearest retrieved chunks. "evidence": whether they are excerpts.
+    # "error": what went wrong, in words; "error_key": "stopped" / "crash" when the page wrote it
+    # (shown in the tab's language; a crash's "error" is then the exception, for the message).
+    return {"question": question, "query": "", "text": "", "state": "searching", "abstained": False,
+            "passages": [], "evidence": False, "citations": {}, "invalid": [], "timings": {}, "error": "",
+            "error_key": ""}
+
+
+def passage_record(n: int, hit, docs: dict) -> dict:
+    """A retrieved chunk with the text around it, copied out of the index generation that answered."""
+    return _record(n, hit.chunk, docs, score=hit.score, dense=hit.dense)
+
+
+def excerpt_record(e, docs: dict) -> dict:
+    """An evidence excerpt with the text around it and the spans of its matching sentences."""
+    rec = _record(e.n, e, docs, score=e.score, dense=None)
+    rec["context"] = e.context
+    rec["matches"] = [[a, b] for a, b in e.matches]
+    return rec
+
+
+def _record(n: int, c, docs: dict, score, dense) -> dict:
+    doc = docs.get(c.source)
+    before = after = ""
+    cut_before = cut_after = False
+    exact = doc is not None and doc.text[c.start:c.end] == c.text
+    if exact:
+        lo = max(0, c.start - CONTEXT_CHARS)
+        hi = min(len(doc.text), c.end + CONTEXT_CHARS)
+        before, after = doc.text[lo:c.start], doc.text[c.end:hi]
+        if lo > 0:  # start at a word boundary
+            cut_before = True
+            m = re.search(r"\s", before)
+            before = before[m.end():] if m else before
+        if hi < len(doc.text):
+            cut_after = True
+            m = re.search(r"\s\S*$", after)
+            after = after[: m.start()] if m else after
+    # "page": the PDF page the span starts on (None for documents without pages, or an index
+    # written before pages were recorded).
+    return {"n": n, "source": c.source, "title": c.title, "start": c.start, "end": c.end, "text": c.text,
+            "page": getattr(c, "page", None),
+            "score": score, "dense": dense, "before": before, "after": after,
+            "cut_before": cut_before, "cut_after": cut_after, "exact": exact, "matches": [], "context": ""}
+
+
+def finish_turn(turn: dict, answer) -> None:
+    turn["text"] = answer.text
+    turn["abstained"] = answer.abstained
+    turn["timings"] = dict(answer.timings)
+    turn["query"] = answer.query or turn["query"]
+    turn["citations"] = {
+        c.n: {"supported": c.supported, "sentence": c.sentence, "origin": getattr(c, "origin", "model")}
+        for c in answer.citations if c.excerpt is not None
+    }
+    turn["invalid"] = [c.n for c in answer.citations if c.excerpt is None]
+    turn["state"] = "done"
+
+
+def history_of(turns: list[dict]) -> list[tuple[str, str]]:
+    return [(t["question"], t["text"]) for t in turns if t["state"] == "done" and not t["error"]]
+
+
+def run_turn(runtime: Runtime, question: str, k: int | None, turns: list[dict] | None,
+             every: float = 0.1):
+    """Answer one question of a conversation, yielding the updated list of turns as it goes
+    (at most every `every` seconds while tokens stream, and always at the first token and the end)."""
+    turns = list(turns or [])
+    pipeline = runtime.pipeline  # the answer keeps the pipeline it started with
+    history = history_of(turns)
+    turn = new_turn((question or "").strip())
+    turns.append(turn)
+    last = 0.0
+    try:
+        yield turns
+        for event in pipeline.assistant.stream(question, k, history or None):
+            if event.kind == "query":
+                turn["query"] = event.data
+            elif event.kind == "passages":
+                docs = pipeline.index.docs
+                turn["passages"] = [passage_record(n, h, docs) for n, h in enumerate(event.data, 1)]
+                turn["state"] = "streaming"
+            elif event.kind == "evidence":  # shown at once: the model has not written a word yet
+                docs = pipeline.index.docs
+                turn["passages"] = [excerpt_record(e, docs) for e in event.data]
+                turn["evidence"] = True
+                yield turns
+            elif event.kind == "token":
+                first = not turn["text"]
+                turn["text"] += event.data
+                if first or time.monotonic() - last >= every:
+                    last = time.monotonic()
+                    yield turns
+            elif event.kind == "answer":
+                finish_turn(turn, event.data)
+    except AssistantError as e:
+        turn["error"] = str(e)
+    except Exception as e:  # keep the page alive; the terminal gets the traceback
+        traceback.print_exc()
+        turn["error"], turn["error_key"] = f"{type(e).__name__}: {e}", "crash"
+    finally:  # also when the tab cancels the answer ("New conversation"), so the next one may start
+        if turn["state"] != "done":
+            turn["state"] = "done"
+            if not turn["error"] and not turn["text"]:
+                turn["error"], turn["error_key"] = "Stopped.", "stopped"
+    yield turns
