@@ -41,9 +41,10 @@ from .types import Hit
 SENTENCE_WEIGHT = 1.0
 LEXICAL_WEIGHT = {"en": 0.1, "nl": 0.2}
 LEXICAL_IDF_FLOOR = {"en": 2.0, "nl": 0.0}
-# Filtered search scores the allowed chunks' exact vectors directly up to this many (a matrix
-# product: ~10 ms for 50,000 768-dim vectors); past it, the vector store is asked for more and more
-# neighbours until enough allowed ones are found.
+# Filtered search scores the allowed chunks' exact vectors directly up to this many (fetch + matrix
+# product: 81 ms for 50,000 768-dim vectors from a flat store here, against 116 ms for an unfiltered
+# search of 200,000); past it, the vector store is asked for ever more neighbours until enough
+# allowed ones are found.
 EXACT_FILTERED = 50_000
 
 
@@ -158,7 +159,8 @@ class HybridRetriever:
             return {int(r): float(s) for r, s in zip(rows, sims)}
         if len(allowed) <= EXACT_FILTERED:
             sims = self.index.vectors(allowed) @ q
-            top = np.argsort(-sims, kind="stable")[:depth]
+            top = np.argpartition(-sims, depth - 1)[:depth] if depth < len(sims) else np.arange(len(sims))
+            top = top[np.argsort(-sims[top], kind="stable")]
             return {int(allowed[i]): float(sims[i]) for i in top}
         ok = np.zeros(len(self.index.chunks), dtype=bool)
         ok[allowed] = True
