@@ -176,6 +176,10 @@ def test_cli_docs_list_and_remove(runtime, tmp_path, monkeypatch, capsys):
     import assistant.pipeline
 
     monkeypatch.setattr(assistant.pipeline, "make_embedder", lambda settings, built=None: HashEmbedder())
+    (runtime.uploads_dir / "zuiderzee.txt").write_text(NOTE.replace("140", "175"), encoding="utf-8")
+    assert cli.main([*base, "docs", "reindex", source]) == 0
+    assert f"re-indexed {source}: 0 added, 1 updated" in capsys.readouterr().out
+    assert "175 elektrische" in index.load(runtime.settings.index_dir).docs[source].text
     assert cli.main([*base, "docs", "remove", "zuiderzee.txt"]) == 0
     assert f"removed {source}" in capsys.readouterr().out
     assert source not in index.load(runtime.settings.index_dir).docs

@@ -566,6 +566,11 @@ def test_browser_removing_an_upload_removes_it_from_the_next_answer_with_fakes(t
                 before = [x.text_content() for x in r["turn"].locator("button.passage-link + .src").all()]
                 assert any(s.startswith(source) for s in before), before
 
+                # Re-index reads the file again: unchanged text, nothing embedded.
+                row.locator("button.doc-reindex").click()
+                page.wait_for_selector('#documents-status .done[data-action="reindex"]', timeout=60_000)
+                assert "its text is unchanged" in page.locator("#documents-status").inner_text()
+
                 # Cancel first: nothing happens.
                 row.locator("button.doc-remove").click()
                 row.locator("button.doc-remove-no").click()

@@ -27,19 +27,20 @@ def render_documents(docs: list[DocumentInfo], lang: str = DEFAULT) -> str:
         about = f'<div class="doc-about">{_e(d.about)}</div>' if d.about else ""
         rows.append(
             f'<tr class="doc-row" data-source="{_e(d.source)}" data-uploaded="{str(d.uploaded).lower()}">'
-            f'<td class="doc-title">{_e(d.title)}{about}<div class="doc-source">{_e(d.source)}</div></td>'
-            f'<td class="doc-pages">{d.pages if d.pages is not None else "—"}</td>'
-            f'<td class="doc-chunks">{d.chunks}</td>'
-            f'<td class="doc-added">{_e(_when(d.added, lang))}</td>'
-            f'<td class="doc-actions">'
+            # The buttons sit under the title (the panel is narrow: a column of its own would not fit).
+            f'<td class="doc-title">{_e(d.title)}{about}<div class="doc-source">{_e(d.source)}</div>'
+            f'<div class="doc-actions">'
             f'<button type="button" class="doc-reindex" data-action="reindex">{_t(lang, "docs.reindex")}</button> '
             f'<button type="button" class="doc-remove" data-action="ask-remove">{_t(lang, "docs.remove")}</button>'
             f'<div class="doc-confirm" hidden>{confirm} '
             f'<button type="button" class="doc-remove-yes" data-action="remove">{_t(lang, "docs.yes")}</button> '
             f'<button type="button" class="doc-remove-no" data-action="cancel">{_t(lang, "docs.cancel")}</button></div>'
-            f'</td></tr>'
+            f'</div></td>'
+            f'<td class="doc-pages">{d.pages if d.pages is not None else "—"}</td>'
+            f'<td class="doc-chunks">{d.chunks}</td>'
+            f'<td class="doc-added">{_e(_when(d.added, lang))}</td></tr>'
         )
-    return (f'<div class="docs"><table class="docs-table"><thead><tr>{head}<th></th></tr></thead>'
+    return (f'<div class="docs"><table class="docs-table"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
