@@ -83,3 +83,18 @@ def test_cli_unknown_value_lists_known_values_and_exits_2(settings):
             "Noordoostpolder") in out.stderr
     out = _cli(settings, "search", SEZEN_EN, "--where", "year=1999")
     assert out.returncode == 2 and "unknown year '1999'; known: 2007, 2014" in out.stderr
+
+
+def test_cli_ask_with_a_filter_reads_and_cites_only_that_municipality(settings):
+    """The whole answer path with the small real LLM: every excerpt the model reads and every valid
+    citation is from the filtered municipality, and each carries its document's metadata."""
+    out = _cli(settings, "--llm", "qwen2.5-coder-0.5b", "ask", "--json", "Wat is een regiegemeente?",
+               "--where", "gemeente=Lochem")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["where"] == {"municipality": ["Lochem"]}
+    assert data["passages"] and all(p["meta"]["municipalities"] == ["Lochem"] for p in data["passages"])
+    assert data["evidence"] and all(e["meta"]["municipalities"] == ["Lochem"] for e in data["evidence"])
+    for c in data["citations"]:
+        if c["valid"]:
+            assert c["meta"]["municipalities"] == ["Lochem"] and c["meta"]["type"] == "plan van aanpak"
