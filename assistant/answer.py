@@ -21,6 +21,7 @@ from . import cite, lang
 from .embed import Embedder
 from .errors import InputError
 from .evidence import EvidenceSelector
+from .filters import Where
 from .generate import Generator
 from .prompts import Prompts
 from .retrieve import Retriever
@@ -84,9 +85,10 @@ class Assistant:
         self.require_support = require_support
 
     # -- public -------------------------------------------------------------------------------
-    def answer(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None) -> Answer:
+    def answer(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None,
+               where: Where | None = None) -> Answer:
         result = None
-        for event in self.stream(question, k, history):
+        for event in self.stream(question, k, history, where=where):
             if event.kind == "answer":
                 result = event.data
         return result
@@ -100,7 +102,9 @@ class Assistant:
             for _ in self.generator.stream(system, "OK?", 1, 0.0, examples=examples):
                 pass
 
-    def search(self, question: str, k: int | None = None):
+    def search(self, question: str, k: int | None = None, where: Where | None = None):
+        if where:
+            return self.retriever.search(self._check(question), k or self.top_k, where)
         return self.retriever.search(self._check(question), k or self.top_k)
 
     def messages(self, question: str, language: str, evidence: list[Excerpt]) -> tuple[str, list[tuple[str, str]], str]:
@@ -110,13 +114,18 @@ class Assistant:
         user = self.prompts.render(f"question.{language}", excerpts=self.prompts.excerpts(evidence), question=question)
         return system, self.prompts.examples(), user
 
-    def stream(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
+    def stream(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None,
+               where: Where | None = None) -> Iterator[Event]:
+        """`where` (filters.py, already resolved against the index) restricts retrieval to the
+        documents it lets through; the evidence and citations can then only come from them."""
         t0 = time.perf_counter()
         question = self._check(question)
         language = lang.detect(question)
         query = self.rewrite(question, history) if history else question
         yield Event("query", query)
-        retrieval = self.retriever.retrieve(query, k or self.top_k)
+        # Only a filtered call passes `where`: retrievers written before filters keep working.
+        retrieval = (self.retriever.retrieve(query, k or self.top_k, where) if where
+                     else self.retriever.retrieve(query, k or self.top_k))
         hits = retrieval.hits
         timings = {"retrieve_s": round(time.perf_counter() - t0, 4)}
         yield Event("passages", hits)

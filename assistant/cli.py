@@ -15,6 +15,7 @@ EPILOG = """examples:
   assistant ingest                       # index the bundled seeds/ folder (incremental)
   assistant check                        # verify the index files (counts, spans, hashes, vectors)
   assistant search "why was there no projectplan for Sezen?" -k 5 --json
+  assistant search "Wat is de regiegemeente?" --where municipality=Lochem --where year=2012
   assistant ask "Waarom is er geen projectplan voor Sezen?"
   assistant chat                         # browser chat on http://127.0.0.1:7860
   assistant docs list                    # the indexed documents; `docs remove NAME` takes one out
@@ -122,7 +123,7 @@ def _ocr_progress():
     return on_page
 
 
-def _where(x) -> str:
+def _location(x) -> str:
     """Where a chunk / excerpt is: source, PDF page when it has one, character span."""
     page = getattr(x, "page", None)
     return f"{x.source}, p. {page}, {x.start}-{x.end}" if page else f"{x.source} {x.start}-{x.end}"
@@ -188,38 +189,60 @@ def _pipeline(args, with_llm: bool):
     return build(s, with_llm=with_llm)
 
 
+def _where(args, index):
+    """The --where filters, checked against the index (an unknown value: an error listing the known ones)."""
+    from .filters import Where, resolve
+
+    return resolve(Where.parse(getattr(args, "where", None)), index.docs)
+
+
+def _meta_line(meta, indent: str) -> None:
+    label = meta.label() if meta is not None else ""
+    if label:
+        print(f"{indent}{label}")
+
+
 def cmd_search(args) -> int:
+    from .filters import Where
+
+    Where.parse(args.where)  # a malformed --where fails before any model loads
     p = _pipeline(args, with_llm=False)
-    result = p.assistant.retriever.retrieve(p.assistant._check(args.question), args.k)
+    where = _where(args, p.index)
+    result = p.assistant.retriever.retrieve(p.assistant._check(args.question), args.k, where)
     hits = result.hits
     if args.json:
         out = {"question": args.question, "passages": [h.to_json(i + 1) for i, h in enumerate(hits)],
-               "timings": result.timings}
+               "timings": result.timings, "where": where.to_json()}
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     for i, h in enumerate(hits, 1):
         c = h.chunk
-        print(f"[{i}] {c.title}  ({_where(c)}, score {h.score:.4f})")
+        print(f"[{i}] {c.title}  ({_location(c)}, score {h.score:.4f})")
+        _meta_line(h.meta, "    ")
         print("    " + c.text[:300].replace("\n", " ") + ("..." if len(c.text) > 300 else ""))
     return 0
 
 
 def cmd_ask(args) -> int:
+    from .filters import Where
+
+    Where.parse(args.where)  # a malformed --where fails before any model loads
     p = _pipeline(args, with_llm=True)
+    where = _where(args, p.index)
     result = None
-    for event in p.assistant.stream(args.question, args.k):
+    for event in p.assistant.stream(args.question, args.k, where=where):
         if event.kind == "token" and not args.json:
             print(event.data, end="", flush=True)
         elif event.kind == "answer":
             result = event.data
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        print(json.dumps({**result.to_json(), "where": where.to_json()}, ensure_ascii=False, indent=2))
         return 0
     print("\n")
     if result.abstained:
         print("Nearest passages:" if result.language == "en" else "Dichtstbijzijnde passages:")
         for i, h in enumerate(result.hits, 1):
-            print(f"  [{i}] {h.chunk.title} ({_where(h.chunk)})")
+            print(f"  [{i}] {h.chunk.title} ({_location(h.chunk)})")
         return 0
     for c in result.citations:
         if c.excerpt is None:
@@ -227,7 +250,8 @@ def cmd_ask(args) -> int:
             continue
         flag = "" if c.supported else "  (not supported by the excerpt: check it)"
         e = c.excerpt
-        print(f"  [{c.n}] {e.title} ({_where(e)}){flag}")
+        print(f"  [{c.n}] {e.title} ({_location(e)}){flag}")
+        _meta_line(e.meta, "      ")
         print("      " + e.text[:300].replace("\n", " ") + ("..." if len(e.text) > 300 else ""))
     t = result.timings
     print(f"\n(retrieval {t['retrieve_s']:.2f} s, first token {t['first_token_s']:.2f} s, total {t['total_s']:.2f} s)", file=sys.stderr)
@@ -290,6 +314,13 @@ def cmd_eval(args) -> int:
 
 
 # -- parser ------------------------------------------------------------------------------------
+def _add_where(p, note: str = "") -> None:
+    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                   help="search only documents with this metadata: municipality=, year=, type= or source= "
+                        "(repeat: different keys must all match, one key given twice matches either; "
+                        "case-insensitive)" + note)
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="assistant",
@@ -339,14 +370,16 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="show the passages that best match a question")
     s.add_argument("question")
     s.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
-    s.add_argument("--json", action="store_true", help="print JSON: {question, passages:[{rank,source,title,start,end,text,score}], "
-                                                       "timings:{embed_s,search_s,total_s}}")
+    s.add_argument("--json", action="store_true", help="print JSON: {question, passages:[{rank,source,title,start,end,text,score,meta}], "
+                                                       "timings:{embed_s,search_s,total_s}, where}")
+    _add_where(s)
     s.set_defaults(func=cmd_search)
 
     a = sub.add_parser("ask", help="answer a question with numbered citations (streams)")
     a.add_argument("question")
     a.add_argument("-k", type=int, default=None, help="passages given to the model (default 5)")
     a.add_argument("--json", action="store_true", help="print one JSON object (answer, citations, evidence, passages, timings)")
+    _add_where(a)
     a.set_defaults(func=cmd_ask)
 
     c = sub.add_parser("chat", help="browser chat (Gradio) on the same answer path")
@@ -378,6 +411,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("-k", type=int, default=None, help="chunks retrieved for the evidence (default 5)")
     e.add_argument("--no-prefill", action="store_true",
                    help="skip measuring raw llama.cpp prefill speed after a full run (~1 minute)")
+    _add_where(e, " (only gold questions about matching documents are asked)")
     e.set_defaults(func=cmd_eval)
     return ap
 

@@ -245,11 +245,12 @@ def _span(p: dict) -> M.Span:
     return (p["source"], p["start"], p["end"])
 
 
-def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: bool) -> dict:
-    """Run one question; return its record (JSON-ready). Raises on failure."""
+def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: bool, where=None) -> dict:
+    """Run one question; return its record (JSON-ready). Raises on failure. `where` (filters.Where)
+    restricts retrieval as `assistant ask --where` does."""
     assistant = pipe.assistant
     t0 = time.perf_counter()
-    hits = assistant.search(item.question, k=RETRIEVAL_K)
+    hits = assistant.search(item.question, k=RETRIEVAL_K, where=where)
     search_s = time.perf_counter() - t0
     passages = [h.to_json(i + 1) for i, h in enumerate(hits)]
     spans = [_span(p) for p in passages]
@@ -268,9 +269,9 @@ def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: boo
         m.update(abstained=None, keyword_accuracy=None, citation_precision=None, citation_recall=None,
                  language_match=None, answer_language=None,
                  retrieve_s=round(search_s, 4), first_token_s=None, total_s=None)
-        m["context"], m["context_recall"], m["prompt_tokens"] = context_at_budgets(assistant, item, evidence)
+        m["context"], m["context_recall"], m["prompt_tokens"] = context_at_budgets(assistant, item, evidence, where)
     else:
-        answer = assistant.answer(item.question)
+        answer = assistant.answer(item.question, where=where)
         ask = answer.to_json()
         cited = [_span(c) if c["valid"] else None for c in ask["citations"]]
         # A terse answer ("In Eemnes [1].") has no language of its own: it is not counted as wrong.
@@ -312,11 +313,12 @@ def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: boo
     }
 
 
-def context_at_budgets(assistant, item: GoldItem, evidence: M.Evidence) -> tuple[dict, float | None, int | None]:
+def context_at_budgets(assistant, item: GoldItem, evidence: M.Evidence, where=None) -> tuple[dict, float | None, int | None]:
     """The evidence the model would get at each budget in BUDGETS: its context recall and the tokens of
     the question part of the prompt (the part that is not cached). Judge-free, no LLM: seconds for the
     whole gold set. Also returns the recall and tokens at the configured budget."""
-    retrieval = assistant.retriever.retrieve(item.question, assistant.top_k)
+    retrieval = (assistant.retriever.retrieve(item.question, assistant.top_k, where) if where
+                 else assistant.retriever.retrieve(item.question, assistant.top_k))
     language = lang_mod.detect(item.question)
     count = assistant.selector.count_tokens
     curve = {}
@@ -483,6 +485,8 @@ def render_markdown(report: dict, records: list[dict]) -> str:
         f"- evidence: sentences of the top {meta['top_k']} chunks, up to {meta.get('evidence_tokens', 'n/a')} tokens; "
         f"retrieval metrics from a separate top-{RETRIEVAL_K} search",
         f"- index: `{meta['index_dir']}` (generation `{meta['index_generation']}`)",
+    ] + ([f"- filters: `--where " + " --where ".join(f"{k}={v}" for k, vs in meta["where"].items() for v in vs)
+          + "` (retrieval restricted to matching documents; only questions about them)"] if meta.get("where") else []) + [
         f"- code: `{meta.get('code') or 'unknown'}`"
         + (f" (resumed {meta['resumed']} finished questions of a run by `{meta.get('resumed_from') or 'unknown'}`)"
            if meta.get("resumed") else ""),
@@ -641,7 +645,7 @@ def _warm_up(pipe, retrieval_only: bool) -> None:
 
 
 _RESUME_KEYS = ("gold_sha256", "limit", "mode", "llm", "embedder", "top_k", "evidence_tokens", "min_similarity",
-                "index_dir", "index_generation", "prompts_sha256")
+                "index_dir", "index_generation", "prompts_sha256", "where")
 
 
 def _read_json(path: Path) -> dict:
@@ -665,11 +669,17 @@ def _resumable(out: Path, old: dict, meta: dict, ids: set[str]) -> dict[str, dic
 
 def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_only: bool = False,
         limit: int | None = None, *, embedder=None, generator=None, show_progress: bool = True,
-        measure_prefill: bool = True) -> dict:
-    """Evaluate and write records.jsonl, report.json, report.md, report.png into `out`; return the report."""
+        measure_prefill: bool = True, where: list[str] | None = None) -> dict:
+    """Evaluate and write records.jsonl, report.json, report.md, report.png into `out`; return the report.
+    `where` ("key=value" strings, as `--where`): retrieval is restricted to matching documents and
+    only the questions about them are asked (answerable ones whose documents all match, and the
+    unanswerable ones)."""
     from tqdm import tqdm
 
+    from .filters import Where, resolve
     from .pipeline import build
+
+    filters = Where.parse(where)  # a malformed --where fails before the models load
 
     gold, out = Path(gold), Path(out)
     if limit is not None and limit < 1:
@@ -681,6 +691,13 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
     texts_by_name = {n: pipe.index.docs[s].text for n, s in names.items()}
     texts = {s: d.text for s, d in pipe.index.docs.items()}
     items = validate_gold(gold, texts_by_name)
+    filters = resolve(filters, pipe.index.docs)
+    if filters:
+        items = [i for i in items if all(filters.matches(pipe.index.docs[names[d]]) for d in i.docs)]
+        if not items:
+            raise InputError(f"no gold question is about documents matching {filters.describe()}")
+        print(f"--where {filters.describe()}: {len(items)} gold questions about matching documents "
+              "(or not answerable)", file=sys.stderr)
     if limit is not None:
         items = items[:limit]
     previous = load_run(compare) if compare else None
@@ -706,6 +723,7 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
         "prompts_sha256": hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(settings.prompts_dir).glob("*.txt")))).hexdigest(),
         "started": started,
         "code": code_version(),
+        "where": filters.to_json(),
     }
     old_meta = _read_json(out / RUN_META)
     done = _resumable(out, old_meta, meta, {i.id for i in items})
@@ -731,7 +749,7 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
                     rec = done[item.id]
                 else:
                     try:
-                        rec = evaluate_one(pipe, item, locate_evidence(item, names, texts), retrieval_only)
+                        rec = evaluate_one(pipe, item, locate_evidence(item, names, texts), retrieval_only, filters)
                     except Exception as e:  # one failing question must not lose a long run
                         rec = _error_record(item, e)
                         bar.write(f"{item.id}: {rec['error']}", file=sys.stderr)
@@ -807,7 +825,7 @@ def run_cli(settings, args) -> int:
     report = run(
         settings, Path(args.gold), Path(args.out), Path(args.compare) if args.compare else None,
         retrieval_only=args.retrieval_only, limit=args.limit,
-        measure_prefill=not getattr(args, "no_prefill", False),
+        measure_prefill=not getattr(args, "no_prefill", False), where=getattr(args, "where", None),
     )
     print(metrics_table(report["metrics"], report["meta"]["mode"] == "retrieval-only"))
     cmp = report.get("compare")

@@ -203,5 +203,5 @@ class EvidenceSelector:
             top = max(best[id(w)] - 0.05, 0.0)
             matches = tuple((self.index.sentences[j].start, self.index.sentences[j].end) for j in rows if cos.get(j, -1.0) >= top)
             out.append(Excerpt(n, source, doc.title, start, end, doc.text[start:end], self._context(source, start),
-                               round(best[id(w)], 4), matches, page_at(doc.pages, start)))
+                               round(best[id(w)], 4), matches, page_at(doc.pages, start), meta=doc.meta))
         return out

@@ -53,6 +53,7 @@ from .embed import Embedder
 from .errors import IndexStoreError
 from .ingest import Problem
 from .pages import page_at
+from .metadata import DocMeta
 from .store import VectorStore, build_store, discard, open_store
 from .structure import Outline
 from .types import Chunk, Document, SentenceSpan
@@ -129,6 +130,7 @@ class Index:
         self.sentence_vectors = sentence_vectors if sentence_vectors is not None else np.zeros((0, dim), np.float32)
         self._row = {c.id: i for i, c in enumerate(chunks)}
         self._chunk_sentences: list[range] | None = None
+        self._rows_where: dict = {}  # Where -> the chunk rows of the documents it lets through
 
     def lexical(self):
         """BM25 over the chunks: the generation's lexical.sqlite when it has one (no tokenising at
@@ -142,6 +144,18 @@ class Index:
             except (sqlite3.Error, ValueError, KeyError):
                 pass  # unreadable or another tokenizer: the in-memory index gives the same scores
         return lexical.BM25([lexical_text(c) for c in self.chunks])
+
+    def rows_where(self, where) -> np.ndarray:
+        """The chunk rows (sorted) of the documents a filters.Where lets through; cached per Where
+        (a frozen value), so a filtered question costs one pass over the documents, once."""
+        rows = self._rows_where.get(where)
+        if rows is None:
+            allowed = {s for s, d in self.docs.items() if where.matches(d)}
+            rows = np.fromiter((i for i, c in enumerate(self.chunks) if c.source in allowed), dtype=np.int64)
+            if len(self._rows_where) > 64:
+                self._rows_where.clear()
+            self._rows_where[where] = rows
+        return rows
 
     def sentence_text(self, j: int) -> str:
         s = self.sentences[j]
@@ -254,6 +268,7 @@ def load(index_dir: Path, vector_store: str = "") -> Index:
             d = json.loads(line)
             # JSON has lists; the frozen Document holds tuples
             d.update({k: tuple(d[k]) for k in ("pages", "ocr_pages") if k in d})
+            d["meta"] = DocMeta.from_json(d.get("meta"))  # absent in indexes written before metadata
             docs[d["source"]] = Document(**d)
     with reading(gen, "chunks.jsonl") as path:
         chunks = [Chunk(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -43,12 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import ocr
+from . import metadata
 from .errors import InputError
 from .pages import join_pages
 from .types import Document
 
 SUFFIXES = (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
-META_FILE = "meta.json"  # optional {"file name": {"title": ...}} beside the documents
+META_FILE = "meta.json"  # optional {"file name": {"title", "date", "municipality", "type", ...}} beside the documents
 
 MAX_CHARS = 5_000_000  # characters of text in one document (~2,000 pages); longer ones are skipped
 MAX_FILE_BYTES = 100 * 2**20  # .pdf / .docx file size
@@ -101,7 +102,8 @@ def load_folder(folder: Path, scope: str | None = None, *, on_page: ocr.PageProg
             entry = meta.get(rel)
             title = entry.get("title") if isinstance(entry, dict) else None
             doc = load_file(path, source, title if isinstance(title, str) and title.strip() else None,
-                            follow_symlinks=False, on_page=on_page, ocr_cache=ocr_cache)
+                            follow_symlinks=False, on_page=on_page, ocr_cache=ocr_cache,
+                            sidecar=entry if isinstance(entry, dict) else None)
         except InputError as e:
             problems.append(Problem(source, str(e)))
             continue
@@ -114,8 +116,9 @@ def load_folder(folder: Path, scope: str | None = None, *, on_page: ocr.PageProg
 
 def load_file(path: Path, source: str | None = None, title: str | None = None, *,
               follow_symlinks: bool = True, on_page: ocr.PageProgress | None = None,
-              ocr_cache: Path | None = None) -> Document:
-    """Read one file; raises InputError (with the file named) when it has no usable text."""
+              ocr_cache: Path | None = None, sidecar: dict | None = None) -> Document:
+    """Read one file; raises InputError (with the file named) when it has no usable text.
+    `sidecar` is the file's meta.json entry: its metadata wins over what the file and text say."""
     path = Path(path)
     source = source or path.name
     name = printable(path.name)
@@ -144,8 +147,11 @@ def load_file(path: Path, source: str | None = None, title: str | None = None, *
         raise _too_long(name, len(text))
     if not text.strip():
         raise InputError(f"{name}: no text found (empty, or scanned pages in which OCR found no text)")
-    return Document(source=source, title=title or _guess_title(path, text), text=text, sha256=sha256_text(text),
-                    pages=starts, ocr_pages=ocr_pages)
+    info = metadata.file_info(path.suffix, data, path.stem)
+    title = title or info.title or _guess_title(path, text)
+    meta = metadata.extract(text, title, sidecar, info)
+    return Document(source=source, title=title, text=text, sha256=sha256_text(text),
+                    pages=starts, ocr_pages=ocr_pages, meta=meta)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")

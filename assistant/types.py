@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .metadata import DocMeta
+
 
 @dataclass(frozen=True)
 class Document:
@@ -15,6 +17,7 @@ class Document:
     # assistant/pages.py); () for documents without pages.
     pages: tuple[int, ...] = ()
     ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text was read by OCR (Tesseract), not a text layer
+    meta: DocMeta = DocMeta()  # date, municipalities, type (metadata.py): shown with citations, filtered on
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Hit:
     score: float  # fused retrieval score (higher is better)
     dense: float | None = None  # cosine similarity of the chunk to the query
     sentence: float | None = None  # cosine of the chunk's best-matching sentence
+    meta: DocMeta = DocMeta()  # of the chunk's document
 
     def to_json(self, rank: int) -> dict:
         c = self.chunk
@@ -56,6 +60,7 @@ class Hit:
             "text": c.text,
             "score": round(self.score, 6),
             "page": c.page,
+            "meta": self.meta.to_json(),
         }
 
 
@@ -74,6 +79,7 @@ class Excerpt:
     score: float = 0.0  # cosine of its best sentence to the question
     matches: tuple[tuple[int, int], ...] = ()  # spans of the sentences that matched (to highlight)
     page: int | None = None  # 1-based PDF page where the excerpt starts; None for documents without pages
+    meta: DocMeta = DocMeta()  # of the excerpt's document
 
     def to_json(self) -> dict:
         return {
@@ -87,6 +93,7 @@ class Excerpt:
             "score": round(self.score, 4),
             "matches": [list(m) for m in self.matches],
             "page": self.page,
+            "meta": self.meta.to_json(),
         }
 
 
@@ -117,6 +124,7 @@ class Citation:
             "valid": e is not None,
             "origin": self.origin,
             "page": e.page if e else None,
+            "meta": e.meta.to_json() if e else None,
         }
 
 

@@ -78,7 +78,7 @@ def test_chunks_excerpts_and_citations_know_their_page(tmp_path, prompts_dir):
 
 def test_json_shapes_gain_page_and_keep_the_rest():
     e = Excerpt(1, "s", "t", 0, 4, "text", page=2)
-    assert set(e.to_json()) == {"n", "source", "title", "start", "end", "text", "context", "score", "matches", "page"}
+    assert set(e.to_json()) == {"n", "source", "title", "start", "end", "text", "context", "score", "matches", "page", "meta"}
     assert Citation(1, e, True).to_json()["page"] == 2 and Citation(1, e, True).page == 2
     invalid = Citation(9, None, False)
     assert invalid.page is None and invalid.to_json()["page"] is None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import documents
 from ..errors import AssistantError
-from . import i18n
+from . import filter_controls, i18n
 from .docs_view import render_docs_status, render_documents
 from .i18n import t as _t
 from .render import _e, empty_source, render_conversation, render_source, render_stats, render_upload_status
@@ -68,7 +68,7 @@ def build_app(runtime: Runtime, lang: str = "auto"):
     def current(request, lang: str) -> str:
         return live_lang.get(getattr(request, "session_hash", None) or "", lang)
 
-    def ask(question: str, k: float, turns: list[dict], lang: str, request: gr.Request):
+    def ask(question: str, k: float, turns: list[dict], lang: str, municipality, year, type_, request: gr.Request):
         if not (question or "").strip():
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
@@ -77,7 +77,8 @@ def build_app(runtime: Runtime, lang: str = "auto"):
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         clear_box = ""
-        for now in run_turn(runtime, question, int(k), turns):
+        where = filter_controls.where_of(municipality, year, type_)
+        for now in run_turn(runtime, question, int(k), turns, where=where):
             yield render_conversation(now, current(request, lang)), clear_box, now, gr.skip()
             clear_box = gr.skip()
         yield gr.skip(), gr.skip(), gr.skip(), render_stats(runtime, current(request, lang))
@@ -180,6 +181,9 @@ def build_app(runtime: Runtime, lang: str = "auto"):
             gr.Accordion(label=_t(lang, "settings.heading")),
             gr.Slider(label=_t(lang, "k.label")),
             render_stats(runtime, lang),
+            gr.Accordion(label=_t(lang, "filters.heading")),
+            gr.Markdown(value=_t(lang, "filters.info")),
+            *filter_controls.updated(gr, runtime, lang),
         )
 
     def on_load(turns, shown, upload_said, docs_said, request: gr.Request):
@@ -222,6 +226,9 @@ def build_app(runtime: Runtime, lang: str = "auto"):
                 source_heading = gr.Markdown(_t(first, "source.heading"), elem_id="source-heading")
                 source = gr.HTML(empty_source(first), elem_id="source-panel", js_on_load=SOURCE_JS, padding=True,
                                  container=True)
+                with gr.Accordion(_t(first, "filters.heading"), open=True, elem_id="filters") as filters_acc:
+                    filters_info = gr.Markdown(_t(first, "filters.info"), elem_id="filters-info")
+                    filters = filter_controls.components(gr, runtime, first)
                 with gr.Accordion(_t(first, "add.heading"), open=True, elem_id="add-documents") as add_acc:
                     files = gr.File(label=_t(first, "add.label"), file_count="multiple",
                                     type="filepath", elem_id="upload")
@@ -237,7 +244,7 @@ def build_app(runtime: Runtime, lang: str = "auto"):
 
         # Several tabs may ask at once: each retrieves and shows its passages at once; the generator's
         # own lock then lets one answer stream at a time (two would both crawl on a small CPU).
-        ask_io = dict(fn=ask, inputs=[question, k, turns_state, lang_state],
+        ask_io = dict(fn=ask, inputs=[question, k, turns_state, lang_state, *filters],
                       outputs=[conversation, question, turns_state, stats],
                       concurrency_id="ask", concurrency_limit=4, show_progress="hidden")
         asks = [send.click(**ask_io), question.submit(**ask_io)]
@@ -245,16 +252,21 @@ def build_app(runtime: Runtime, lang: str = "auto"):
                           show_progress="hidden", queue=False)
         clear.click(new_conversation, inputs=[lang_state], outputs=[conversation, turns_state, source, shown_state],
                     cancels=asks)
-        files.upload(upload, inputs=[files, lang_state], outputs=[upload_status, files, stats, docs, upload_said],
-                     concurrency_id="upload", show_progress="hidden")
+        uploaded = files.upload(upload, inputs=[files, lang_state], outputs=[upload_status, files, stats, docs, upload_said],
+                                concurrency_id="upload", show_progress="hidden")
+        # A new or removed document can add or take away a municipality, year or type.
+        refresh_filters = dict(fn=lambda: filter_controls.updated(gr, runtime), outputs=filters, queue=False,
+                               show_progress="hidden")
+        uploaded.then(**refresh_filters)
         # Document changes share the uploads' queue slot: one index write at a time (the runtime's
         # lock would serialise them anyway; this keeps them from holding a worker while they wait).
         change_io = dict(inputs=[lang_state], outputs=[docs_status, docs, stats, docs_said], concurrency_id="upload",
                          show_progress="hidden")
-        docs.remove_doc(remove_document, **change_io)
-        docs.reindex_doc(reindex_document, **change_io)
+        docs.remove_doc(remove_document, **change_io).then(**refresh_filters)
+        docs.reindex_doc(reindex_document, **change_io).then(**refresh_filters)
         page_io = [lang_state, lang_switch, header, conversation, question, send, clear, source_heading, source,
-                   add_acc, files, upload_status, docs_acc, docs, docs_status, settings_acc, k, stats]
+                   add_acc, files, upload_status, docs_acc, docs, docs_status, settings_acc, k, stats,
+                   filters_acc, filters_info, *filters]
         tab_state = [turns_state, shown_state, upload_said, docs_said]
         lang_switch.input(switch, inputs=[lang_switch, *tab_state], outputs=page_io, queue=False,
                           show_progress="hidden")

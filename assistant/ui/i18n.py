@@ -98,6 +98,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "docs.reindexed.same": "its text is unchanged, the index already holds it",
         "docs.failed": "Could not change {name}: {error}",
         "docs.unknown_date": "—",
+        # filters (the same as --where on the command line)
+        "filters.heading": "Search only in",
+        "filters.municipality": "Municipality",
+        "filters.year": "Year",
+        "filters.type": "Type of document",
+        "filters.info": "Nothing chosen: all documents. Applies to the next question.",
+        "filters.note": "Searched only documents with {where}",
     },
     "nl": {
         "page.title": "Vraag het de documenten",
@@ -183,6 +190,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "docs.reindexed.same": "de tekst is ongewijzigd, de index bevat die al",
         "docs.failed": "{name} kon niet worden gewijzigd: {error}",
         "docs.unknown_date": "—",
+        "filters.heading": "Alleen zoeken in",
+        "filters.municipality": "Gemeente",
+        "filters.year": "Jaar",
+        "filters.type": "Soort document",
+        "filters.info": "Niets gekozen: alle documenten. Geldt voor de volgende vraag.",
+        "filters.note": "Alleen gezocht in documenten met {where}",
     },
 }
 

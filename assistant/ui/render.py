@@ -71,6 +71,8 @@ def render_turn(i: int, t: dict, lang: str = DEFAULT) -> str:
         rewritten = t["query"].strip() != t["question"].strip()
         note = f' <span class="rewritten">{_t(lang, "query.rewritten")}</span>' if rewritten else ""
         parts.append(f'<div class="query">{_t(lang, "query")} <span class="query-text">{_e(t["query"])}</span>{note}</div>')
+    if t.get("where"):
+        parts.append(f'<div class="filters-note">{_e(_t(lang, "filters.note", where=t["where"]))}</div>')
     parts.append(f'<div class="a"><span class="who">{_t(lang, "who.assistant")}</span>')
     if t["error"]:
         parts.append(f'<div class="error">{_e(_error_text(t, lang))}</div>')
@@ -106,6 +108,7 @@ def render_turn(i: int, t: dict, lang: str = DEFAULT) -> str:
                 f'<li class="evidence-item"><button type="button" class="passage-link" data-cite="{p["n"]}" data-turn="{i}">'
                 f'[{p["n"]}] {_e(p["title"])}{_page(p, lang)}</button> '
                 f'<span class="src">{_e(p["source"])} · {p["start"]}–{p["end"]}</span>'
+                + (f' <span class="doc-meta">{_e(p["meta"])}</span>' if p.get("meta") else "") +
                 f'<div class="snippet">{_snippet(p)}</div></li>'
             )
         parts.append("</ol></details>")
@@ -158,7 +161,8 @@ def render_source(turns: list[dict], turn_index: int, n: int, lang: str = DEFAUL
     parts.append(f'<div class="src-head"><span class="badge">[{n}]</span> <span class="src-title">{_e(p["title"])}</span>'
                  f'{_page(p, lang)}</div>')
     chars = _t(lang, "source.chars", start=p["start"], end=p["end"])
-    parts.append(f'<div class="src-path">{_e(p["source"])} · {chars}</div>')
+    meta = f' · <span class="doc-meta">{_e(p["meta"])}</span>' if p.get("meta") else ""
+    parts.append(f'<div class="src-path">{_e(p["source"])} · {chars}{meta}</div>')
     if cited is not None and not cited["supported"] and t["state"] == "done":
         parts.append(f'<div class="warn">{_t(lang, "source.unsupported")}</div>')
     if cited is not None and cited["sentence"]:

@@ -11,6 +11,7 @@ import time
 import traceback
 
 from ..errors import AssistantError
+from ..filters import Where, resolve
 from .runtime import Runtime
 
 CONTEXT_CHARS = 1200  # document text shown on each side of a cited span
@@ -23,7 +24,7 @@ def new_turn(question: str) -> dict:
     # (shown in the tab's language; a crash's "error" is then the exception, for the message).
     return {"question": question, "query": "", "text": "", "state": "searching", "abstained": False,
             "passages": [], "evidence": False, "citations": {}, "invalid": [], "timings": {}, "error": "",
-            "error_key": ""}
+            "error_key": "", "where": ""}
 
 
 def passage_record(n: int, hit, docs: dict) -> dict:
@@ -60,6 +61,8 @@ def _record(n: int, c, docs: dict, score, dense) -> dict:
     # written before pages were recorded).
     return {"n": n, "source": c.source, "title": c.title, "start": c.start, "end": c.end, "text": c.text,
             "page": getattr(c, "page", None),
+            # the document's municipality · type · date (metadata.py), shown beside its source
+            "meta": doc.meta.label() if doc is not None else "",
             "score": score, "dense": dense, "before": before, "after": after,
             "cut_before": cut_before, "cut_after": cut_after, "exact": exact, "matches": [], "context": ""}
 
@@ -82,9 +85,11 @@ def history_of(turns: list[dict]) -> list[tuple[str, str]]:
 
 
 def run_turn(runtime: Runtime, question: str, k: int | None, turns: list[dict] | None,
-             every: float = 0.1):
+             every: float = 0.1, where: Where | None = None):
     """Answer one question of a conversation, yielding the updated list of turns as it goes
-    (at most every `every` seconds while tokens stream, and always at the first token and the end)."""
+    (at most every `every` seconds while tokens stream, and always at the first token and the end).
+    `where`: the tab's filters (filter_controls.py), checked against the index that answers; a value
+    no document has (any more) is the turn's error message."""
     turns = list(turns or [])
     pipeline = runtime.pipeline  # the answer keeps the pipeline it started with
     history = history_of(turns)
@@ -93,7 +98,13 @@ def run_turn(runtime: Runtime, question: str, k: int | None, turns: list[dict] |
     last = 0.0
     try:
         yield turns
-        for event in pipeline.assistant.stream(question, k, history or None):
+        if where:
+            where = resolve(where, pipeline.index.docs)
+            turn["where"] = where.describe()
+        # `where` only when filtering: an answer path without filters is called as before
+        events = (pipeline.assistant.stream(question, k, history or None, where=where) if where
+                  else pipeline.assistant.stream(question, k, history or None))
+        for event in events:
             if event.kind == "query":
                 turn["query"] = event.data
             elif event.kind == "passages":
