@@ -594,6 +594,52 @@ def test_browser_removing_an_upload_removes_it_from_the_next_answer_with_fakes(t
         demo.close()
 
 
+def test_browser_upload_of_a_scanned_pdf_is_read_by_ocr_with_pages(tmp_path, seeds_dir):
+    """A scanned Dutch PDF (page images only) uploaded in the real browser: Tesseract reads it (real,
+    fakes for the models), the document panel lists its 2 pages, and the page-2 passage of the next
+    answer is shown with "p. 2"."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for the browser test")
+    from scans import BRIDGE_QUESTION, PAGE_1, PAGE_2, scanned_pdf
+    from test_ocr import _has_dutch_tesseract
+
+    from assistant import ocr
+
+    if not _has_dutch_tesseract():
+        pytest.skip(f"Tesseract with its Dutch model is not installed: {ocr.INSTALL}")
+    from playwright.sync_api import sync_playwright
+
+    runtime, demo, url = _fake_server(tmp_path, seeds_dir)
+    scan = tmp_path / "raadsbrief-scan.pdf"
+    scan.write_bytes(scanned_pdf([PAGE_1, PAGE_2]))
+    source = "uploads/raadsbrief-scan.pdf"
+    try:
+        with sync_playwright() as pw:
+            browser = _browser(pw)
+            try:
+                page = browser.new_context(locale="nl-NL", viewport={"width": 1300, "height": 900}).new_page()
+                page.goto(url)
+                _wait_language(page, "nl")
+                page.set_input_files("#upload input[type=file]", [str(scan)])
+                page.wait_for_selector("#upload-status .done", timeout=180_000)
+                row = page.locator(f'#documents-list tr.doc-row[data-source="{source}"]')
+                row.wait_for()
+                assert row.locator(".doc-pages").inner_text().strip() == "2"
+                doc = runtime.pipeline.index.docs[source]
+                assert doc.ocr_pages == (1, 2) and "fietsbrug" in doc.text.lower()
+
+                r = _ask(page, BRIDGE_QUESTION, 60_000)
+                buttons = r["turn"].locator("button.passage-link").all()
+                ours = [(b.text_content(), b.locator("xpath=following-sibling::*[1]").text_content()) for b in buttons]
+                scanned = [(label, src) for label, src in ours if src.startswith(source)]
+                assert scanned, ours
+                assert any("p. 2" in label for label, _ in scanned), scanned
+            finally:
+                browser.close()
+    finally:
+        demo.close()
+
+
 HOSTILE_HTML = """<html><head><title>Zeppelin</title><script>window.__pwned = 1; alert(2)</script></head>
 <body onload="alert(4)"><h1>Zeppelin van Quirijnsdorp</h1>
 <p>De gemeente Quirijnsdorp heeft een oranje zeppelin gekocht voor toeristische rondvluchten boven de polder.
