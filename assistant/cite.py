@@ -71,10 +71,19 @@ _POINTER = re.compile(r"^\W*(?:(?:this|that|it|these|see|as|zie|dit|dat|deze)\b.
                       re.IGNORECASE)
 
 
+# A short date, "1/1/08" or "15-3-07": its two-digit year also stands for the full year.
+_SHORT_DATE = re.compile(r"\b\d{1,2}[/-]\d{1,2}[/-](\d{2})\b")
+
+
 @lru_cache(maxsize=512)  # each passage is checked against every sentence of the answer
 def numbers(text: str) -> frozenset[str]:
-    """Numbers with their separators removed, so "250.000" (Dutch) matches "250,000" (English)."""
-    return frozenset(re.sub(r"[.,]", "", m) for m in _NUMBER.findall(MARKER.sub(" ", text)))
+    """Numbers with their separators removed, so "250.000" (Dutch) matches "250,000" (English); a
+    short date's year also in full ("per 1/1/08" supports "1 January 2008")."""
+    text = MARKER.sub(" ", text)
+    found = {re.sub(r"[.,]", "", m) for m in _NUMBER.findall(text)}
+    for yy in _SHORT_DATE.findall(text):
+        found |= {"19" + yy, "20" + yy}
+    return frozenset(found)
 
 
 def foreign_numbers(sentence: str, passage: str, question: str = "") -> set[str]:

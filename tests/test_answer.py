@@ -332,6 +332,14 @@ def test_a_number_the_passage_does_not_state_is_not_supported():
     assert not cite.foreign_numbers("Het BEL-experiment start in 2 fasen.", passage)  # one digit: list numbers, counts
 
 
+def test_a_short_date_supports_its_full_year():
+    passage = "3 Per 1/1/08 één operationele werkorganisatie BEL."
+    assert not cite.foreign_numbers("De werkorganisatie moet op 1 januari 2008 operationeel zijn [1].", passage)
+    assert cite.numbers_support("Op 1 januari 2008 [1].", passage)
+    assert cite.foreign_numbers("Op 1 januari 2009 [1].", passage) == {"2009"}  # another year is still foreign
+    assert cite.foreign_numbers("In 2008 [1].", "Besloten op 12-3-2007.") == {"2008"}  # a full date adds nothing
+
+
 def test_the_words_not_found_in_an_answer_are_kept():
     assert MARKER.sub("", "The file was not found in the archive [1].") == "The file was not found in the archive [1]."
     assert MARKER.sub("", "Het plan is er niet [1].\n\nNot_FOUND") == "Het plan is er niet [1]."
