@@ -54,7 +54,7 @@ from .errors import IndexStoreError
 from .ingest import Problem
 from .pages import page_at
 from .metadata import DocMeta
-from .store import VectorStore, build_store, discard, open_store
+from .store import VectorStore, build_store, discard, fsync_path, open_store, write_text
 from .structure import Outline
 from .types import Chunk, Document, SentenceSpan
 
@@ -542,7 +542,7 @@ def _embed_checkpointed(work: Path, embedder: Embedder, items: list[tuple[str, s
             raise
         _point("checkpoint-tmp")
         os.replace(tmp, path)
-        _fsync_path(work)
+        fsync_path(work)
         _point("checkpoint")
         del vecs
     return paths, resumed
@@ -590,25 +590,25 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
     store.close()
     lexical.write_stored(tmp / lexical.FILE, [lexical_text(c) for c in chunks])
     manifest = {**manifest, "generation": name, "vector_store": store.kind}
-    _write_text(tmp / "docs.jsonl", "".join(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in docs.values()))
-    _write_text(tmp / "chunks.jsonl", "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks))
+    write_text(tmp / "docs.jsonl", "".join(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in docs.values()))
+    write_text(tmp / "chunks.jsonl", "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks))
     _point("generation")
-    _write_text(tmp / "sentences.jsonl", "".join(json.dumps([sp.source, sp.start, sp.end], ensure_ascii=False) + "\n" for sp in sents))
+    write_text(tmp / "sentences.jsonl", "".join(json.dumps([sp.source, sp.start, sp.end], ensure_ascii=False) + "\n" for sp in sents))
     with open(tmp / "sentence_vectors.npy", "wb") as f:
         np.save(f, np.ascontiguousarray(s_vectors, dtype=np.float32))
         f.flush()
         os.fsync(f.fileno())
-    _write_text(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+    write_text(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
     for p in tmp.iterdir():
-        _fsync_path(p)
+        fsync_path(p)
     os.replace(tmp, index_dir / name)
-    _fsync_path(index_dir)
+    fsync_path(index_dir)
     _point("generation-done")
     pointer = index_dir / "CURRENT.tmp"
-    _write_text(pointer, name + "\n")
+    write_text(pointer, name + "\n")
     _point("swap")
     os.replace(pointer, index_dir / "CURRENT")
-    _fsync_path(index_dir)
+    fsync_path(index_dir)
     # Old generations and leftovers of killed writes are garbage now (a database table of an old
     # generation goes with its folder).
     for p in index_dir.iterdir():
@@ -621,18 +621,3 @@ def _folder_tag(index_dir: Path) -> str:
     import hashlib
 
     return hashlib.sha256(str(Path(index_dir).resolve()).encode()).hexdigest()[:8]
-
-
-def _write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

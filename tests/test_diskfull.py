@@ -119,7 +119,7 @@ def test_simulated_enospc(tmp_path, monkeypatch, where):
 
         monkeypatch.setattr(faiss, "write_index", full)
     else:
-        real = index._write_text
+        real = index.write_text
 
         def write_text(path, text):
             if Path(path).name == where:
@@ -128,7 +128,7 @@ def test_simulated_enospc(tmp_path, monkeypatch, where):
                     _enospc()  # what f.flush() raises on a full disk
             return real(path, text)
 
-        monkeypatch.setattr(index, "_write_text", write_text)
+        monkeypatch.setattr(index, "write_text", write_text)
 
     with pytest.raises(IndexStoreError) as e:
         _sync(idx_dir, docs, HashEmbedder())

@@ -172,6 +172,15 @@ def write_text(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder by path (a folder: so a rename inside it survives a power cut)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def as_query(query: np.ndarray, dim: int) -> np.ndarray:
     q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(-1))
     if q.shape[0] != dim:

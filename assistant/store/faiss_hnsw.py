@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import IndexStoreError
-from . import as_matrix, as_query, read_ids, write_ids, write_meta
+from . import as_matrix, as_query, fsync_path, read_ids, write_ids, write_meta
 
 GRAPH = "vectors.hnsw.faiss"
 RAW = "vectors.npy"
@@ -146,7 +146,7 @@ class HnswStore:
         if self.index is not None:
             tmp = folder / f".{GRAPH}.tmp"
             faiss.write_index(self.index, str(tmp))
-            _fsync(tmp)
+            fsync_path(tmp)
             os.replace(tmp, folder / GRAPH)
         tmp = folder / f".{RAW}.tmp.npy"
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, self.dim))
@@ -161,7 +161,7 @@ class HnswStore:
             pos += len(part)
         out.flush()
         del out
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, folder / RAW)
         write_ids(folder, self._ids)
         write_meta(folder, {"backend": self.kind, "dim": self.dim, "count": self.count(), "m": self.m,
@@ -265,10 +265,3 @@ class RawFile:
             os.close(self.fd)
             self.fd = -1
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
