@@ -4,7 +4,12 @@ as a PDF of images only (no text layer), the way a scanner or a Woo release deli
 from __future__ import annotations
 
 import io
+import sys
 import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
+from hostile import text_pdf  # noqa: E402,F401  the minimal PDF writer of the hostile-file corpus: a real text layer
 
 # Two pages on different subjects, each longer than a chunk (900 characters), so that the chunks of
 # page 2 start on page 2. Facts only page 2 states: the bridge over the Berkel, March 2027, 42 metres.
@@ -56,28 +61,6 @@ def scanned_pdf(pages: list[str], dpi: int = 200) -> bytes:
     out = io.BytesIO()
     images[0].save(out, "PDF", resolution=dpi, save_all=True, append_images=images[1:])
     return out.getvalue()
-
-
-def text_pdf(pages: list[str]) -> bytes:
-    """A PDF with a real text layer (one Helvetica line of text a page)."""
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(len(pages))),
-                                                          len(pages)),
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    for i, text in enumerate(pages):
-        stream = f"BT /F1 11 Tf 50 780 Td ({text}) Tj ET".encode("latin-1")
-        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
-                    b"/Resources << /Font << /F1 3 0 R >> >> >>" % (5 + 2 * i))
-        objs.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    out, offsets = b"%PDF-1.4\n", []
-    for i, o in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return out
 
 
 def concat_pdfs(*parts: bytes) -> bytes:

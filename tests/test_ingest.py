@@ -1,29 +1,9 @@
 
 import pytest
+from scans import text_pdf
 
 from assistant.errors import InputError
 from assistant.ingest import load_file, load_folder
-
-
-def _tiny_pdf(text: str) -> bytes:
-    """A minimal valid one-page PDF with one line of Helvetica text."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objs = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = b"%PDF-1.4\n", []
-    for i, o in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return out
 
 
 def test_reads_all_supported_formats(tmp_path):
@@ -39,7 +19,7 @@ def test_reads_all_supported_formats(tmp_path):
     d.add_paragraph("Eerste alinea van het verslag.")
     d.add_paragraph("Tweede alinea.")
     d.save(tmp_path / "d.docx")
-    (tmp_path / "e.pdf").write_bytes(_tiny_pdf("Raadsbrief over de begroting"))
+    (tmp_path / "e.pdf").write_bytes(text_pdf(["Raadsbrief over de begroting"]))
     (tmp_path / "f.txt").write_bytes("Caf\xe9 in Windows-1252".encode("cp1252"))
     docs, problems = load_folder(tmp_path, scope="up")
     by = {d.source: d for d in docs}

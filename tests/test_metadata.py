@@ -123,9 +123,9 @@ def test_docx_core_properties(tmp_path):
 
 def test_pdf_document_information(tmp_path):
     from pypdf import PdfReader, PdfWriter
-    from test_ingest import _tiny_pdf
+    from scans import text_pdf
 
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(_tiny_pdf("Raadsvoorstel over de begroting"))))
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf(["Raadsvoorstel over de begroting"]))))
     w.add_metadata({"/Title": "Raadsvoorstel begroting 2016", "/CreationDate": "D:20151103120000+01'00'"})
     with open(tmp_path / "r.pdf", "wb") as f:
         w.write(f)
