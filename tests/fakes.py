@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -60,3 +61,19 @@ class EchoGenerator(ScriptedGenerator):
         m = re.search(r"^\[1\] (?:\([^)]*\) )?(.*)$", user, re.M)
         first = re.split(r"(?<=[.!?])\s", m.group(1).strip())[0] if m else "NOT_FOUND"
         yield first + (" [1]" if m else "")
+
+
+def seeds_runtime(index_dir, folder, generator=None, **settings):
+    """The chat's Runtime over the documents in `folder` (scope "seeds"), indexed with HashEmbedder,
+    answering with `generator` (default EchoGenerator), every passage admitted (min_similarity 0):
+    what the fast UI, filter, document and load tests start from. `settings`: more Settings fields."""
+    from assistant import index, ui
+    from assistant.config import Settings
+    from assistant.ingest import load_folder
+    from assistant.pipeline import build
+
+    s = Settings(index_dir=Path(index_dir), min_similarity=0.0, **settings)
+    emb = HashEmbedder()
+    docs, _ = load_folder(folder)
+    index.sync(s.index_dir, docs, emb, s.chunk_size, s.chunk_overlap, scope="seeds")
+    return ui.Runtime(s, build(s, embedder=emb, generator=generator or EchoGenerator()))

@@ -7,13 +7,10 @@ import json
 import shutil
 
 import pytest
-from fakes import EchoGenerator, HashEmbedder
+from fakes import HashEmbedder, seeds_runtime
 
-from assistant import cli, documents, index, ui
-from assistant.config import Settings
+from assistant import cli, documents, index
 from assistant.errors import IndexStoreError, InputError
-from assistant.ingest import load_folder
-from assistant.pipeline import build
 
 NOTE = """Proef met deelfietsen in Zuiderzee
 
@@ -28,11 +25,7 @@ def runtime(tmp_path, seeds_dir):
     # A private copy of the seeds: re-indexing reads the files, and a test may change one.
     seeds = tmp_path / "seeds"
     shutil.copytree(seeds_dir, seeds)
-    settings = Settings(index_dir=tmp_path / "index", seeds_dir=seeds, min_similarity=0.0)
-    emb = HashEmbedder()
-    docs, _ = load_folder(seeds)
-    index.sync(settings.index_dir, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
-    return ui.Runtime(settings, build(settings, embedder=emb, generator=EchoGenerator()))
+    return seeds_runtime(tmp_path / "index", seeds, seeds_dir=seeds)
 
 
 def _upload(runtime, tmp_path, name="zuiderzee.txt", text=NOTE):

@@ -9,17 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import EchoGenerator, HashEmbedder
+from fakes import seeds_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "eval"))
 
 import load  # noqa: E402
 
-from assistant import index, ui  # noqa: E402
-from assistant.config import Settings  # noqa: E402
-from assistant.ingest import load_folder  # noqa: E402
-from assistant.pipeline import build  # noqa: E402
+from assistant import ui  # noqa: E402
 
 
 def test_concurrent_clients_get_their_own_answers():
@@ -59,11 +56,7 @@ def test_full_queue_answers_busy_at_once():
 
 @pytest.fixture
 def full_server(tmp_path, seeds_dir):
-    settings = Settings(index_dir=tmp_path / "index", min_similarity=0.0)
-    emb = HashEmbedder()
-    docs, _ = load_folder(seeds_dir)
-    index.sync(settings.index_dir, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
-    runtime = ui.Runtime(settings, build(settings, embedder=emb, generator=EchoGenerator()))
+    runtime = seeds_runtime(tmp_path / "index", seeds_dir)
     demo, url = ui.serve(runtime, "127.0.0.1", load._free_port(), queue_max_size=0)  # always full
     try:
         yield demo, url

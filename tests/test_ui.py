@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from fakes import EchoGenerator, HashEmbedder
+from fakes import EchoGenerator, HashEmbedder, seeds_runtime
 
 from assistant import index, ui
 from assistant.config import Settings
@@ -53,11 +53,7 @@ UPLOAD_Q = "Hoeveel deelfietsen zijn er in de proef van de gemeente Zuiderzee?"
 # -- fast tests with fakes --------------------------------------------------------------------------
 @pytest.fixture
 def runtime(tmp_path, seeds_dir):
-    settings = Settings(index_dir=tmp_path / "index", min_similarity=0.0)
-    emb = HashEmbedder()
-    docs, _ = load_folder(seeds_dir)
-    index.sync(settings.index_dir, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
-    return ui.Runtime(settings, build(settings, embedder=emb, generator=EchoGenerator()))
+    return seeds_runtime(tmp_path / "index", seeds_dir)
 
 
 def test_turn_streams_and_renders_clickable_citations(runtime):
@@ -380,11 +376,7 @@ class GatedEcho(EchoGenerator):
 
 
 def _fake_server(tmp_path, seeds_dir, generator=None, lang="auto"):
-    settings = Settings(index_dir=tmp_path / "index", min_similarity=0.0)
-    emb = HashEmbedder()
-    docs, _ = load_folder(seeds_dir)
-    index.sync(settings.index_dir, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
-    runtime = ui.Runtime(settings, build(settings, embedder=emb, generator=generator or EchoGenerator()))
+    runtime = seeds_runtime(tmp_path / "index", seeds_dir, generator)
     demo, url = ui.serve(runtime, "127.0.0.1", _free_port(), lang=lang)
     return runtime, demo, url
 

@@ -7,12 +7,9 @@ import socket
 from pathlib import Path
 
 import pytest
-from fakes import EchoGenerator, HashEmbedder
+from fakes import seeds_runtime
 
-from assistant import index, ui
-from assistant.config import Settings
-from assistant.ingest import load_folder
-from assistant.pipeline import build
+from assistant import ui
 from assistant.ui import filter_controls
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -25,11 +22,7 @@ SEZEN_DOC = "seeds/000_a4ba55a0b15ccb7c.txt"
 
 @pytest.fixture
 def runtime(tmp_path, seeds_dir):
-    settings = Settings(index_dir=tmp_path / "index", min_similarity=0.0)
-    emb = HashEmbedder()
-    docs, _ = load_folder(seeds_dir)
-    index.sync(settings.index_dir, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
-    return ui.Runtime(settings, build(settings, embedder=emb, generator=EchoGenerator()))
+    return seeds_runtime(tmp_path / "index", seeds_dir)
 
 
 def _last(gen):
