@@ -3,18 +3,15 @@ page in real headless Chromium (the fake pipeline: hashed embedder, echo generat
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 from fakes import seeds_runtime
+from test_ui import CHROMIUM, _browser, _free_port
 
 from assistant import ui
 from assistant.ui import filter_controls
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SEZEN_NL = "Waarom is er voor Traject Sezen geen projectplan opgesteld?"
 LOCHEM = "seeds/001_df41d20decff5aed.txt"
 SEZEN_DOC = "seeds/000_a4ba55a0b15ccb7c.txt"
@@ -63,12 +60,6 @@ def test_an_impossible_combination_is_a_message_in_the_turn(runtime):
     assert "no document matches municipality=Lochem, year=2014" in t["error"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _choose(page, key: str, value: str) -> None:
     """Pick a value in a Gradio multiselect dropdown the way a person does: type, then Enter."""
     from playwright.sync_api import expect
@@ -97,7 +88,7 @@ def test_browser_choosing_a_municipality_restricts_the_cited_sources(runtime):
     demo, url = ui.serve(runtime, "127.0.0.1", _free_port())
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = _browser(pw)
             try:
                 page = browser.new_page(viewport={"width": 1300, "height": 1000})
                 page.goto(url)
