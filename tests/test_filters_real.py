@@ -11,11 +11,8 @@ import sys
 
 import pytest
 
-from assistant import index
-from assistant.config import Settings
 from assistant.filters import Where, resolve
-from assistant.ingest import load_folder
-from assistant.pipeline import build, make_embedder
+from assistant.pipeline import build
 
 pytestmark = pytest.mark.real
 
@@ -24,15 +21,8 @@ MUNICIPALITIES = ("Noordoostpolder", "Lochem", "Amersfoort", "Altena", "Blaricum
 
 
 @pytest.fixture(scope="module")
-def settings():
-    from conftest import SEEDS
-
-    s = Settings.from_env(llm="qwen2.5-coder-0.5b")
-    s = s.with_(index_dir=s.home / "test-index")
-    docs, problems = load_folder(SEEDS)
-    assert problems == []
-    index.sync(s.index_dir, docs, make_embedder(s), s.chunk_size, s.chunk_overlap, scope="seeds")
-    return s
+def settings(real_settings):
+    return real_settings
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,6 @@ import sys
 import pytest
 
 from assistant import index, lang
-from assistant.config import Settings
-from assistant.ingest import load_folder
 from assistant.pipeline import build, make_embedder
 
 pytestmark = pytest.mark.real
@@ -22,23 +20,6 @@ pytestmark = pytest.mark.real
 SEZEN_EN = "Why was there no projectplan for Sezen?"
 SEZEN_NL = "Waarom is er geen projectplan voor Sezen opgesteld?"
 SEZEN_SPAN = "is er geen projectplan opgesteld"
-
-
-@pytest.fixture(scope="session")
-def real_settings(seeds_dir_session):
-    s = Settings.from_env(llm="qwen2.5-coder-0.5b")
-    s = s.with_(index_dir=s.home / "test-index")
-    docs, problems = load_folder(seeds_dir_session)
-    assert problems == []
-    index.sync(s.index_dir, docs, make_embedder(s), s.chunk_size, s.chunk_overlap, scope="seeds")
-    return s
-
-
-@pytest.fixture(scope="session")
-def seeds_dir_session():
-    from conftest import SEEDS
-
-    return SEEDS
 
 
 @pytest.fixture(scope="session")
