@@ -239,6 +239,16 @@ def _jsonl(gen: Path, name: str, report: CheckReport) -> list | None:
     return rows
 
 
+def _counted(gen: Path, name: str, key: str, manifest: dict | None, report: CheckReport) -> list | None:
+    """The rows of a JSONL store, or None when unreadable or when their count differs from the
+    manifest's `key` (a truncated or damaged file; reported)."""
+    rows = _jsonl(gen, name, report)
+    if rows is not None and manifest is not None and manifest.get(key) is not None and len(rows) != manifest[key]:
+        report.bad(name, f"holds {len(rows)} {key} but the manifest says {manifest[key]} (truncated or damaged)")
+        return None
+    return rows
+
+
 def _vector_problem(v: np.ndarray) -> str:
     if v.ndim != 2:
         return f"has shape {v.shape}, not rows of vectors"
@@ -320,12 +330,7 @@ def check(index_dir: Path) -> CheckReport:
 
     chunks = None
     if "chunks.jsonl" not in missing:
-        chunks = _jsonl(gen, "chunks.jsonl", report)
-        if chunks is not None and manifest is not None and manifest.get("chunks") is not None \
-                and len(chunks) != manifest["chunks"]:
-            report.bad("chunks.jsonl", f"holds {len(chunks)} chunks but the manifest says {manifest['chunks']} "
-                                       "(truncated or damaged)")
-            chunks = None
+        chunks = _counted(gen, "chunks.jsonl", "chunks", manifest, report)
         if chunks is not None and docs is not None:
             bad, first, wrong_page, first_page = 0, "", 0, ""
             for i, c in enumerate(chunks):
@@ -352,12 +357,7 @@ def check(index_dir: Path) -> CheckReport:
 
     sents = None
     if "sentences.jsonl" not in missing:
-        sents = _jsonl(gen, "sentences.jsonl", report)
-        if sents is not None and manifest is not None and manifest.get("sentences") is not None \
-                and len(sents) != manifest["sentences"]:
-            report.bad("sentences.jsonl", f"holds {len(sents)} sentences but the manifest says "
-                                          f"{manifest['sentences']} (truncated or damaged)")
-            sents = None
+        sents = _counted(gen, "sentences.jsonl", "sentences", manifest, report)
         if sents is not None and docs is not None:
             bad, first = 0, ""
             for i, s in enumerate(sents):
