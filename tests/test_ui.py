@@ -412,7 +412,8 @@ def _check_page_words(page, lang: str) -> None:
         assert page.locator(acc).inner_text().startswith(w[key]), (acc, page.locator(acc).inner_text()[:80])
     assert w["k"] in page.locator("#k").inner_text()
     assert page.locator("#question textarea").get_attribute("placeholder").startswith(w["placeholder"])
-    assert w["col"] in page.locator("#documents-list").inner_text()
+    # The document panel is an HTML block re-rendered on load and on a switch: wait for its words.
+    page.wait_for_function(f"document.querySelector('#documents-list')?.textContent.includes({json.dumps(w['col'])})")
     assert page.locator("#documents-list button.doc-remove").first.inner_text() == w["remove"]
     assert page.locator("#lang-switch input:checked").get_attribute("value") == lang
     other = PAGE_WORDS["en" if lang == "nl" else "nl"]
@@ -543,7 +544,8 @@ def test_browser_removing_an_upload_removes_it_from_the_next_answer_with_fakes(t
                 page = browser.new_context(locale="en-US", viewport={"width": 1300, "height": 900}).new_page()
                 page.goto(url)
                 _wait_language(page, "en")
-                assert page.locator("#documents-list tr.doc-row").count() == 5
+                # The panel is re-rendered in the page's language on load: wait for it, do not race it.
+                page.wait_for_function("document.querySelectorAll('#documents-list tr.doc-row').length === 5")
                 page.set_input_files("#upload input[type=file]", [str(good)])
                 page.wait_for_selector("#upload-status .done", timeout=60_000)
                 row = page.locator(f'#documents-list tr.doc-row[data-source="{source}"]')
