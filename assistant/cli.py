@@ -164,6 +164,8 @@ def cmd_ingest(args) -> int:
         bar.close()
     if report.rebuilt:
         print(f"rebuilt the whole index: {report.rebuilt}", file=sys.stderr)
+    if report.rechunked:
+        print(f"split every document again, unchanged chunks keep their vectors: {report.rechunked}", file=sys.stderr)
     print(f"indexed {folder} into {s.index_dir}: {report.summary()}")
     return 0
 

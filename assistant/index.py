@@ -17,6 +17,8 @@ A process killed at any point leaves the previous generation live and loadable.
 
 Re-ingest reuses the vectors of unchanged documents (same text hash, same chunk settings, same
 embedder), embeds only new or changed ones, and drops documents that disappeared from the folder.
+When only where chunks are cut changed (chunk size, overlap, chunker), every document is split
+again and a chunk with the same span and context keeps its vector; sentences keep theirs.
 
 Resumable ingest: the texts to embed are embedded in batches of EMBED_BATCH, and each finished
 batch is checkpointed (np.save to a temp file, fsync, rename) into a work folder
@@ -48,7 +50,7 @@ import numpy as np
 from . import lexical
 from . import sentences as sentence_splitter
 from .check import count_mismatch, disk_full_guard, reading
-from .chunk import chunk_document
+from .chunk import CHUNKER, chunk_document
 from .embed import Embedder
 from .errors import IndexStoreError
 from .ingest import Problem
@@ -65,6 +67,8 @@ FORMAT = 3  # 2: chunk context + sentence store; 3: PDF page offsets on document
 READABLE_FORMATS = (2, 3)
 # What a chunk is embedded as (see chunk_text / embed.document_text); a change re-embeds everything.
 CHUNK_TEXT = "title-slot+context-v1"
+# Chunking settings that, when unchanged, let a re-chunk keep the vectors of identical chunks.
+RECHUNK_KEEPS = ("chunk_text", "sentences")
 EMBED_BATCH = 256  # texts per embedding call and per checkpoint file
 WORK_PREFIX = ".ingest-"
 
@@ -92,6 +96,7 @@ class IngestReport:
     sentences_embedded: int = 0
     chunks_total: int = 0
     rebuilt: str = ""  # why everything was re-embedded, if it was
+    rechunked: str = ""  # why every document was split again (unchanged chunks kept their vectors)
     seconds: float = 0.0
     # Of the chunks + sentences embedded, how many vectors came from the checkpoints of an earlier,
     # interrupted run of the same ingest (the rest were computed now).
@@ -303,6 +308,10 @@ def chunk_text(chunk: Chunk) -> str:
     return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
 
 
+def _changed(was: dict, now: dict) -> str:
+    return ", ".join(f"{k} {was.get(k)} -> {now.get(k)}" for k in now if was.get(k) != now.get(k))
+
+
 def lexical_text(chunk: Chunk) -> str:
     """What BM25 matches: title, context and text (names in a title or heading count for the chunk)."""
     return "\n".join(p for p in (chunk.title, chunk.context, chunk.text) if p)
@@ -313,7 +322,7 @@ def split_document(doc: Document, chunk_size: int, chunk_overlap: int) -> tuple[
     outline = Outline(doc.text)
     chunks = [Chunk(c.id, c.source, c.title, c.start, c.end, c.text, outline.context(c.start),
                     page_at(doc.pages, c.start))
-              for c in chunk_document(doc, chunk_size, chunk_overlap)]
+              for c in chunk_document(doc, chunk_size, chunk_overlap, [m.start for m in outline.marks])]
     sents = [SentenceSpan(doc.source, a, b) for a, b in sentence_splitter.split(doc.text)]
     return chunks, sents
 
@@ -345,14 +354,21 @@ def sync(
     report = IngestReport(problems=list(problems or []))
     with write_lock(index_dir):
         old = load(index_dir, vector_store) if exists(index_dir) and not rebuild else None
-        settings = {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap, "chunk_text": CHUNK_TEXT,
-                    "sentences": sentence_splitter.SPLITTER}
+        settings = {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap, "chunker": CHUNKER,
+                    "chunk_text": CHUNK_TEXT, "sentences": sentence_splitter.SPLITTER}
+        rechunk = False  # every document is split again; identical chunks and all sentences keep their vectors
         if old is not None:
+            was = old.manifest["chunking"]
             if old.manifest["embedder"] != embedder.name:
                 report.rebuilt = f"embedder changed ({old.manifest['embedder']} -> {embedder.name})"
                 old = None
-            elif old.manifest["chunking"] != settings:
-                report.rebuilt = f"chunk settings changed ({old.manifest['chunking']} -> {settings})"
+            elif was != settings and all(was.get(k) == settings[k] for k in RECHUNK_KEEPS):
+                # Only where chunks are cut changed (size, overlap, chunker): the texts are embedded the
+                # same way, so a chunk with the same span and context has the same vector.
+                rechunk = True
+                report.rechunked = f"chunk settings changed ({_changed(was, settings)})"
+            elif was != settings:
+                report.rebuilt = f"chunk settings changed ({_changed(was, settings)})"
                 old = None
         elif rebuild:
             report.rebuilt = "requested"
@@ -385,7 +401,23 @@ def sync(
         s_to_embed: list[int] = []
         for source, d in {**keep_docs, **new_by_source}.items():
             prev = old_docs.get(source)
-            if prev is not None and prev.sha256 == d.sha256 and prev.title == d.title:
+            same = prev is not None and prev.sha256 == d.sha256 and prev.title == d.title
+            if same and rechunk:
+                old_by_span = {(old.chunks[r].start, old.chunks[r].end, old.chunks[r].context): r
+                               for r in old_rows.get(source, [])}
+                for c in split_document(d, chunk_size, chunk_overlap)[0]:
+                    row = old_by_span.get((c.start, c.end, c.context))
+                    if row is None:
+                        to_embed.append(len(chunks))
+                    chunks.append(c)
+                    reuse_rows.append(row)
+                for row in old_srows.get(source, []):
+                    sents.append(old.sentences[row])
+                    reuse_srows.append(row)
+                if source in new_by_source:
+                    report.unchanged.append(source)
+                continue
+            if same:
                 for row in old_rows.get(source, []):
                     c = old.chunks[row]
                     # Same text, same vectors; the page comes from the document as read now, which

@@ -106,13 +106,43 @@ def test_embedder_change_triggers_full_rebuild(tmp_path):
     assert idx.manifest["embedder"] == "model-b" and idx.manifest["dim"] == 128 and idx.store.dim == 128
 
 
-def test_chunk_setting_change_triggers_rebuild(tmp_path):
+def test_chunk_setting_change_rechunks_and_keeps_what_it_can(tmp_path):
+    """Another chunk size or chunker splits every document again; sentences and chunks whose span
+    and context are unchanged keep their vectors (nothing is re-embedded twice), the rest are new."""
     docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
     _write_docs(docs)
     _sync(idx_dir, docs, emb)
+    before = index.load(idx_dir)
     d, p = load_folder(docs)
+    calls = emb.calls
     report = index.sync(idx_dir, d, emb, 300, 40, scope="docs")
-    assert "chunk settings changed" in report.rebuilt
+    assert "chunk settings changed (chunk_size 200 -> 300" in report.rechunked and not report.rebuilt
+    assert report.sentences_embedded == 0 and 0 < report.chunks_embedded == emb.calls - calls
+    after = index.load(idx_dir)
+    assert after.manifest["chunking"]["chunk_size"] == 300
+    fresh = HashEmbedder()  # a from-scratch index at 300/40 has the same vectors
+    scratch = tmp_path / "scratch"
+    index.sync(scratch, d, fresh, 300, 40, scope="docs")
+    new = index.load(scratch)
+    by_span = {(c.source, c.start, c.end): new.vector_at(i) for i, c in enumerate(new.chunks)}
+    assert set(by_span) == {(c.source, c.start, c.end) for c in after.chunks}  # the same chunks as from scratch
+    for i, c in enumerate(after.chunks):
+        assert (after.vector_at(i) == by_span[(c.source, c.start, c.end)]).all(), c.id
+    assert (after.sentence_vectors == before.sentence_vectors).all()
+    # Same settings again: nothing to split or embed.
+    report = index.sync(idx_dir, d, emb, 300, 40, scope="docs")
+    assert not report.rechunked and report.chunks_embedded == 0
+
+
+def test_embedding_text_change_triggers_rebuild(tmp_path, monkeypatch):
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    _write_docs(docs)
+    _sync(idx_dir, docs, emb)
+    monkeypatch.setattr(index, "CHUNK_TEXT", "something-else")
+    d, p = load_folder(docs)
+    report = index.sync(idx_dir, d, emb, 200, 40, scope="docs")
+    assert "chunk settings changed (chunk_text title-slot+context-v1 -> something-else)" in report.rebuilt
+    assert not report.rechunked and report.sentences_embedded > 0
 
 
 def test_manifest_records_hashes_and_settings(tmp_path):
@@ -120,8 +150,8 @@ def test_manifest_records_hashes_and_settings(tmp_path):
     _write_docs(docs)
     _sync(idx_dir, docs, HashEmbedder())
     m = index.load(idx_dir).manifest
-    assert m["chunking"] == {"chunk_size": 200, "chunk_overlap": 40, "chunk_text": index.CHUNK_TEXT,
-                             "sentences": "syntok-lines-v1"}
+    assert m["chunking"] == {"chunk_size": 200, "chunk_overlap": 40, "chunker": "outline-sections-v1",
+                             "chunk_text": index.CHUNK_TEXT, "sentences": "syntok-lines-v1"}
     assert m["format"] == index.FORMAT and m["sentences"] == len(index.load(idx_dir).sentences)
     assert set(m["documents"]) == {"docs/sezen.txt", "docs/lochem.txt", "docs/altena.txt"}
     assert all(len(h) == 64 for h in m["documents"].values())
@@ -177,3 +207,17 @@ def test_corrupt_index_gives_clear_error(tmp_path):
     (gen / "chunks.jsonl").write_text("{not json\n")
     with pytest.raises(IndexStoreError, match="rebuild"):
         index.load(idx_dir)
+
+
+def test_an_index_from_before_outline_chunking_is_rechunked(tmp_path):
+    """Indexes written before the "chunker" key: re-chunked on the next ingest, sentences kept."""
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    _write_docs(docs)
+    _sync(idx_dir, docs, emb)
+    (manifest_path,) = idx_dir.rglob("manifest.json")  # the one live generation
+    m = json.loads(manifest_path.read_text())
+    del m["chunking"]["chunker"]
+    manifest_path.write_text(json.dumps(m))
+    report = _sync(idx_dir, docs, emb)
+    assert "chunker None -> outline-sections-v1" in report.rechunked and report.sentences_embedded == 0
+    assert index.load(idx_dir).manifest["chunking"]["chunker"] == "outline-sections-v1"
