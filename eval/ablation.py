@@ -3,7 +3,7 @@
     python eval/ablation.py [--out FILE.json]
 
 Builds a temporary seeds index per indexing variant (title in EmbeddingGemma's title slot, the
-chunk's heading/question context) and runs the retrieval-only evaluation for each retriever variant
+chunk's heading/question context, outline sections) and runs the retrieval-only evaluation for each retriever variant
 (best-sentence score, BM25, English IDF floor). Prints a Markdown table. LegalQA-NL's side of the
 ablation is `python eval/legalqa.py` (its modes are the same switches).
 """
@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from assistant import chunk as chunk_mod  # noqa: E402
 from assistant import evaluate, index  # noqa: E402
 from assistant import retrieve as retrieve_mod  # noqa: E402
 from assistant.config import Settings  # noqa: E402
@@ -49,11 +50,17 @@ def old_document_text(prompts, title, text):
     return prompts.get("document", "") + (f"{title}\n{text}" if title else text)
 
 
+def recursive_only(doc, size, overlap, cuts=()):
+    """Before 2026-11-25 (afternoon): chunks cut by the recursive splitter alone, ignoring the outline."""
+    return chunk_mod.chunk_document(doc, size, overlap)
+
+
 INDEX_VARIANTS = {  # name -> patches applied while ingesting
     "default": [],
     "title as text, not in the title slot": [(onnx_rt, "document_text", old_document_text),
                                               (torch_st, "document_text", old_document_text)],
     "no heading/question context": [(index, "chunk_text", lambda c: c.text)],
+    "recursive splitter only (no outline sections)": [(index, "chunk_document", recursive_only)],
 }
 RETRIEVER_VARIANTS = {  # name -> (HybridRetriever kwargs, module patches)
     "default (chunk + best sentence + BM25)": ({}, []),
