@@ -111,6 +111,7 @@ def test_chunk_setting_change_rechunks_and_keeps_what_it_can(tmp_path):
     and context are unchanged keep their vectors (nothing is re-embedded twice), the rest are new."""
     docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
     _write_docs(docs)
+    (docs / "kort.txt").write_text("Korte notitie: de raad vergadert op 3 maart.", encoding="utf-8")  # one chunk at any size
     _sync(idx_dir, docs, emb)
     before = index.load(idx_dir)
     d, p = load_folder(docs)
@@ -118,6 +119,7 @@ def test_chunk_setting_change_rechunks_and_keeps_what_it_can(tmp_path):
     report = index.sync(idx_dir, d, emb, 300, 40, scope="docs")
     assert "chunk settings changed (chunk_size 200 -> 300" in report.rechunked and not report.rebuilt
     assert report.sentences_embedded == 0 and 0 < report.chunks_embedded == emb.calls - calls
+    assert report.chunks_embedded < report.chunks_total  # the short document's chunk kept its vector
     after = index.load(idx_dir)
     assert after.manifest["chunking"]["chunk_size"] == 300
     fresh = HashEmbedder()  # a from-scratch index at 300/40 has the same vectors
