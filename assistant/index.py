@@ -401,30 +401,24 @@ def sync(
         s_to_embed: list[int] = []
         for source, d in {**keep_docs, **new_by_source}.items():
             prev = old_docs.get(source)
-            same = prev is not None and prev.sha256 == d.sha256 and prev.title == d.title
-            if same and rechunk:
-                old_by_span = {(old.chunks[r].start, old.chunks[r].end, old.chunks[r].context): r
-                               for r in old_rows.get(source, [])}
-                for c in split_document(d, chunk_size, chunk_overlap)[0]:
-                    row = old_by_span.get((c.start, c.end, c.context))
-                    if row is None:
-                        to_embed.append(len(chunks))
-                    chunks.append(c)
-                    reuse_rows.append(row)
-                for row in old_srows.get(source, []):
-                    sents.append(old.sentences[row])
-                    reuse_srows.append(row)
-                if source in new_by_source:
-                    report.unchanged.append(source)
-                continue
-            if same:
-                for row in old_rows.get(source, []):
-                    c = old.chunks[row]
-                    # Same text, same vectors; the page comes from the document as read now, which
-                    # gives pages to the chunks of an index written before they were recorded.
-                    page = page_at(d.pages, c.start)
-                    chunks.append(c if c.page == page else replace(c, page=page))
-                    reuse_rows.append(row)
+            if prev is not None and prev.sha256 == d.sha256 and prev.title == d.title:
+                if rechunk:  # split again; a chunk with the same span and context keeps its vector
+                    old_by_span = {(old.chunks[r].start, old.chunks[r].end, old.chunks[r].context): r
+                                   for r in old_rows.get(source, [])}
+                    for c in split_document(d, chunk_size, chunk_overlap)[0]:
+                        row = old_by_span.get((c.start, c.end, c.context))
+                        if row is None:
+                            to_embed.append(len(chunks))
+                        chunks.append(c)
+                        reuse_rows.append(row)
+                else:
+                    for row in old_rows.get(source, []):
+                        c = old.chunks[row]
+                        # Same text, same vectors; the page comes from the document as read now, which
+                        # gives pages to the chunks of an index written before they were recorded.
+                        page = page_at(d.pages, c.start)
+                        chunks.append(c if c.page == page else replace(c, page=page))
+                        reuse_rows.append(row)
                 for row in old_srows.get(source, []):
                     sents.append(old.sentences[row])
                     reuse_srows.append(row)
