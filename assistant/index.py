@@ -317,14 +317,17 @@ def lexical_text(chunk: Chunk) -> str:
     return "\n".join(p for p in (chunk.title, chunk.context, chunk.text) if p)
 
 
+def document_chunks(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    """A document's chunks, cut along its outline, each with its context and page."""
+    outline = Outline(doc.text)
+    return [Chunk(c.id, c.source, c.title, c.start, c.end, c.text, outline.context(c.start), page_at(doc.pages, c.start))
+            for c in chunk_document(doc, chunk_size, chunk_overlap, [m.start for m in outline.marks])]
+
+
 def split_document(doc: Document, chunk_size: int, chunk_overlap: int) -> tuple[list[Chunk], list[SentenceSpan]]:
     """A document's chunks (with their context) and sentences."""
-    outline = Outline(doc.text)
-    chunks = [Chunk(c.id, c.source, c.title, c.start, c.end, c.text, outline.context(c.start),
-                    page_at(doc.pages, c.start))
-              for c in chunk_document(doc, chunk_size, chunk_overlap, [m.start for m in outline.marks])]
     sents = [SentenceSpan(doc.source, a, b) for a, b in sentence_splitter.split(doc.text)]
-    return chunks, sents
+    return document_chunks(doc, chunk_size, chunk_overlap), sents
 
 
 def sync(
@@ -405,7 +408,7 @@ def sync(
                 if rechunk:  # split again; a chunk with the same span and context keeps its vector
                     old_by_span = {(old.chunks[r].start, old.chunks[r].end, old.chunks[r].context): r
                                    for r in old_rows.get(source, [])}
-                    for c in split_document(d, chunk_size, chunk_overlap)[0]:
+                    for c in document_chunks(d, chunk_size, chunk_overlap):  # sentences are kept as they are
                         row = old_by_span.get((c.start, c.end, c.context))
                         if row is None:
                             to_embed.append(len(chunks))

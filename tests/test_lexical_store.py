@@ -17,7 +17,7 @@ def test_stored_bm25_scores_are_identical_on_the_seeds_and_gold_questions(tmp_pa
     docs, _ = load_folder(ROOT / "seeds")
     texts = []
     for d in docs:
-        chunks, _ = index.split_document(d, 900, 150)
+        chunks = index.document_chunks(d, 900, 150)
         texts += [index.lexical_text(c) for c in chunks]
     lexical.write_stored(tmp_path / "lex.sqlite", texts)
     mem, stored = lexical.BM25(texts), lexical.StoredBM25(tmp_path / "lex.sqlite")
