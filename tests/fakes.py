@@ -63,6 +63,18 @@ class EchoGenerator(ScriptedGenerator):
         yield first + (" [1]" if m else "")
 
 
+def hashed_index(index_dir, folder):
+    """The documents in `folder` indexed (scope "seeds", chunks 900/150) with HashEmbedder into
+    `index_dir`: (the loaded Index, the embedder), for the fast retrieval and answer tests."""
+    from assistant import index
+    from assistant.ingest import load_folder
+
+    emb = HashEmbedder()
+    docs, _ = load_folder(folder)
+    index.sync(index_dir, docs, emb, 900, 150, scope="seeds")
+    return index.load(index_dir), emb
+
+
 def seeds_runtime(index_dir, folder, generator=None, **settings):
     """The chat's Runtime over the documents in `folder` (scope "seeds"), indexed with HashEmbedder,
     answering with `generator` (default EchoGenerator), every passage admitted (min_similarity 0):

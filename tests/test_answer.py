@@ -1,13 +1,12 @@
 import re
 
 import pytest
-from fakes import EchoGenerator, HashEmbedder, ScriptedGenerator
+from fakes import EchoGenerator, ScriptedGenerator, hashed_index
 
-from assistant import cite, index, lang
+from assistant import cite, lang
 from assistant.answer import Assistant
 from assistant.errors import InputError, PromptError
 from assistant.evidence import EvidenceSelector, EvidenceSettings, approx_tokens
-from assistant.ingest import load_folder
 from assistant.prompts import Prompts, fill
 from assistant.retrieve import HybridRetriever
 from assistant.stream_filter import MARKER, NOT_FOUND, drift, safe_prefix
@@ -15,10 +14,7 @@ from assistant.stream_filter import MARKER, NOT_FOUND, drift, safe_prefix
 
 @pytest.fixture
 def world(tmp_path, seeds_dir):
-    emb = HashEmbedder()
-    docs, _ = load_folder(seeds_dir)
-    index.sync(tmp_path / "index", docs, emb, 900, 150, scope="seeds")
-    idx = index.load(tmp_path / "index")
+    idx, emb = hashed_index(tmp_path / "index", seeds_dir)
     return idx, emb, HybridRetriever(idx, emb)
 
 

@@ -1,11 +1,9 @@
 import json
 
 import pytest
-from fakes import HashEmbedder
+from fakes import hashed_index
 
-from assistant import index
 from assistant.evidence import EvidenceSelector, EvidenceSettings, approx_tokens
-from assistant.ingest import load_folder
 from assistant.prompts import Prompts
 from assistant.retrieve import HybridRetriever
 
@@ -14,11 +12,7 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, seeds_dir=ROOT / "seeds"):
-    emb = HashEmbedder()
-    docs, _ = load_folder(seeds_dir)
-    folder = tmp_path_factory.mktemp("ev") / "index"
-    index.sync(folder, docs, emb, 900, 150, scope="seeds")
-    idx = index.load(folder)
+    idx, emb = hashed_index(tmp_path_factory.mktemp("ev") / "index", seeds_dir)
     return idx, HybridRetriever(idx, emb), Prompts(ROOT / "prompts")
 
 

@@ -1,13 +1,12 @@
 """--where filters (assistant/filters.py) and the retriever honouring them, with the fake embedder."""
 
 import pytest
-from fakes import EchoGenerator, HashEmbedder
+from fakes import EchoGenerator, hashed_index
 
-from assistant import cli, index, retrieve
+from assistant import cli, retrieve
 from assistant.answer import Assistant
 from assistant.evidence import EvidenceSelector, EvidenceSettings, approx_tokens
 from assistant.filters import FilterError, Where, known_values, resolve
-from assistant.ingest import load_folder
 from assistant.prompts import Prompts
 from assistant.retrieve import HybridRetriever
 
@@ -16,11 +15,7 @@ SEZEN_Q = "Waarom is er voor Traject Sezen geen projectplan opgesteld?"
 
 @pytest.fixture
 def world(tmp_path, seeds_dir):
-    emb = HashEmbedder()
-    docs, _ = load_folder(seeds_dir)
-    index.sync(tmp_path / "index", docs, emb, 900, 150, scope="seeds")
-    idx = index.load(tmp_path / "index")
-    return idx, emb
+    return hashed_index(tmp_path / "index", seeds_dir)
 
 
 def _municipalities(idx, hits):
