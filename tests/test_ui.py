@@ -523,6 +523,15 @@ def _remove_in_panel(page, source: str) -> str:
     return page.locator("#documents-status").inner_text()
 
 
+def _upload(page, path, source: str, timeout: int):
+    """Upload one file through the page and return its row in the document panel, once it is there."""
+    page.set_input_files("#upload input[type=file]", [str(path)])
+    page.wait_for_selector("#upload-status .done", timeout=timeout)
+    row = page.locator(f'#documents-list tr.doc-row[data-source="{source}"]')
+    row.wait_for()
+    return row
+
+
 def _cited_sources(turn) -> list[str]:
     return [turn.locator(f'button.passage-link[data-cite="{b.get_attribute("data-cite")}"] + .src').text_content()
             for b in turn.locator(".answer-text button.cite").all()]
@@ -546,10 +555,7 @@ def test_browser_removing_an_upload_removes_it_from_the_next_answer_with_fakes(t
                 _wait_language(page, "en")
                 # The panel is re-rendered in the page's language on load: wait for it, do not race it.
                 page.wait_for_function("document.querySelectorAll('#documents-list tr.doc-row').length === 5")
-                page.set_input_files("#upload input[type=file]", [str(good)])
-                page.wait_for_selector("#upload-status .done", timeout=60_000)
-                row = page.locator(f'#documents-list tr.doc-row[data-source="{source}"]')
-                row.wait_for()
+                row = _upload(page, good, source, 60_000)
                 assert "Zuiderzee" in row.locator(".doc-title").inner_text()
                 assert int(row.locator(".doc-chunks").inner_text()) >= 1
                 assert row.locator(".doc-added").inner_text()[:2] == "20"  # a date
@@ -614,10 +620,7 @@ def test_browser_upload_of_a_scanned_pdf_is_read_by_ocr_with_pages(tmp_path, see
                 page = browser.new_context(locale="nl-NL", viewport={"width": 1300, "height": 900}).new_page()
                 page.goto(url)
                 _wait_language(page, "nl")
-                page.set_input_files("#upload input[type=file]", [str(scan)])
-                page.wait_for_selector("#upload-status .done", timeout=180_000)
-                row = page.locator(f'#documents-list tr.doc-row[data-source="{source}"]')
-                row.wait_for()
+                row = _upload(page, scan, source, 180_000)
                 assert row.locator(".doc-pages").inner_text().strip() == "2"
                 doc = runtime.pipeline.index.docs[source]
                 assert doc.ocr_pages == (1, 2) and "fietsbrug" in doc.text.lower()
