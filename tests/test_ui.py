@@ -407,7 +407,9 @@ def _check_page_words(page, lang: str) -> None:
     assert page.locator("#page-header h2").inner_text() == w["title"]
     assert page.locator("#send").inner_text().strip() == w["send"]
     assert page.locator("#new-conversation").inner_text().strip() == w["new"]
-    assert page.locator("#source-heading").inner_text().strip() == w["source"]
+    # The heading itself, not the whole block: Gradio may still show its pending-event timer ("0.1s")
+    # beside it for a moment after page load (seen once in CI).
+    assert page.locator("#source-heading h3").inner_text().strip() == w["source"]
     for acc, key in (("#add-documents", "add"), ("#documents", "docs"), ("#settings", "settings")):
         assert page.locator(acc).inner_text().startswith(w[key]), (acc, page.locator(acc).inner_text()[:80])
     assert w["k"] in page.locator("#k").inner_text()
