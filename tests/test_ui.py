@@ -404,11 +404,12 @@ def _check_page_words(page, lang: str) -> None:
     """Every label of the page is in `lang`: buttons, headings, accordions, the slider, the placeholder,
     the document panel; and none of the other language's."""
     w = PAGE_WORDS[lang]
+    # Gradio may show a pending-event timer ("0.1s") inside a re-rendered block for a moment after
+    # page load or a switch (CI once read "0.1s\nSource"): wait until none is visible.
+    page.wait_for_function("![...document.querySelectorAll('.progress-text')].some(e => e.offsetParent !== null)")
     assert page.locator("#page-header h2").inner_text() == w["title"]
     assert page.locator("#send").inner_text().strip() == w["send"]
     assert page.locator("#new-conversation").inner_text().strip() == w["new"]
-    # The heading itself, not the whole block: Gradio may still show its pending-event timer ("0.1s")
-    # beside it for a moment after page load (seen once in CI).
     assert page.locator("#source-heading h3").inner_text().strip() == w["source"]
     for acc, key in (("#add-documents", "add"), ("#documents", "docs"), ("#settings", "settings")):
         assert page.locator(acc).inner_text().startswith(w[key]), (acc, page.locator(acc).inner_text()[:80])
