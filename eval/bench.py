@@ -64,7 +64,7 @@ def _texts(idx) -> tuple[list[str], list[str]]:
     return texts, titles
 
 
-def bench_index(settings: Settings, n_queries: int) -> dict:
+def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
     from assistant.embed.base import document_text
     from assistant.pipeline import build, make_embedder
 
@@ -115,6 +115,21 @@ def bench_index(settings: Settings, n_queries: int) -> dict:
         out["raw_torch_query_encode_p50_ms"] = round(1000 * p50(raw_q), 1)
         for backend in ("torch", "onnx"):
             out[backend]["ingest_throughput_vs_raw_torch"] = round(raw / out[backend]["ingest_cold_s"], 3)
+        # One pair of ~50 s and ~95 s timings varies by +-10% on this VM (1.77x-2.09x on the same code,
+        # same day): repeat the ONNX cold ingest and the raw encode as adjacent pairs and report the median.
+        pairs = [(out["onnx"]["ingest_cold_s"], raw)]
+        for r in range(1, repeats):
+            log(f"[index] repeat {r + 1}/{repeats}: ONNX cold ingest, then the raw encode ...")
+            emb = make_embedder(settings.with_(embed_backend="onnx"))  # cold: a new session
+            t = time.perf_counter()
+            index.sync(Path(tmp) / f"index-onnx-{r}", docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
+            cold = time.perf_counter() - t
+            t = time.perf_counter()
+            st.model.encode(full, prompt="", batch_size=16, normalize_embeddings=True)
+            pairs.append((cold, time.perf_counter() - t))
+        ratios = [b / a for a, b in pairs]
+        out["onnx"]["ingest_pairs_cold_vs_raw_s"] = [[round(a, 2), round(b, 2)] for a, b in pairs]
+        out["onnx"]["ingest_throughput_vs_raw_torch_median"] = round(statistics.median(ratios), 3)
         # Retrieval quality per backend (same gold set, same pipeline).
         from assistant import evaluate
 
@@ -279,10 +294,12 @@ def main() -> int:
     ap.add_argument("part", choices=["index", "answer", "llama", *SUBCOMMANDS, "scale", "_llama_one"])
     ap.add_argument("config", nargs="?", help=argparse.SUPPRESS)
     ap.add_argument("-n", type=int, default=None, help="queries (index: 50) or questions (answer: 10)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="index: ONNX cold ingest / raw encode pairs behind the median ratio (default 3)")
     args = ap.parse_args()
     settings = Settings.from_env()
     if args.part == "index":
-        out = bench_index(settings, args.n or 50)
+        out = bench_index(settings, args.n or 50, max(1, args.repeats))
     elif args.part == "answer":
         out = bench_answer(settings, args.n or 10)
     elif args.part == "llama":
