@@ -71,18 +71,21 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
     docs, _ = load_folder(settings.seeds_dir)
     out: dict = {"documents": len(docs)}
     qs = questions(n_queries)
+
+    def ingest(folder, emb):
+        """Seconds for one ingest of the seeds into `folder` (cold for a new folder and embedder), and its report."""
+        t = time.perf_counter()
+        report = index.sync(folder, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
+        return time.perf_counter() - t, report
+
     with tempfile.TemporaryDirectory() as tmp:
         backends = {}
         for backend in ("torch", "onnx"):
             s = settings.with_(embed_backend=backend, index_dir=Path(tmp) / f"index-{backend}")
             emb = make_embedder(s)
             log(f"[index] cold ingest with {backend} ...")
-            t = time.perf_counter()
-            report = index.sync(s.index_dir, docs, emb, s.chunk_size, s.chunk_overlap, scope="seeds")
-            cold = time.perf_counter() - t
-            t = time.perf_counter()
-            index.sync(s.index_dir, docs, emb, s.chunk_size, s.chunk_overlap, scope="seeds")
-            warm = time.perf_counter() - t
+            cold, report = ingest(s.index_dir, emb)
+            warm, _ = ingest(s.index_dir, emb)
             p = build(s, with_llm=False, embedder=emb)
             p.assistant.search(qs[0])  # BM25 is built on first use
             lat, enc = [], []
@@ -102,10 +105,14 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
         texts, titles = _texts(idx)
         st = backends["torch"]["emb"]
         full = [document_text(st.prompts, ti, x) for ti, x in zip(titles, texts)]
+
+        def raw_encode() -> float:
+            t = time.perf_counter()
+            st.model.encode(full, prompt="", batch_size=16, normalize_embeddings=True)
+            return time.perf_counter() - t
+
         log(f"[index] raw SentenceTransformer.encode of the same {len(full)} texts ...")
-        t = time.perf_counter()
-        st.model.encode(full, prompt="", batch_size=16, normalize_embeddings=True)
-        raw = time.perf_counter() - t
+        raw = raw_encode()
         raw_q = []
         for q in qs:
             t = time.perf_counter()
@@ -120,13 +127,8 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
         pairs = [(out["onnx"]["ingest_cold_s"], raw)]
         for r in range(1, repeats):
             log(f"[index] repeat {r + 1}/{repeats}: ONNX cold ingest, then the raw encode ...")
-            emb = make_embedder(settings.with_(embed_backend="onnx"))  # cold: a new session
-            t = time.perf_counter()
-            index.sync(Path(tmp) / f"index-onnx-{r}", docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
-            cold = time.perf_counter() - t
-            t = time.perf_counter()
-            st.model.encode(full, prompt="", batch_size=16, normalize_embeddings=True)
-            pairs.append((cold, time.perf_counter() - t))
+            cold, _ = ingest(Path(tmp) / f"index-onnx-{r}", make_embedder(settings.with_(embed_backend="onnx")))
+            pairs.append((cold, raw_encode()))
         ratios = [b / a for a, b in pairs]
         out["onnx"]["ingest_pairs_cold_vs_raw_s"] = [[round(a, 2), round(b, 2)] for a, b in pairs]
         out["onnx"]["ingest_throughput_vs_raw_torch_median"] = round(statistics.median(ratios), 3)
