@@ -1,6 +1,7 @@
 import pytest
 
 from assistant.chunk import chunk_document
+from assistant.index import document_chunks
 from assistant.ingest import load_folder, sha256_text
 from assistant.types import Document
 
@@ -34,17 +35,11 @@ def test_chunks_keep_spans_with_repeated_text():
     assert chunks[-1].text.endswith("uniek slot.")
 
 
-def _outline_cuts(text):
-    from assistant.structure import Outline
-
-    return [m.start for m in Outline(text).marks]
-
-
 @pytest.mark.parametrize("size,overlap", [(900, 150), (400, 80), (120, 30)])
 def test_outline_chunks_are_exact_spans_and_cover_every_seed(seeds_dir, size, overlap):
     docs, _ = load_folder(seeds_dir)
     for doc in docs:
-        chunks = chunk_document(doc, size, overlap, _outline_cuts(doc.text))
+        chunks = document_chunks(doc, size, overlap)  # cut along the outline, as ingest does
         assert all(doc.text[c.start:c.end] == c.text and len(c.text) <= size for c in chunks), doc.source
         covered = set()
         for c in chunks:
@@ -78,11 +73,11 @@ def test_a_question_and_its_answer_stay_in_one_chunk():
     doc = Document("x/qa.txt", "qa", QA, sha256_text(QA))
     # 150 characters hold one question with its answer, not two: the recursive splitter alone cuts
     # where the characters run out, in the middle of a question's answer.
-    chunks = chunk_document(doc, 150, 0, _outline_cuts(QA))
+    chunks = document_chunks(doc, 150, 0)
     for q, a in (("1. Waarom", "Omdat contextgedreven"), ("2. Wanneer", "Op zijn vroegst"), ("3. Wat kost", "75.000 euro")):
         assert any(q in c.text and a in c.text for c in chunks), (q, [c.text for c in chunks])
     plain = chunk_document(doc, 150, 0)
     assert not all(any(q in c.text and a in c.text for c in plain)
                    for q, a in (("2. Wanneer", "Op zijn vroegst"), ("3. Wat kost", "75.000 euro")))
     # Small sections are packed together up to the size: not one chunk per heading.
-    assert len(chunk_document(doc, 2000, 0, _outline_cuts(QA))) == 1
+    assert len(document_chunks(doc, 2000, 0)) == 1
