@@ -23,7 +23,8 @@ again and a chunk with the same span and context keeps its vector; sentences kee
 Resumable ingest: the texts to embed are embedded in batches of EMBED_BATCH, and each finished
 batch is checkpointed (np.save to a temp file, fsync, rename) into a work folder
 `.ingest-<fingerprint>/` inside the index folder. The fingerprint covers the embedder name, the
-chunk settings, the batch size and the exact list of (title, text) pairs to embed, so only a rerun
+chunk settings, the batch size and the exact list of distinct (title, text) pairs to embed (a
+text that occurs more than once is embedded once), so only a rerun
 of the same ingest (same documents, same embedder) reuses them. A killed ingest loses at most the
 batch in progress: the rerun loads the finished batches (memory-mapped) and embeds the rest. The
 work folder is deleted once the new generation is live. Vectors of finished batches live in those
@@ -101,6 +102,9 @@ class IngestReport:
     # Of the chunks + sentences embedded, how many vectors came from the checkpoints of an earlier,
     # interrupted run of the same ingest (the rest were computed now).
     resumed_texts: int = 0
+    # Texts given to the embedder: chunks + sentences embedded, less repeats of an identical
+    # (title, text) pair ("Antwoord.", a letterhead line, a one-sentence chunk), embedded once.
+    texts_embedded: int = 0
 
     def summary(self) -> str:
         parts = [
@@ -111,6 +115,9 @@ class IngestReport:
             f"{self.chunks_embedded} chunks + {self.sentences_embedded} sentences embedded",
             f"{self.chunks_total} chunks in index",
         ]
+        repeats = self.chunks_embedded + self.sentences_embedded - self.texts_embedded
+        if self.texts_embedded and repeats > 0:
+            parts.append(f"{repeats} repeated texts embedded once")
         if self.resumed_texts:
             parts.append(f"{self.resumed_texts} vectors resumed from an interrupted ingest")
         if self.problems:
@@ -440,7 +447,15 @@ def sync(
                 reuse_srows.append(None)
 
         all_docs = {**keep_docs, **new_by_source}
-        total = len(to_embed) + len(s_to_embed)
+        # The texts to embed, chunks then sentences. Identical (title, text) pairs get identical
+        # vectors, so each is embedded once (`unique`) and copied to every row that has it.
+        items = [(chunks[i].title, chunk_text(chunks[i])) for i in to_embed]
+        items += [(all_docs[sents[i].source].title, all_docs[sents[i].source].text[sents[i].start:sents[i].end])
+                  for i in s_to_embed]
+        first: dict[tuple[str, str], int] = {}
+        item_unique = np.fromiter((first.setdefault(it, len(first)) for it in items), dtype=np.int64, count=len(items))
+        unique = list(first)
+        total = len(unique)
         done = 0
 
         def tick(n: int) -> None:
@@ -451,14 +466,11 @@ def sync(
 
         if progress:
             progress(0, total)
-        # The texts to embed, chunks then sentences; nothing to embed: the model is never loaded
-        # (warm re-ingest stays instant).
-        items = [(chunks[i].title, chunk_text(chunks[i])) for i in to_embed]
-        items += [(all_docs[sents[i].source].title, all_docs[sents[i].source].text[sents[i].start:sents[i].end])
-                  for i in s_to_embed]
-        work = _work_folder(index_dir, embedder.name, settings, items, batch_size)
+        # Nothing to embed: the model is never loaded (warm re-ingest stays instant).
+        work = _work_folder(index_dir, embedder.name, settings, unique, batch_size)
         with disk_full_guard(index_dir):  # a full disk while checkpointing: the same clear error
-            batches, report.resumed_texts = _embed_checkpointed(work, embedder, items, batch_size, tick)
+            batches, report.resumed_texts = _embed_checkpointed(work, embedder, unique, batch_size, tick)
+        report.texts_embedded = len(unique)
         if _after_embed:
             _after_embed()  # test hook: lets a test kill the process mid-write
         if batches:
@@ -471,17 +483,21 @@ def sync(
         old_vectors = dict(zip(reused, old.vectors(reused))) if old and reused else None
         vectors = _assemble(len(chunks), dim, reuse_rows, old_vectors)
         s_vectors = _assemble(len(sents), dim, reuse_srows, old.sentence_vectors if old else None)
-        # Fresh vectors: item p is chunk row to_embed[p], then sentence row s_to_embed[p - nc]; one
-        # memory-mapped checkpoint at a time.
+        # Fresh vectors: item p is chunk row to_embed[p], then sentence row s_to_embed[p - nc], and its
+        # vector is row item_unique[p] of the checkpoints; one memory-mapped checkpoint at a time.
         nc, rows = len(to_embed), np.asarray(to_embed + s_to_embed, dtype=np.int64)
+        by_unique = np.argsort(item_unique, kind="stable")
+        sorted_unique = item_unique[by_unique]
         for k, path in enumerate(batches):
             part = np.load(path, mmap_mode="r")
             lo, hi = k * batch_size, k * batch_size + part.shape[0]
-            if lo < nc:
-                vectors[rows[lo:min(hi, nc)]] = part[:min(hi, nc) - lo]
-            if hi > nc:
-                s_vectors[rows[max(lo, nc):hi]] = part[max(lo, nc) - lo:]
-            del part
+            a, b = np.searchsorted(sorted_unique, [lo, hi])
+            ps = by_unique[a:b]  # the items whose text is in this checkpoint
+            fresh = np.asarray(part[item_unique[ps] - lo])
+            is_chunk = ps < nc
+            vectors[rows[ps[is_chunk]]] = fresh[is_chunk]
+            s_vectors[rows[ps[~is_chunk]]] = fresh[~is_chunk]
+            del part, fresh
 
         report.chunks_embedded = len(to_embed)
         report.sentences_embedded = len(s_to_embed)

@@ -213,13 +213,13 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
             survived += ok
             if rep is not None:
                 resumed += rep.resumed_texts
-                needed += rep.chunks_embedded + rep.sentences_embedded
+                needed += rep.texts_embedded
         if not ok:
             failures.append(f"cycle {attempt} ({point} #{n}): {problem}")
         cycles.append({"cycle": attempt, "rebuild": rebuild, "point": point, "n": n, "delay": delay,
                        "killed": killed, "ok": ok, "texts": texts, "checkpoints_left": len(work_left),
                        "resumed_texts": rep.resumed_texts if rep else None,
-                       "embedded": (rep.chunks_embedded + rep.sentences_embedded) if rep else None})
+                       "embedded": rep.texts_embedded if rep else None})
 
     # The end state equals a clean, uninterrupted ingest of the final corpus.
     clean_dir = workdir / "clean-index"

@@ -61,7 +61,7 @@ def test_rerun_after_an_interrupted_ingest_embeds_only_the_rest(tmp_path, monkey
     seen = []
     again = HashEmbedder()
     report = _sync(idx_dir, docs_dir, again, progress=lambda done, total: seen.append((done, total)))
-    total = report.chunks_embedded + report.sentences_embedded
+    total = report.texts_embedded
     assert report.resumed_texts == 48 and again.calls == total - 48
     assert seen[0] == (0, total) and seen[-1] == (total, total)
     assert "48 vectors resumed" in report.summary()
@@ -91,7 +91,7 @@ def test_checkpoints_of_another_corpus_or_embedder_are_never_used(tmp_path, monk
     monkeypatch.setattr(index, "_fault_hook", None)
     other = HashEmbedder(name="model-b")  # another embedder: its own checkpoints
     report = _sync(idx_dir, docs_dir, other, rebuild=True)
-    assert report.resumed_texts == 0 and other.calls == report.chunks_embedded + report.sentences_embedded
+    assert report.resumed_texts == 0 and other.calls == report.texts_embedded
 
 
 def test_a_damaged_or_half_written_checkpoint_is_embedded_again(tmp_path, monkeypatch):

@@ -49,8 +49,9 @@ def test_incremental_reingest_embeds_only_changes(tmp_path):
     _write_docs(docs)
     first = _sync(idx_dir, docs, emb)
     assert sorted(first.added) == ["docs/altena.txt", "docs/lochem.txt", "docs/sezen.txt"]
-    total = first.chunks_total + first.sentences_embedded  # chunks and sentences are both embedded
+    total = first.texts_embedded  # chunks and sentences are both embedded, a repeated text once
     assert emb.calls == total and first.chunks_total > 3 and first.sentences_embedded > first.chunks_total
+    assert 0 < first.chunks_total + first.sentences_embedded - total  # each doc repeats a sentence: embedded once, copied (checked below)
 
     again = _sync(idx_dir, docs, emb)  # nothing changed: nothing embedded
     assert again.chunks_embedded == again.sentences_embedded == 0 and len(again.unchanged) == 3 and emb.calls == total
@@ -62,7 +63,7 @@ def test_incremental_reingest_embeds_only_changes(tmp_path):
     lochem_sentences = [sp for sp in idx.sentences if sp.source == "docs/lochem.txt"]
     assert edited.updated == ["docs/lochem.txt"]
     assert edited.chunks_embedded == len(lochem_chunks) and edited.sentences_embedded == len(lochem_sentences) == 2
-    assert emb.calls - total == len(lochem_chunks) + len(lochem_sentences)
+    assert emb.calls - total == edited.texts_embedded == len(lochem_chunks) + len(lochem_sentences)
     # The sentence store is incremental too: unchanged documents keep their sentence vectors.
     for j, sp in enumerate(idx.sentences):
         text = idx.docs[sp.source].text[sp.start:sp.end]
@@ -101,7 +102,7 @@ def test_embedder_change_triggers_full_rebuild(tmp_path):
     report = _sync(idx_dir, docs, other)
     assert "embedder changed" in report.rebuilt
     assert report.chunks_embedded == report.chunks_total
-    assert report.chunks_embedded + report.sentences_embedded == other.calls
+    assert report.texts_embedded == other.calls
     idx = index.load(idx_dir)
     assert idx.manifest["embedder"] == "model-b" and idx.manifest["dim"] == 128 and idx.store.dim == 128
 
@@ -118,7 +119,7 @@ def test_chunk_setting_change_rechunks_and_keeps_what_it_can(tmp_path):
     calls = emb.calls
     report = index.sync(idx_dir, d, emb, 300, 40, scope="docs")
     assert "chunk settings changed (chunk_size 200 -> 300" in report.rechunked and not report.rebuilt
-    assert report.sentences_embedded == 0 and 0 < report.chunks_embedded == emb.calls - calls
+    assert report.sentences_embedded == 0 and 0 < report.texts_embedded == emb.calls - calls <= report.chunks_embedded
     assert report.chunks_embedded < report.chunks_total  # the short document's chunk kept its vector
     after = index.load(idx_dir)
     assert after.manifest["chunking"]["chunk_size"] == 300

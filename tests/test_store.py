@@ -249,7 +249,7 @@ def test_pgvector_generation_tables_follow_the_index(pg_dsn, tmp_path):
     (folder / "doc0.txt").write_text("Document nul. Een nieuwe tekst over deelfietsen in de wijk.", encoding="utf-8")
     docs, _ = load_folder(folder)
     report = index.sync(idx_dir, docs, emb, 200, 40, scope="docs", vector_store=pg_dsn)
-    assert report.updated == ["docs/doc0.txt"] and emb.calls - calls == report.chunks_embedded + report.sentences_embedded
+    assert report.updated == ["docs/doc0.txt"] and emb.calls - calls == report.texts_embedded
     second = index.load(idx_dir, pg_dsn)
     try:
         assert second.store.table != t1 and second.store.count() == len(second.chunks)
