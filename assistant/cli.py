@@ -336,7 +336,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--llm", help="model key (see `assistant models list`) or path to your own .gguf")
     g.add_argument("--embedder", help="model key or path to a sentence-transformers folder")
     g.add_argument("--embed-backend", choices=["auto", "onnx", "torch"],
-                   help="embedding runtime: onnx (int8, ~2x faster ingest, ~4x faster queries), torch, or auto "
+                   help="embedding runtime: onnx (int8, 1.5-2x faster ingest, 3-4x faster queries), torch, or auto "
                         "(default: onnx when its export exists; an existing index keeps its own)")
     g.add_argument("--vector-store", metavar="flat|hnsw|auto|postgresql://...",
                    help="where `ingest` puts chunk vectors: flat (exact, in memory), hnsw (FAISS HNSW + SQ8, "
