@@ -24,8 +24,8 @@ Resumable ingest: the texts to embed are embedded in batches of EMBED_BATCH, and
 batch is checkpointed (np.save to a temp file, fsync, rename) into a work folder
 `.ingest-<fingerprint>/` inside the index folder. The fingerprint covers the embedder name, the
 chunk settings, the batch size and the exact list of distinct (title, text) pairs to embed (a
-text that occurs more than once is embedded once), so only a rerun
-of the same ingest (same documents, same embedder) reuses them. A killed ingest loses at most the
+text that occurs more than once is embedded once), so only a rerun of the same ingest (same
+documents, same embedder) reuses them. A killed ingest loses at most the
 batch in progress: the rerun loads the finished batches (memory-mapped) and embeds the rest. The
 work folder is deleted once the new generation is live. Vectors of finished batches live in those
 files, not in memory, until the generation is assembled.
