@@ -98,13 +98,19 @@ def cmd_models(args) -> int:
 
 def _export_onnx(folder: Path) -> None:
     """Make the fast ONNX int8 version of an embedding model (offline, once; ~2 minutes)."""
-    from .embed.onnx_export import export, export_folder
-    from .embed.onnx_rt import is_export
+    from .embed.onnx_export import RECIPE, export, export_folder
+    from .embed.onnx_rt import MANIFEST, is_export
 
     target = export_folder(folder)
     if is_export(target):
-        print(f"{folder.name}: ONNX export already at {target}", file=sys.stderr)
-        return
+        made_by = json.loads((target / MANIFEST).read_text()).get("recipe")
+        if made_by == RECIPE:
+            print(f"{folder.name}: ONNX export already at {target}", file=sys.stderr)
+            return
+        # An older recipe (v1 saturated on CPUs without VNNI): export again. Indexes built with it
+        # are re-embedded by the next `assistant ingest` (the embedder name changed).
+        print(f"{folder.name}: ONNX export at {target} was made by {made_by}, not {RECIPE}: exporting again",
+              file=sys.stderr)
     export(folder, target, log=lambda msg: print(f"{folder.name}: {msg}", file=sys.stderr))
 
 

@@ -32,7 +32,7 @@ def make_embedder(settings: Settings, index_embedder: str | None = None) -> Embe
     backend = settings.embed_backend
     if backend == "auto":
         backend = "onnx" if is_export(onnx_dir) else "torch"
-        if index_embedder and backend == "onnx" and OnnxEmbedder(onnx_dir).name != index_embedder:
+        if index_embedder and backend == "onnx" and index_embedder == OnnxEmbedder(onnx_dir).meta["source_name"]:
             backend = "torch"  # the index was built by PyTorch: keep using it until a rebuild
     if backend == "onnx":
         if not is_export(onnx_dir) and not path.exists():
