@@ -29,8 +29,9 @@ class Settings:
     # A model key from assistant.models.MODELS, or a path to your own GGUF file / ST folder.
     llm: str = DEFAULT_LLM
     embedder: str = DEFAULT_EMBEDDER
-    # "auto": the ONNX int8 export when it exists (1.5-2x faster ingest, 3-4x faster queries by CPU), else
-    # PyTorch; an existing index keeps the backend it was built with. "onnx" / "torch" force one.
+    # "auto": the ONNX int8 export when it exists (1.5-2x faster ingest, 3-4x faster queries,
+    # depending on the CPU), else PyTorch; an existing index keeps the backend it was built with.
+    # "onnx" / "torch" force one.
     embed_backend: str = "auto"
     # An OpenAI-compatible embeddings server (POST {url}/v1/embeddings) instead of the local model;
     # empty = local. embed_api_model is the model name sent; embed_prompts the query/document prompts

@@ -289,7 +289,6 @@ def answer_prompts_first_token(settings: Settings, gen, n: int = ANSWER_PROMPTS)
     return {"answer_first_token_p50_s": round(p50(firsts), 3), "answer_evaluated_tokens_p50": p50(evaluated)}
 
 
-
 def bench_llama(settings: Settings) -> dict:
     rows = []
     for label, config in LLAMA_CONFIGS:

@@ -51,7 +51,8 @@ def test_incremental_reingest_embeds_only_changes(tmp_path):
     assert sorted(first.added) == ["docs/altena.txt", "docs/lochem.txt", "docs/sezen.txt"]
     total = first.texts_embedded  # chunks and sentences are both embedded, a repeated text once
     assert emb.calls == total and first.chunks_total > 3 and first.sentences_embedded > first.chunks_total
-    assert 0 < first.chunks_total + first.sentences_embedded - total  # each doc repeats a sentence: embedded once, copied (checked below)
+    # Each doc repeats a sentence: embedded once, copied to every row (the vectors are checked below).
+    assert 0 < first.chunks_total + first.sentences_embedded - total
 
     again = _sync(idx_dir, docs, emb)  # nothing changed: nothing embedded
     assert again.chunks_embedded == again.sentences_embedded == 0 and len(again.unchanged) == 3 and emb.calls == total
