@@ -1,32 +1,46 @@
-"""The one answer path shared by CLI, UI and eval: retrieve -> evidence -> prompt -> generate -> cite.
+"""The one answer path shared by CLI, UI and eval: retrieve -> evidence -> quote -> decide -> generate -> cite.
 
 `Assistant.stream()` yields events while it works: the search query, the retrieved chunks, the
-evidence excerpts the model will read (at once, before the model starts: the reader can check them
-while the answer is written), the answer's tokens, and the final Answer. `Assistant.answer()` just
-drains it. Abstention happens in code before generation, when even the best chunk is not similar
-enough to the question, and after it, when the model says the excerpts do not answer, or when not
-one sentence of its answer is supported by an excerpt.
+evidence excerpts the model will read (at once, before the model starts), the quote the answer
+starts from, the answer's tokens, and the final Answer. `Assistant.answer()` just drains it.
+
+What code decides and what the model is asked (the 1.5B model restated questions, answered one part
+of two, said "yes" to every yes/no question and picked a neighbouring sentence's fact; six prompt
+variants did not change that, so the answer step asks it only for what it does reliably):
+- not found: from the model's own next-token probability of NOT_FOUND at the first reply token
+  (no extra prompt reading), against a threshold chosen from a sweep over the gold set; also in code
+  before generation when even the best chunk is not similar enough, and after it when the answer
+  states a figure no excerpt holds;
+- the quote: the sentence of the excerpts that answers (quote.py), shown first and pre-filled into
+  the model's reply, which continues from it;
+- yes or no: from p(yes) against p(no) after the quote, put first; the model writes the reason;
+- every part: question.py finds the parts ("who ... and when ..."), checks the answer for each,
+  and a missing one is asked in one short follow-up turn (llama.cpp keeps everything before it).
+A backend that cannot pre-fill a reply (an OpenAI-compatible server) gets the quote in the user turn
+instead, and one without logits abstains the older way, when its reply is the marker.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import numpy as np
 
-from . import cite, lang
+from . import cite
+from . import question as questions
 from .embed import Embedder
 from .errors import InputError
 from .evidence import EvidenceSelector
 from .filters import Where
-from .generate import Generator
+from .generate import Generator, Prompt
 from .prompts import Prompts
+from .quote import QuoteChooser
 from .retrieve import Retriever
 from .stream_filter import MARKER, NOT_FOUND, AnswerFilter, starts_with_marker
-from .types import Answer, Excerpt
+from .types import Answer, Decision, Excerpt, Quote
 
 MAX_QUESTION_CHARS = 2000
 # Phrases with which small models say "the sources don't say" instead of the marker. A phrase like
@@ -44,11 +58,16 @@ _ABOUT_SOURCES = re.compile(
     r"|no information|geen informatie|cannot (?:be )?(?:find|found|answer)",
     re.IGNORECASE,
 )
+# The first reply token of an answer (the quote's "[n]") against that of the marker.
+_FIRST = "["
+MAX_FOLLOW_UPS = 2
 
 
-def _invents_numbers(answer: str, evidence, question: str) -> bool:
-    everything = " ".join(e.text for e in evidence)
-    return bool(cite.foreign_numbers(answer, everything, question))
+def invents_numbers(answer: str, evidence, question: str) -> bool:
+    """The answer states a figure (two or more digits) that neither an excerpt, nor a title the
+    model was shown with the excerpts, nor the question holds."""
+    seen = " ".join([e.text for e in evidence] + [e.title for e in evidence] + [e.context for e in evidence])
+    return bool(cite.foreign_numbers(answer, seen, question))
 
 
 def is_refusal(sentence: str) -> bool:
@@ -59,8 +78,26 @@ def is_refusal(sentence: str) -> bool:
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "query" | "passages" | "evidence" | "token" | "answer"
+    kind: str  # "query" | "passages" | "evidence" | "quote" | "token" | "answer"
     data: object
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """How the answer step decides. Defaults are stated here once; config.Settings builds this."""
+
+    top_k: int = 5  # chunks retrieved; the evidence is chosen from their sentences
+    min_similarity: float = 0.30  # below this best-passage cosine: "not found" without asking the model
+    support_similarity: float = 0.45  # answer-sentence-to-excerpt cosine that counts as support
+    max_tokens: int = 200  # longest answer
+    temperature: float = 0.1
+    require_support: bool = True  # abstain on an unsupported answer that states a figure no excerpt holds
+    # p(NOT_FOUND) at the first reply token at or above which the assistant abstains (README: sweep).
+    not_found_threshold: float = 0.5
+    # p(yes) / (p(yes) + p(no)) after the quote at or above which a yes/no question is answered "yes".
+    yes_threshold: float = 0.5
+    quote_first: bool = True  # start the answer from the chosen sentence (quote.py)
+    follow_up_tokens: int = 24  # longest value a follow-up turn may write for a missing part
 
 
 class Assistant:
@@ -71,18 +108,17 @@ class Assistant:
         prompts: Prompts,
         selector: EvidenceSelector,
         embedder: Embedder | None = None,
-        top_k: int = 5,
-        min_similarity: float = 0.30,
-        support_similarity: float = 0.45,
-        max_tokens: int = 200,
-        temperature: float = 0.1,
-        require_support: bool = True,
+        settings: AnswerSettings | None = None,
+        **overrides,
     ):
         self.retriever, self.generator, self.prompts, self.selector = retriever, generator, prompts, selector
         self.embedder = embedder
-        self.top_k, self.min_similarity, self.support_similarity = top_k, min_similarity, support_similarity
-        self.max_tokens, self.temperature = max_tokens, temperature
-        self.require_support = require_support
+        self.settings = replace(settings or AnswerSettings(), **overrides)
+        self.quotes = QuoteChooser(selector)
+
+    @property
+    def top_k(self) -> int:
+        return self.settings.top_k
 
     # -- public -------------------------------------------------------------------------------
     def answer(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None,
@@ -99,108 +135,169 @@ class Assistant:
         self.retriever.search("warm-up", 1)
         if self.generator is not None:
             system, examples, _ = self.messages("warm-up", "en", [])
-            for _ in self.generator.stream(system, "OK?", 1, 0.0, examples=examples):
+            for _ in self.generator.stream(Prompt(system, "OK?", tuple(examples)), 1, 0.0):
                 pass
 
-    def search(self, question: str, k: int | None = None, where: Where | None = None):
-        if where:
-            return self.retriever.search(self._check(question), k or self.top_k, where)
-        return self.retriever.search(self._check(question), k or self.top_k)
+    def check(self, question: str) -> str:
+        """The question, stripped; InputError for an empty or too long one."""
+        q = (question or "").strip()
+        if not q:
+            raise InputError("empty question: type a question about the documents")
+        if len(q) > MAX_QUESTION_CHARS:
+            raise InputError(f"question too long ({len(q)} characters, at most {MAX_QUESTION_CHARS})")
+        return q
 
-    def messages(self, question: str, language: str, evidence: list[Excerpt]) -> tuple[str, list[tuple[str, str]], str]:
+    def search(self, question: str, k: int | None = None, where: Where | None = None):
+        return self.retriever.search(self.check(question), k or self.top_k, where)
+
+    def messages(self, question: str, language: str, evidence: list[Excerpt],
+                 quote: Quote | None = None) -> tuple[str, list[tuple[str, str]], str]:
         """(system, worked examples, user message). The system prompt and examples do not depend
-        on the question, so they come first and llama.cpp evaluates them once per process."""
+        on the question, so they come first and llama.cpp evaluates them once per process. `quote`
+        goes into the user turn (for a backend that cannot pre-fill the reply)."""
         system = self.prompts.render("system", not_found_marker=NOT_FOUND)
-        user = self.prompts.render(f"question.{language}", excerpts=self.prompts.excerpts(evidence), question=question)
+        hint = self.prompts.render(f"quote_hint.{language}", quote=self.quote_line(quote)) + "\n" if quote else ""
+        user = self.prompts.render(f"question.{language}", excerpts=self.prompts.excerpts(evidence), question=question,
+                                   quote_hint=hint)
         return system, self.prompts.examples(), user
+
+    def quote_line(self, quote: Quote) -> str:
+        return self.prompts.render("quote", n=quote.n, text=" ".join(quote.text.split()))
+
+    def reply_prefix(self, language: str, quote: Quote, lead: str = "") -> str:
+        """The start of the model's reply that code writes: the quote line, the answer label in the
+        question's language (without it the model drifts into the quote's language), the lead."""
+        prefix = self.quote_line(quote) + "\n" + self.prompts.text(f"answer_label.{language}")
+        return prefix + (" " + lead if lead else "")
+
+    def answer_prefix(self, answer: Answer) -> str:
+        """The reply prefix an answer was generated after ("" when none was pre-filled)."""
+        if answer.quote is None or not (self.generator and self.generator.abilities.prefill and self.settings.quote_first):
+            return ""
+        return self.reply_prefix(answer.language, answer.quote, answer.decision.lead)
 
     def stream(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None,
                where: Where | None = None) -> Iterator[Event]:
         """`where` (filters.py, already resolved against the index) restricts retrieval to the
         documents it lets through; the evidence and citations can then only come from them."""
+        s = self.settings
         t0 = time.perf_counter()
-        question = self._check(question)
-        language = lang.detect(question)
+        question = self.check(question)
+        asked = questions.analyse(question)
+        language = asked.language
         query = self.rewrite(question, history) if history else question
         yield Event("query", query)
-        # Only a filtered call passes `where`: retrievers written before filters keep working.
-        retrieval = (self.retriever.retrieve(query, k or self.top_k, where) if where
-                     else self.retriever.retrieve(query, k or self.top_k))
+        retrieval = self.retriever.retrieve(query, k or s.top_k, where)
         hits = retrieval.hits
-        timings = {"retrieve_s": round(time.perf_counter() - t0, 4)}
+        timings: dict = {"retrieve_s": round(time.perf_counter() - t0, 4)}
         yield Event("passages", hits)
-        raw = ""
-        evidence: tuple[Excerpt, ...] = ()
-        prompt_tokens = None
-
-        def done(text: str, abstained: bool, citations=()) -> Event:
-            timings["total_s"] = round(time.perf_counter() - t0, 4)
-            timings.setdefault("first_token_s", timings["total_s"])
-            return Event("answer", Answer(question, language, text, abstained, tuple(citations), hits, dict(timings),
-                                          query, raw, evidence, prompt_tokens))
+        state = _State(question, language, hits, query, timings, t0,
+                       Decision(yesno=asked.yesno, parts=tuple(p.asks for p in asked.parts)))
 
         best = max((h.dense for h in hits if h.dense is not None), default=0.0)
-        if not hits or best < self.min_similarity or self.generator is None:
-            text = self.not_found(language)
-            timings["first_token_s"] = round(time.perf_counter() - t0, 4)
-            yield Event("token", text)
-            yield done(text, True)
+        if not hits or best < s.min_similarity or self.generator is None:
+            yield from self._abstain(state, "similarity")
             return
 
-        evidence = tuple(self.selector.select(retrieval))
+        state.evidence = tuple(self.selector.select(retrieval))
         timings["evidence_s"] = round(time.perf_counter() - t0, 4)
-        yield Event("evidence", evidence)
-        system, examples, user = self.messages(question, language, list(evidence))
-        gen_filter = AnswerFilter(language, len(evidence))
-        pieces = self.generator.stream(system, user, self.max_tokens, self.temperature, examples=examples)
-        try:
-            for piece in pieces:
-                if "first_token_s" not in timings:
-                    timings["first_token_s"] = round(time.perf_counter() - t0, 4)
-                shown, stop = gen_filter.feed(piece)
-                if shown:
-                    yield Event("token", shown)
-                if stop:
-                    break
-        finally:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()  # stops llama.cpp and releases its lock when we stop early
-        stats = getattr(self.generator, "last_stats", None)
-        if isinstance(stats, dict) and stats.get("prompt_tokens") is not None:
-            prompt_tokens = stats["prompt_tokens"]
-            timings["prompt_tokens_evaluated"] = stats["evaluated_tokens"]
+        yield Event("evidence", state.evidence)
+        gen = self.generator
+        prefill = gen.abilities.prefill and s.quote_first
+        state.candidates = self.quotes.candidates(asked, retrieval, state.evidence) if s.quote_first else []
+        state.quote = self.quotes.quote(state.candidates[:1], state.candidates)
+        system, examples, user = self.messages(question, language, list(state.evidence),
+                                               None if prefill else state.quote)
+        prompt = Prompt(system, user, tuple(examples))
+
+        # 1. Not found? The model's probability of the marker as its first reply token.
+        if gen.abilities.logits:
+            choice = gen.choose(prompt, [NOT_FOUND, _FIRST])
+            state.add_stats(gen.last_stats)
+            if choice is not None:
+                p_nf = choice.probs[NOT_FOUND]
+                state.decision = replace(state.decision, p_not_found=p_nf, not_found_threshold=s.not_found_threshold)
+                if p_nf >= s.not_found_threshold:
+                    yield from self._abstain(state, "not_found")
+                    return
+
+        # 2. The quote, shown first and pre-filled into the reply; 3. the verdict of a yes/no question.
+        shown_lead = ""
+        if state.quote is not None:
+            state.timings["quote_s"] = round(time.perf_counter() - t0, 4)
+            yield Event("quote", state.quote)
+        if prefill and state.quote is not None:
+            prompt = prompt.then(self.reply_prefix(language, state.quote))
+            if asked.yesno and gen.abilities.logits:
+                yes, no = self.verdict_words(language)
+                choice = gen.choose(prompt, [" " + yes, " " + no])
+                state.add_stats(gen.last_stats)
+                if choice is not None:
+                    p_yes = choice.probs[" " + yes]
+                    verdict = "yes" if p_yes >= s.yes_threshold else "no"
+                    shown_lead = (yes if verdict == "yes" else no) + ","
+                    state.decision = replace(state.decision, p_yes=p_yes, verdict=verdict)
+                    # The verdict is the model's (its logits), so it is the answer's first token.
+                    state.timings["first_token_s"] = round(time.perf_counter() - t0, 4)
+            elif asked.parts[0].asks == questions.REASON and not asked.multi:
+                shown_lead = self.prompts.text(f"because.{language}")  # a reason, not the question restated
+            if shown_lead:
+                state.decision = replace(state.decision, lead=shown_lead)
+                prompt = prompt.then(" " + shown_lead)
+
+        # 4. The answer, streamed.
+        gen_filter = AnswerFilter(language, len(state.evidence))
+        if shown_lead:
+            yield Event("token", shown_lead)
+        for i, shown in enumerate(self._generate(prompt, s.max_tokens, gen_filter, state)):
+            yield Event("token", " " + shown.lstrip() if i == 0 and shown_lead else shown)
         raw = gen_filter.raw
+        state.raw = raw
         text = gen_filter.text()
         # Small models sometimes append the marker to a real answer; only a reply that is (or starts
         # with) the marker is an abstention, otherwise the marker is dropped and the support check decides.
         if not starts_with_marker(text):
             text = MARKER.sub("", text).strip()
-        if not text or starts_with_marker(text):
-            yield from self._abstain(language, gen_filter.shown, done)
+        if not shown_lead and (not text or starts_with_marker(text)):
+            yield from self._abstain(state, "model", gen_filter.shown)
             return
-        first = cite.split_sentences(text)[0]
-        if is_refusal(first):
+        if not shown_lead and is_refusal(cite.split_sentences(text)[0]):
             # "The excerpts do not mention ..." as the opening line: the model's way of abstaining.
-            yield from self._abstain(language, gen_filter.shown, done)
+            yield from self._abstain(state, "refusal", gen_filter.shown)
             return
         rest = gen_filter.rest()
         if rest:
             yield Event("token", rest)
-        text, citations, _ = cite.extract(text, evidence, self._support_score(question))
-        if self.require_support and not any(c.supported for c in citations) and _invents_numbers(text, evidence, question):
+        if shown_lead and text.lower().startswith(shown_lead.rstrip(",").lower()):
+            text = text[len(shown_lead.rstrip(",")):].lstrip(" ,")  # "Omdat" + "Omdat ...": said once
+        text = _join(shown_lead, text)
+
+        # 5. Every asked part answered? One short follow-up turn per missing part.
+        reply = prompt.prefix + raw
+        follow_ups = []
+        typed = (questions.DATE, questions.NUMBER, questions.NAME, questions.PLACE)
+        for part in [p for p in questions.missing(asked, text) if p.asks in typed][:MAX_FOLLOW_UPS]:
+            more = yield from self._follow_up(prompt, reply, part, asked, state)
+            if more:
+                text = _join(text, more)
+                reply += " " + more
+        if state.follow_ups:
+            state.decision = replace(state.decision, follow_ups=tuple(state.follow_ups))
+
+        text, citations, _ = cite.extract(text, state.evidence, self._support_score(question))
+        if s.require_support and not any(c.supported for c in citations) \
+                and invents_numbers(text, state.evidence, question):
             # Nothing backs the answer and it states a figure no excerpt (nor the question) contains:
             # an invented amount or date is worse than no answer. Other unsupported answers are shown
             # with their citations flagged: on the gold set, abstaining on every unsupported answer
             # turned 9 right answers into "not found" and caught no unanswerable question (2026-11-25).
-            yield from self._abstain(language, gen_filter.shown, done)
+            yield from self._abstain(state, "numbers", 1)
             return
-        yield done(cite.strip_invalid(text, len(evidence)), False, citations)
+        yield state.done(cite.strip_invalid(text, len(state.evidence)), False, citations)
 
-    def _abstain(self, language: str, shown: int, done) -> Iterator[Event]:
-        text = self.not_found(language)
-        yield Event("token", "\n\n" + text if shown else text)
-        yield done(text, True)
+    def verdict_words(self, language: str) -> tuple[str, str]:
+        yes, no = (w.strip() for w in self.prompts.text(f"verdict.{language}").split("|"))
+        return yes, no
 
     def not_found(self, language: str) -> str:
         return self.prompts.text(f"not_found.{language}")
@@ -211,24 +308,77 @@ class Assistant:
             return question
         turns = "\n".join(f"User: {q}\nAssistant: {a[:400]}" for q, a in history[-3:])
         prompt = self.prompts.render("rewrite", history=turns, question=question)
-        out = "".join(self.generator.stream("You rewrite search questions.", prompt, 60, 0.0)).strip()
+        out = "".join(self.generator.stream(Prompt("You rewrite search questions.", prompt), 60, 0.0)).strip()
         out = out.splitlines()[0].strip().strip('"') if out else ""
         return out if 3 <= len(out) <= 400 else question
 
-    # -- helpers ------------------------------------------------------------------------------
-    @staticmethod
-    def _check(question: str) -> str:
-        q = (question or "").strip()
-        if not q:
-            raise InputError("empty question: type a question about the documents")
-        if len(q) > MAX_QUESTION_CHARS:
-            raise InputError(f"question too long ({len(q)} characters, at most {MAX_QUESTION_CHARS})")
-        return q
+    # -- steps --------------------------------------------------------------------------------
+    def _generate(self, prompt: Prompt, max_tokens: int, gen_filter: AnswerFilter, state: "_State") -> Iterator[str]:
+        pieces = self.generator.stream(prompt, max_tokens, self.settings.temperature)
+        try:
+            for piece in pieces:
+                if "first_token_s" not in state.timings:
+                    state.timings["first_token_s"] = round(time.perf_counter() - state.t0, 4)
+                shown, stop = gen_filter.feed(piece)
+                if shown:
+                    yield shown
+                if stop:
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()  # stops llama.cpp and releases its lock when we stop early
+        state.add_stats(self.generator.last_stats)
+
+    def _follow_up(self, prompt: Prompt, reply: str, part: questions.Part, asked: questions.Question, state: "_State"):
+        """Ask one missing part in a new user turn after the answer. The reply is pre-filled with the
+        sentence that holds what the part asks (a date for "when") and the part's label ("Wanneer:"),
+        so the model only has to copy or translate a short value: the one thing the 1.5B model does
+        reliably here (asked to answer the part in a sentence, it repeated its first answer). The value
+        is added to the answer as "Wanneer: eind 2012 [1]."; "" when no excerpt holds such a value or
+        the model's value is not one. llama.cpp reads only the new turn: the rest is in its cache."""
+        language = asked.language
+        quote = self.quotes.for_part(part, asked, state.candidates)
+        if quote is None or not self.generator.abilities.prefill:
+            return ""  # no excerpt holds a date / number / name: asking would invite an invention
+        label, need = (x.strip() for x in self.prompts.table(f"needs.{language}")[part.asks].split("|"))
+        turn = prompt.follow_up(reply, self.prompts.render(f"follow_up.{language}", part=part.text, need=need))
+        turn = turn.then(self.quote_line(quote) + "\n" + label + ":")
+        state.follow_ups.append(part.asks)
+        value = ""
+        pieces = self.generator.stream(turn, self.settings.follow_up_tokens, 0.0)
+        try:
+            for piece in pieces:
+                value += piece
+                if "\n" in value:
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+        state.add_stats(self.generator.last_stats)
+        value = cite.MARKER.sub("", MARKER.sub("", value.split("\n")[0])).strip(" .;,")
+        if not value or is_refusal(value) or not questions.answered(part, value, state.question) \
+                or invents_numbers(value, state.evidence, state.question):
+            return ""
+        line = f"{label}: {value} [{quote.n}]."
+        yield Event("token", " " + line)
+        return line
+
+    def _abstain(self, state: "_State", reason: str, shown: int = 0) -> Iterator[Event]:
+        text = self.not_found(state.language)
+        state.decision = replace(state.decision, reason=reason)
+        state.quote = None
+        if "first_token_s" not in state.timings:
+            state.timings["first_token_s"] = round(time.perf_counter() - state.t0, 4)
+        yield Event("token", "\n\n" + text if shown else text)
+        yield state.done(text, True)
 
     def _support_score(self, question: str = "") -> Callable[[str, Excerpt], float]:
         """Score >= 1 means supported: lexical overlap catches Dutch answers and quotes, embedding
         similarity to the excerpt's sentences (stored at ingest) catches English paraphrases."""
         cache: dict[str, np.ndarray] = {}
+        s = self.settings
 
         def score(sentence: str, excerpt: Excerpt) -> float:
             lexical = cite.lexical_support(sentence, excerpt.text) / 0.5
@@ -241,9 +391,46 @@ class Assistant:
                 return max(lexical, facts)
             if sentence not in cache:
                 cache[sentence] = self.embedder.embed_query(cite.MARKER.sub(" ", sentence))
-            dense = float(np.max(vectors @ cache[sentence])) / self.support_similarity
+            dense = float(np.max(vectors @ cache[sentence])) / s.support_similarity
             return max(lexical, dense, facts)
 
         return score
 
 
+def _join(a: str, b: str) -> str:
+    if not a:
+        return b
+    if not b:
+        return a
+    return a + ("" if b[:1] in ",.;:" else " ") + b.lstrip()
+
+
+class _State:
+    """What one answer has gathered so far (mutable while streaming; frozen into the Answer at the end)."""
+
+    def __init__(self, question, language, hits, query, timings, t0, decision: Decision):
+        self.question, self.language, self.hits, self.query = question, language, hits, query
+        self.timings, self.t0, self.decision = timings, t0, decision
+        self.evidence: tuple[Excerpt, ...] = ()
+        self.candidates: list = []  # the excerpts' sentences, best quote first (quote.Candidate)
+        self.quote: Quote | None = None
+        self.raw = ""
+        self.follow_ups: list[str] = []  # the kinds of the parts asked in a follow-up turn
+        self.prompt_tokens: int | None = None
+        self.evaluated = 0
+        self.calls = 0
+
+    def add_stats(self, stats) -> None:
+        if stats is None:
+            return
+        self.calls += 1
+        self.evaluated += stats.evaluated_tokens
+        self.prompt_tokens = max(self.prompt_tokens or 0, stats.prompt_tokens)
+        self.timings["prompt_tokens_evaluated"] = self.evaluated
+
+    def done(self, text: str, abstained: bool, citations=()) -> Event:
+        self.timings["total_s"] = round(time.perf_counter() - self.t0, 4)
+        self.timings.setdefault("first_token_s", self.timings["total_s"])
+        return Event("answer", Answer(self.question, self.language, text, abstained, tuple(citations), self.hits,
+                                      dict(self.timings), self.query, self.raw, self.evidence, self.prompt_tokens,
+                                      self.quote, self.decision))

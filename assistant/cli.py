@@ -216,7 +216,7 @@ def cmd_search(args) -> int:
     Where.parse(args.where)  # a malformed --where fails before any model loads
     p = _pipeline(args, with_llm=False)
     where = _where(args, p.index)
-    result = p.assistant.retriever.retrieve(p.assistant._check(args.question), args.k, where)
+    result = p.assistant.retriever.retrieve(p.assistant.check(args.question), args.k, where)
     hits = result.hits
     if args.json:
         out = {"question": args.question, "passages": [h.to_json(i + 1) for i, h in enumerate(hits)],
@@ -239,7 +239,11 @@ def cmd_ask(args) -> int:
     where = _where(args, p.index)
     result = None
     for event in p.assistant.stream(args.question, args.k, where=where):
-        if event.kind == "token" and not args.json:
+        if event.kind == "quote" and not args.json:
+            # The sentence the answer starts from, first: the reader sees the source before the model writes.
+            q = event.data
+            print(f"[{q.n}] «{' '.join(q.text.split())}»\n    {q.title} ({_location(q)})\n", flush=True)
+        elif event.kind == "token" and not args.json:
             print(event.data, end="", flush=True)
         elif event.kind == "answer":
             result = event.data
@@ -262,7 +266,9 @@ def cmd_ask(args) -> int:
         _meta_line(e.meta, "      ")
         print("      " + e.text[:300].replace("\n", " ") + ("..." if len(e.text) > 300 else ""))
     t = result.timings
-    print(f"\n(retrieval {t['retrieve_s']:.2f} s, first token {t['first_token_s']:.2f} s, total {t['total_s']:.2f} s)", file=sys.stderr)
+    quote = f", quote {t['quote_s']:.2f} s" if "quote_s" in t else ""
+    print(f"\n(retrieval {t['retrieve_s']:.2f} s{quote}, first token {t['first_token_s']:.2f} s, total {t['total_s']:.2f} s)",
+          file=sys.stderr)
     return 0
 
 

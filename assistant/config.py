@@ -62,6 +62,13 @@ class Settings:
     evidence_tokens: int = 350
     # Below this cosine similarity of the best passage the assistant abstains without asking the LLM.
     min_similarity: float = 0.30
+    # The answer step's decisions (answer.py, README "Answers"): abstain when the model's p(NOT_FOUND)
+    # at its first reply token reaches not_found_threshold; answer "yes" when p(yes) after the quote
+    # reaches yes_threshold; quote_first: start from the chosen sentence (off: the model answers alone).
+    not_found_threshold: float = 0.5
+    yes_threshold: float = 0.5
+    quote_first: bool = True
+    follow_up_tokens: int = 24
 
     @property
     def models_dir(self) -> Path:

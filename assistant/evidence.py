@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from .generate.base import approx_tokens
 from .guard import is_instruction
 from .index import Index
 from .pages import page_at
@@ -36,12 +37,6 @@ from .types import Excerpt
 TokenCounter = Callable[[str], int]
 Renderer = Callable[[list[Excerpt]], str]
 MAX_LABEL = 120  # characters of a heading / question label shown with an excerpt
-
-
-def approx_tokens(text: str) -> int:
-    """Qwen2.5's tokenizer on the Dutch seed documents: 3.3 characters per token (measured);
-    used where no tokenizer is loaded (an OpenAI-compatible server, unit tests)."""
-    return max(1, round(len(text) / 3.3))
 
 
 @dataclass(frozen=True)
@@ -77,10 +72,7 @@ class EvidenceSelector:
         budget = s.budget if budget is None else budget
         idx = self.index
         # Sentence row -> score: its cosine plus a share of the best fused score of a chunk holding it.
-        chunk_score: dict[int, float] = {}
-        for h in retrieval.hits:
-            for j in idx.sentences_of(idx.row_of(h.chunk)):
-                chunk_score[j] = max(chunk_score.get(j, float("-inf")), h.score)
+        chunk_score = self.chunk_scores(retrieval)
         scored = sorted(((cos + s.chunk_weight * chunk_score.get(j, 0.0), j)
                          for j, cos in retrieval.sentence_scores.items() if j in chunk_score and self._seed(j)),
                         key=lambda t: (-t[0], t[1]))
@@ -104,8 +96,17 @@ class EvidenceSelector:
             windows = trial
         return self._excerpts(windows, retrieval)
 
-    def vectors_of(self, excerpt: Excerpt):
-        """The stored vectors of the sentences an excerpt is made of (for the support check)."""
+    def chunk_scores(self, retrieval: Retrieval) -> dict[int, float]:
+        """Sentence row -> the best fused retrieval score of a retrieved chunk that holds it."""
+        idx = self.index
+        out: dict[int, float] = {}
+        for h in retrieval.hits:
+            for j in idx.sentences_of(idx.row_of(h.chunk)):
+                out[j] = max(out.get(j, float("-inf")), h.score)
+        return out
+
+    def rows_of(self, excerpt: Excerpt) -> list[int]:
+        """The sentence rows an excerpt is made of, in document order."""
         if self._first_row is None:  # sentence rows are grouped by document: where each one starts
             self._first_row = {}
             for j, sp in enumerate(self.index.sentences):
@@ -116,7 +117,14 @@ class EvidenceSelector:
             sp = self.index.sentences[j]
             if sp.start >= excerpt.start and sp.end <= excerpt.end:
                 rows.append(j)
+            elif sp.start >= excerpt.end:
+                break
             j += 1
+        return rows
+
+    def vectors_of(self, excerpt: Excerpt):
+        """The stored vectors of the sentences an excerpt is made of (for the support check)."""
+        rows = self.rows_of(excerpt)
         return self.index.sentence_vectors[rows] if rows else None
 
     # -- helpers ------------------------------------------------------------------------------

@@ -165,6 +165,59 @@ def abstention_scores(abstained: Sequence[bool], answerable: Sequence[bool]) -> 
     }
 
 
+# -- why an answer is wrong (issue 21's failure table, computed) --------------------------------------
+FAILURES = ("right", "verdict_wrong", "false_not_found", "evidence_missing", "restates", "part_missing", "wrong_fact")
+
+
+def failure_mode(answer: str, abstained: bool, keywords: Sequence[Sequence[str]], excerpts_text: str,
+                 restates: bool, yesno_gold: str | None = None, verdict: str | None = None) -> str | None:
+    """The first that applies, for an answerable question with keywords (None otherwise):
+    right; verdict_wrong (a yes/no question answered with the wrong verdict); false_not_found (abstained
+    although the excerpts hold every keyword group); evidence_missing (the excerpts the model read do not
+    hold every keyword group: retrieval or selection); restates (the answer says nothing the question
+    does not: `restates`, from question.says_something); part_missing (some keyword groups are in the
+    answer, not all); wrong_fact (the evidence was there, the answer has none of it)."""
+    if not keywords:
+        return None
+    if yesno_gold and verdict and verdict != yesno_gold:
+        return "verdict_wrong"
+    if not abstained and keyword_match(answer, keywords) == 1.0:
+        return "right"
+    held = keyword_match(excerpts_text, keywords) == 1.0
+    if abstained:
+        return "false_not_found" if held else "evidence_missing"
+    if not held:
+        return "evidence_missing"
+    if restates:
+        return "restates"
+    text = _norm(answer)
+    if any(any(_norm(alt) in text for alt in group if alt) for group in keywords):
+        return "part_missing"
+    return "wrong_fact"
+
+
+def utilisation(rows: Sequence[dict]) -> float | None:
+    """Right answers among the questions whose excerpts hold every keyword group: how well the model
+    uses what it is given (rows: per-question metrics with "evidence_held" and "keyword_accuracy")."""
+    held = [r for r in rows if r.get("evidence_held")]
+    return mean(r.get("keyword_accuracy") for r in held) if held else None
+
+
+def threshold_curve(scores: Sequence[float], positive: Sequence[bool], thresholds: Sequence[float]) -> list[dict]:
+    """For each threshold t, deciding "positive" when score >= t: precision, recall, and the false
+    positive rate (for abstention: positive = unanswerable, score = p(NOT_FOUND))."""
+    pairs = [(s, p) for s, p in zip(scores, positive) if s is not None]
+    n_pos = sum(1 for _, p in pairs if p)
+    n_neg = len(pairs) - n_pos
+    out = []
+    for t in thresholds:
+        tp = sum(1 for s, p in pairs if s >= t and p)
+        fp = sum(1 for s, p in pairs if s >= t and not p)
+        out.append({"threshold": t, "precision": tp / (tp + fp) if tp + fp else None,
+                    "recall": tp / n_pos if n_pos else None, "false_rate": fp / n_neg if n_neg else None})
+    return out
+
+
 # -- aggregation ---------------------------------------------------------------------------------
 def mean(values: Iterable[float | bool | None]) -> float | None:
     vals = [float(v) for v in values if v is not None]
@@ -191,8 +244,11 @@ MEAN_KEYS = (
     "citation_recall",
     "context_recall",
     "language_match",
+    "quote_keyword_accuracy",  # quote + answer: what the reader sees
+    "yesno_accuracy",
+    "quote_in_evidence",  # the quote lies in the gold evidence
 )
-LATENCY_KEYS = ("retrieve_s", "first_token_s", "total_s")
+LATENCY_KEYS = ("retrieve_s", "quote_s", "first_token_s", "total_s")
 COUNT_KEYS = ("prompt_tokens", "prompt_tokens_evaluated", "prompt_tokens_total")  # reported as p50 / p95
 
 
@@ -213,6 +269,9 @@ def summarize(rows: Sequence[dict]) -> dict:
         out.update(abstention_scores([r["abstained"] for r in judged], [bool(r.get("answerable")) for r in judged]))
     else:
         out.update({"abstention_precision": None, "abstention_recall": None, "false_abstention_rate": None})
+    out["utilisation"] = utilisation([r for r in rows if r.get("answerable")])
+    modes = [r.get("failure") for r in rows if r.get("failure")]
+    out["failures"] = {m: sum(1 for x in modes if x == m) for m in FAILURES} if modes else None
     for key in LATENCY_KEYS:
         vals = [r.get(key) for r in rows]
         out[f"{key[:-2]}_p50_s"] = percentile(vals, 50)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import index as index_mod
-from .answer import Assistant
+from .answer import AnswerSettings, Assistant
 from .config import Settings
 from .embed import Embedder, SentenceTransformerEmbedder
 from .embed.onnx_export import export_folder
 from .embed.onnx_rt import OnnxEmbedder, is_export
 from .errors import ModelMissingError
-from .evidence import EvidenceSelector, EvidenceSettings, approx_tokens
-from .generate import Generator, LlamaCppGenerator, OpenAICompatGenerator
+from .evidence import EvidenceSelector, EvidenceSettings
+from .generate import Generator, LlamaCppGenerator, OpenAICompatGenerator, approx_tokens
 from .index import Index
 from .prompts import Prompts
 from .retrieve import HybridRetriever
@@ -96,9 +96,11 @@ def build(settings: Settings, with_llm: bool = True, embedder=None, generator=No
     prompts = Prompts(settings.prompts_dir)
     selector = EvidenceSelector(idx, EvidenceSettings(budget=settings.evidence_tokens), count or approx_tokens,
                                 render=prompts.excerpts)
-    assistant = Assistant(
-        retriever, generator if with_llm else None, prompts, selector, embedder,
-        top_k=settings.top_k, min_similarity=settings.min_similarity,
-        max_tokens=settings.max_tokens, temperature=settings.temperature,
+    answer_settings = AnswerSettings(
+        top_k=settings.top_k, min_similarity=settings.min_similarity, max_tokens=settings.max_tokens,
+        temperature=settings.temperature, not_found_threshold=settings.not_found_threshold,
+        yes_threshold=settings.yes_threshold, quote_first=settings.quote_first,
+        follow_up_tokens=settings.follow_up_tokens,
     )
+    assistant = Assistant(retriever, generator if with_llm else None, prompts, selector, embedder, answer_settings)
     return Pipeline(settings, idx, embedder, assistant)

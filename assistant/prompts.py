@@ -43,6 +43,18 @@ class Prompts:
     def render(self, name: str, **values) -> str:
         return fill(self.text(name), name, **values)
 
+    def table(self, name: str) -> dict[str, str]:
+        """A template of "key: text" lines (lines starting with "#" are comments)."""
+        out: dict[str, str] = {}
+        for no, line in enumerate(self.text(name).splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            key, sep, value = line.partition(":")
+            if not sep or not key.strip():
+                raise PromptError(f"prompt {name!r} line {no}: expected 'key: text', got {line!r}")
+            out[key.strip()] = value.strip()
+        return out
+
     def excerpts(self, evidence) -> str:
         """Evidence excerpts as the model reads them: each document's title once ("document"), then
         its excerpts ("excerpt": number, heading/question label, text on one line)."""

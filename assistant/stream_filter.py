@@ -18,7 +18,13 @@ import re
 from . import cite, lang
 
 NOT_FOUND = "NOT_FOUND"
-LEAD = re.compile(r"\s*(?:answer|antwoord)\s*:\s*", re.IGNORECASE)
+# The reply's own start that is not answer text: a quote line "[2] «...»" (a backend that cannot be
+# pre-filled writes it itself, as the worked examples show) and an "Answer in English:" label.
+QUOTE = re.compile(r"\s*\[\d+\]\s*«[^»\n]*»[ \t]*\n?")
+_QUOTE_OPEN = re.compile(r"\s*\[\d*(?:\]\s*(?:«[^»\n]*)?)?$")  # a quote line still being written
+_LABEL = r"(?:answer|antwoord)(?:\s+in\s+(?:het\s+)?(?:english|engels|nederlands|dutch))?\s*:\s*"
+LEAD = re.compile(rf"(?:{QUOTE.pattern})?\s*(?:{_LABEL})?", re.IGNORECASE)
+_LABELS = ("ANSWER:", "ANTWOORD:", "ANSWER_IN_ENGLISH:", "ANTWOORD_IN_HET_NEDERLANDS:")
 # The marker as models write it ("NOT_FOUND", "Not_FOUND", "NOT FOUND"), never the words "not found".
 MARKER = re.compile(r"\s*\b(?:NOT FOUND|(?i:not_found))\b\.?")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
@@ -59,8 +65,8 @@ class AnswerFilter:
         return cite.strip_invalid(MARKER.sub("", text), self.n_sources)
 
     def text(self) -> str:
-        """The whole answer without a copied "Answer:" label, stripped."""
-        return LEAD.sub("", self.raw, count=1).strip()
+        """The whole answer without a quote line or a copied "Answer:" label, stripped."""
+        return self.raw[LEAD.match(self.raw).end():].strip()
 
 
 def starts_with_marker(text: str) -> bool:
@@ -97,8 +103,11 @@ def undecided(raw: str) -> int:
 def safe_prefix(raw: str) -> int:
     """How much of the streamed text can be shown now: nothing while it may still turn into the
     NOT_FOUND marker or an "Answer:" label, and never an unfinished "[..." marker."""
-    head = raw.lstrip().upper().replace(" ", "_")
-    if head and any(w.startswith(head[: len(w)]) for w in (NOT_FOUND, "ANSWER:", "ANTWOORD:")):
+    if _QUOTE_OPEN.match(raw) and raw.strip():
+        return 0  # "[2] «..." : the quote line is not finished
+    quote = QUOTE.match(raw)
+    head = raw[quote.end() if quote else 0:].lstrip().upper().replace(" ", "_")
+    if head and any(w.startswith(head[: len(w)]) for w in (NOT_FOUND, *_LABELS)):
         return 0
     safe = len(raw)
     cut = raw.rfind("[")

@@ -98,6 +98,47 @@ class Excerpt:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """The sentence of the evidence that answers the question (quote.py): shown first, pre-filled
+    into the model's reply. An exact span (text == doc.text[start:end]) inside excerpt [n]."""
+
+    n: int
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    page: int | None = None
+    score: float = 0.0  # the chooser's score (quote.py)
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "source": self.source, "title": self.title, "start": self.start, "end": self.end,
+                "text": self.text, "page": self.page}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What code decided from numbers while answering, kept with the answer (ask --json "decision")
+    so every verdict can be checked and thresholds chosen from an evaluation run."""
+
+    p_not_found: float | None = None  # the model's probability that the excerpts do not answer (first reply token)
+    not_found_threshold: float | None = None  # abstain at or above it
+    yesno: bool = False  # the question asks for a verdict
+    p_yes: float | None = None  # p(yes) / (p(yes) + p(no)) after the quote
+    verdict: str | None = None  # "yes" | "no" when decided
+    parts: tuple[str, ...] = ()  # what each part of the question asks (question.py)
+    lead: str = ""  # the answer's first words written by code: the verdict ("Nee,") or "Omdat"
+    follow_ups: tuple[str, ...] = ()  # parts asked again in a follow-up turn
+    reason: str = ""  # why the answer abstained: "similarity", "not_found", "model", "refusal", "numbers"
+
+    def to_json(self) -> dict:
+        r = lambda v: None if v is None else round(v, 4)  # noqa: E731
+        return {"p_not_found": r(self.p_not_found), "not_found_threshold": self.not_found_threshold,
+                "yesno": self.yesno, "p_yes": r(self.p_yes), "verdict": self.verdict, "lead": self.lead, "parts": list(self.parts),
+                "follow_ups": list(self.follow_ups), "abstain_reason": self.reason or None}
+
+
+@dataclass(frozen=True)
 class Citation:
     n: int  # the [n] in the answer
     excerpt: Excerpt | None  # None when the model cited a number it was not given
@@ -141,6 +182,8 @@ class Answer:
     raw: str = ""  # the model's unedited output, for debugging abstentions and citations
     evidence: tuple[Excerpt, ...] = ()  # what the model was shown: [n] == evidence[n - 1]
     prompt_tokens: int | None = None  # tokens of the prompt (system + question + evidence)
+    quote: Quote | None = None  # the sentence the answer starts from (shown first)
+    decision: Decision = Decision()
 
     def to_json(self) -> dict:
         return {
@@ -155,4 +198,6 @@ class Answer:
             "prompt_tokens": self.prompt_tokens,
             "query": self.query or self.question,
             "raw": self.raw,
+            "quote": self.quote.to_json() if self.quote else None,
+            "decision": self.decision.to_json(),
         }

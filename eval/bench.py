@@ -163,7 +163,7 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
 
 # -- answer: ours vs raw llama.cpp ------------------------------------------------------------------
 def bench_answer(settings: Settings, n: int) -> dict:
-    from assistant.evidence import EvidenceSelector, EvidenceSettings
+    from assistant.generate import Prompt
     from assistant.pipeline import build
     from assistant.types import Excerpt
 
@@ -180,13 +180,17 @@ def bench_answer(settings: Settings, n: int) -> dict:
         if not ans.evidence:
             continue
         system, examples, user = a.messages(q, ans.language, list(ans.evidence))
-        fixed = len(gen.prompt_tokens(system, "", examples))  # system prompt + examples (cached)
-        tokens_ev.append(len(gen.prompt_tokens(system, user, examples)))
+        examples = tuple(examples)
+        fixed = len(gen.prompt_tokens(Prompt(system, "", examples)))  # system prompt + examples (cached)
+        # What the model reads before the answer's first token: the question part and the quote
+        # that answer.py pre-fills (plus the verdict / "Because" it may add).
+        prefix = a.answer_prefix(ans)
+        tokens_ev.append(len(gen.prompt_tokens(Prompt(system, user, examples, prefix=prefix))))
         # The same question with whole chunks as evidence (what the model used to read).
         whole = [Excerpt(i + 1, h.chunk.source, h.chunk.title, h.chunk.start, h.chunk.end, h.chunk.text)
                  for i, h in enumerate(ans.hits)]
         _, _, user_whole = a.messages(q, ans.language, whole)
-        tokens_chunks.append(len(gen.prompt_tokens(system, user_whole, examples)))
+        tokens_chunks.append(len(gen.prompt_tokens(Prompt(system, user_whole, examples))))
         if ans.abstained and not ans.raw:
             continue
         ours_first.append(ans.timings["first_token_s"])
@@ -194,11 +198,12 @@ def bench_answer(settings: Settings, n: int) -> dict:
         evaluated.append(ans.timings.get("prompt_tokens_evaluated"))
         # Raw llama.cpp: the same tokens, the same cache state (fixed prefix only), no assistant code.
         a.warm_up()
-        tokens = gen.prompt_tokens(system, user, examples)
+        tokens = gen.prompt_tokens(Prompt(system, user, examples, prefix=prefix))
         t = time.perf_counter()
         first = None
-        for chunk in gen.llm.create_completion(prompt=tokens, max_tokens=a.max_tokens, temperature=a.temperature,
-                                               stream=True, repeat_penalty=1.1):
+        for chunk in gen.llm.create_completion(prompt=tokens, max_tokens=a.settings.max_tokens,
+                                               temperature=a.settings.temperature, stream=True,
+                                               repeat_penalty=gen.repeat_penalty):
             if first is None and chunk["choices"][0].get("text"):
                 first = time.perf_counter() - t
         raw_total.append(time.perf_counter() - t)
@@ -270,6 +275,7 @@ def answer_prompts_first_token(settings: Settings, gen, n: int = ANSWER_PROMPTS)
     examples) already in the KV cache, as in a running chat, then each question's evidence and
     question read. This is what the user waits for; a plain 800-token prefill from an empty cache
     does not show how a setting does with ~680 cached tokens in front."""
+    from assistant.generate import Prompt
     from assistant.pipeline import build
 
     a = build(settings, with_llm=False).assistant
@@ -279,13 +285,13 @@ def answer_prompts_first_token(settings: Settings, gen, n: int = ANSWER_PROMPTS)
         retrieval = a.retriever.retrieve(q, a.top_k)
         evidence = list(a.selector.select(retrieval))
         _, _, user = a.messages(q, lang.detect(q), evidence)
-        for _ in gen.stream(system, "OK?", 1, 0.0, examples=examples):  # only the fixed prefix cached
+        for _ in gen.stream(Prompt(system, "OK?", tuple(examples)), 1, 0.0):  # only the fixed prefix cached
             pass
         t = time.perf_counter()
-        for _ in gen.stream(system, user, 1, 0.0, examples=examples):  # one token: the first
+        for _ in gen.stream(Prompt(system, user, tuple(examples)), 1, 0.0):  # one token: the first
             pass
         firsts.append(time.perf_counter() - t)
-        evaluated.append(gen.last_stats["evaluated_tokens"])
+        evaluated.append(gen.last_stats.evaluated_tokens)
     return {"answer_first_token_p50_s": round(p50(firsts), 3), "answer_evaluated_tokens_p50": p50(evaluated)}
 
 

@@ -34,6 +34,8 @@ for p in (ROOT, ROOT / "tests"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from assistant.generate import Abilities, approx_tokens  # noqa: E402  (after the sys.path set-up)
+
 REF = re.compile(r"\bC(\d+)Q(\d+)\b")
 GOLD = ROOT / "eval" / "gold.jsonl"
 SMALL_LLM = "qwen2.5-coder-0.5b"
@@ -45,13 +47,25 @@ class SlowTaggedGenerator:
     check accepts it) and starts with the question's ref, the last C<n>Q<m> in the prompt."""
 
     name = "fake-slow-tagged"
+    abilities = Abilities()  # like a plain chat server: no pre-filled replies, no logits
+    last_stats = None
 
     def __init__(self, answer_s: float = 0.5, rewrite_s: float = 0.05):
         self.answer_s, self.rewrite_s = answer_s, rewrite_s
         self._lock = threading.Lock()
         self.calls = 0
 
-    def stream(self, system, user, max_tokens, temperature, examples=()):
+    def choose(self, prompt, options):
+        return None
+
+    def count_tokens(self, text: str) -> int:
+        return approx_tokens(text)
+
+    def close(self) -> None:
+        pass
+
+    def stream(self, prompt, max_tokens, temperature):
+        system, user, examples = prompt.system, prompt.user, prompt.examples
         refs = REF.findall(user)
         ref = f"C{refs[-1][0]}Q{refs[-1][1]}" if refs else "C?Q?"
         with self._lock:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.generate import Abilities, Choice, GenerationStats, Prompt, approx_tokens
+
 
 class HashEmbedder:
     """Bag of words hashed into `dim` buckets: similar wording -> similar vectors. Deterministic."""
@@ -36,18 +38,33 @@ class HashEmbedder:
 
 
 class ScriptedGenerator:
-    """Streams a fixed reply word by word and records the prompts it was given."""
+    """Streams a fixed reply word by word and records the prompts it was given. Declares no
+    abilities (no pre-filled reply, no logits), like a plain chat server."""
+
+    abilities = Abilities()
 
     def __init__(self, reply: str, name: str = "scripted"):
         self.reply = reply
         self.name = name
         self.prompts: list[tuple[str, str]] = []
+        self.calls: list[Prompt] = []
+        self.last_stats = None
 
-    def stream(self, system, user, max_tokens, temperature, examples=()):
-        self.prompts.append((system, user))
-        self.examples = list(examples)
+    def stream(self, prompt: Prompt, max_tokens, temperature):
+        self.prompts.append((prompt.system, prompt.user))
+        self.calls.append(prompt)
+        self.examples = list(prompt.examples)
         for piece in re.findall(r"\S+\s*|\s+", self.reply):
             yield piece
+
+    def choose(self, prompt, options):
+        return None
+
+    def count_tokens(self, text):
+        return approx_tokens(text)
+
+    def close(self):
+        pass
 
 
 class EchoGenerator(ScriptedGenerator):
@@ -56,11 +73,63 @@ class EchoGenerator(ScriptedGenerator):
     def __init__(self):
         super().__init__("", name="echo")
 
-    def stream(self, system, user, max_tokens, temperature, examples=()):
-        self.prompts.append((system, user))
-        m = re.search(r"^\[1\] (?:\([^)]*\) )?(.*)$", user, re.M)
+    def stream(self, prompt: Prompt, max_tokens, temperature):
+        self.prompts.append((prompt.system, prompt.user))
+        self.calls.append(prompt)
+        m = re.search(r"^\[1\] (?:\([^)]*\) )?(.*)$", prompt.user, re.M)
         first = re.split(r"(?<=[.!?])\s", m.group(1).strip())[0] if m else "NOT_FOUND"
         yield first + (" [1]" if m else "")
+
+
+class LogitsGenerator(ScriptedGenerator):
+    """A generator with llama.cpp's abilities (pre-filled replies, next-token probabilities), for the
+    decisions of answer.py: `probs` maps an option (as answer.py asks it, e.g. "NOT_FOUND", " Ja")
+    to its probability; `replies` are streamed in turn (the last one repeats). It keeps a "KV cache"
+    of the last conversation's words, so tests can check that a follow-up turn reads only its new
+    words (`last_stats.evaluated_tokens`), as llama.cpp's prefix cache does."""
+
+    abilities = Abilities(prefill=True, logits=True)
+
+    def __init__(self, replies, probs=None, name: str = "logits"):
+        super().__init__("", name=name)
+        self.replies = list(replies) if not isinstance(replies, str) else [replies]
+        self.probs = dict(probs or {})
+        self.choices: list[tuple[Prompt, tuple[str, ...]]] = []
+        self._cache: list[str] = []
+
+    @staticmethod
+    def words(prompt: Prompt) -> list[str]:
+        """The conversation as a chat template lays it out, a word per "token"."""
+        out = re.findall(r"\S+", prompt.system)
+        for u, a in prompt.examples + prompt.history:
+            out += re.findall(r"\S+", u) + ["<assistant>"] + re.findall(r"\S+", a) + ["<end>"]
+        return out + re.findall(r"\S+", prompt.user) + ["<assistant>"] + re.findall(r"\S+", prompt.prefix)
+
+    def _read(self, words: list[str]) -> None:
+        common = 0
+        for a, b in zip(self._cache, words):
+            if a != b:
+                break
+            common += 1
+        self.last_stats = GenerationStats(len(words), common, len(words) - common)
+        self._cache = list(words)
+
+    def choose(self, prompt, options):
+        self.choices.append((prompt, tuple(options)))
+        self._read(self.words(prompt))
+        raw = {o: self.probs.get(o, 1.0) for o in options}
+        total = sum(raw.values())
+        return Choice({o: v / total for o, v in raw.items()}, 1.0)
+
+    def stream(self, prompt: Prompt, max_tokens, temperature):
+        self.prompts.append((prompt.system, prompt.user))
+        self.calls.append(prompt)
+        words = self.words(prompt)
+        self._read(words)
+        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        for piece in re.findall(r"\S+\s*|\s+", reply):
+            yield piece
+        self._cache = words + re.findall(r"\S+", reply)
 
 
 def hashed_index(index_dir, folder):

@@ -56,8 +56,9 @@ def test_invalid_citation_numbers_are_flagged_and_stripped(world, prompts_dir):
 
 def test_unsupported_sentence_is_marked(world, prompts_dir):
     class EchoThenInvent(EchoGenerator):
-        def stream(self, system, user, max_tokens, temperature, examples=()):
-            yield from super().stream(system, user, max_tokens, temperature, examples)
+        def stream(self, prompt, max_tokens, temperature):
+            system, user, examples = prompt.system, prompt.user, prompt.examples
+            yield from super().stream(prompt, max_tokens, temperature)
             yield "\nDe hoofdstad van Australië is Canberra [1][2]."
 
     a = make(world, prompts_dir, EchoThenInvent(), support_similarity=0.99).answer(SEZEN_Q)
@@ -128,7 +129,7 @@ def test_prompt_puts_the_fixed_part_first(world, prompts_dir):
     a = make(world, prompts_dir, gen)
     a.answer(SEZEN_Q)
     a.answer("Why was there no projectplan for Sezen?")
-    (s1, u1), (s2, u2) = gen.prompts
+    (s1, u1), (s2, u2) = [(p.system, p.user) for p in gen.calls if not p.history]  # not the follow-up turns
     assert s1 == s2 and u1 != u2 and gen.examples == Prompts(prompts_dir).examples() and len(gen.examples) >= 2
     assert u1.rstrip().endswith("zoals [1].") and u2.rstrip().endswith("like [1].")
     for user, answer in gen.examples:
@@ -298,8 +299,9 @@ def test_copied_dutch_paragraph_after_an_english_answer_is_cut_and_generation_st
     gen = ScriptedGenerator(answer + copied + " " + "nog meer tekst " * 50)
     pulled = []
 
-    class Counting:
-        name = "counting"
+    class Counting(ScriptedGenerator):
+        def __init__(self):
+            super().__init__("", name="counting")
 
         def stream(self, *args, **kw):
             for piece in gen.stream(*args, **kw):
@@ -339,3 +341,99 @@ def test_a_short_date_supports_its_full_year():
 def test_the_words_not_found_in_an_answer_are_kept():
     assert MARKER.sub("", "The file was not found in the archive [1].") == "The file was not found in the archive [1]."
     assert MARKER.sub("", "Het plan is er niet [1].\n\nNot_FOUND") == "Het plan is er niet [1]."
+
+
+# -- quote-first answers, decided by numbers (LogitsGenerator: pre-filled replies and logits) -----------
+from fakes import LogitsGenerator  # noqa: E402
+
+from assistant.answer import invents_numbers  # noqa: E402
+from assistant.types import Excerpt  # noqa: E402
+
+
+def test_quote_is_an_exact_span_and_streamed_before_the_answer(world, prompts_dir):
+    idx = world[0]
+    gen = LogitsGenerator([" contextgedreven organiseren niet uitgaat van vooraf opgestelde planningen [1]."],
+                          {NOT_FOUND: 0.1, "[": 0.9})
+    events = list(make(world, prompts_dir, gen).stream(SEZEN_Q))
+    kinds = [e.kind for e in events]
+    assert kinds.index("evidence") < kinds.index("quote") < kinds.index("token")
+    quote = next(e.data for e in events if e.kind == "quote")
+    final = events[-1].data
+    assert final.quote == quote and not final.abstained
+    assert idx.docs[quote.source].text[quote.start:quote.end] == quote.text
+    excerpt = final.evidence[quote.n - 1]
+    assert excerpt.source == quote.source and excerpt.start <= quote.start < quote.end <= excerpt.end
+    # The quote was pre-filled into the model's reply, with the answer label in the question's language.
+    answered_with = gen.calls[0]
+    assert answered_with.prefix.startswith(f"[{quote.n}] «") and "Antwoord in het Nederlands:" in answered_with.prefix
+    assert " ".join(quote.text.split()) in answered_with.prefix
+    # A "why" question: the answer starts with "Omdat" written by code, then the model's reason.
+    assert final.text.startswith("Omdat contextgedreven") and final.decision.lead == "Omdat"
+    out = final.to_json()
+    assert out["quote"] == {"n": quote.n, "source": quote.source, "title": quote.title, "start": quote.start,
+                            "end": quote.end, "text": quote.text, "page": None}
+    assert out["decision"]["p_not_found"] == pytest.approx(0.1)
+
+
+def test_abstention_is_decided_by_p_not_found_and_its_threshold(world, prompts_dir):
+    question = "Wie is de burgemeester van Lochem?"
+    gen = LogitsGenerator(["De burgemeester [1]."], {NOT_FOUND: 0.7, "[": 0.3})
+    a = make(world, prompts_dir, gen, not_found_threshold=0.6).answer(question)
+    assert a.abstained and a.decision.reason == "not_found" and a.decision.p_not_found == pytest.approx(0.7)
+    assert gen.calls == [] and a.quote is None  # the model never wrote a word
+    gen = LogitsGenerator(["De burgemeester [1]."], {NOT_FOUND: 0.7, "[": 0.3})
+    a = make(world, prompts_dir, gen, not_found_threshold=0.8).answer(question)
+    assert not a.abstained and a.decision.p_not_found == pytest.approx(0.7) and len(gen.calls) >= 1
+
+
+@pytest.mark.parametrize("p_no,verdict,lead", [(0.8, "no", "Nee,"), (0.2, "yes", "Ja,")])
+def test_yes_no_verdict_comes_from_the_logits_after_the_quote(world, prompts_dir, p_no, verdict, lead):
+    gen = LogitsGenerator([" het is geen reorganisatie [1]."], {NOT_FOUND: 0.05, "[": 0.95, " Ja": 1 - p_no, " Nee": p_no})
+    events = list(make(world, prompts_dir, gen).stream("Is de ontwikkeling naar een regiegemeente een reorganisatie?"))
+    final = events[-1].data
+    assert final.decision.yesno and final.decision.verdict == verdict
+    assert final.decision.p_yes == pytest.approx(1 - p_no)
+    assert final.text.startswith(lead + " het is geen reorganisatie")
+    tokens = [e.data for e in events if e.kind == "token"]
+    assert tokens[0] == lead  # the verdict first, before the model's reason
+    # It was read after the quote: the verdict choice saw the pre-filled quote and answer label.
+    prompt, options = gen.choices[-1]
+    assert options == (" Ja", " Nee") and prompt.prefix.startswith("[") and prompt.prefix.endswith("Nederlands:")
+    # The yes threshold moves the verdict.
+    gen = LogitsGenerator([" zo is het [1]."], {NOT_FOUND: 0.05, "[": 0.95, " Ja": 0.6, " Nee": 0.4})
+    a = make(world, prompts_dir, gen, yes_threshold=0.7).answer("Is de ontwikkeling naar een regiegemeente een reorganisatie?")
+    assert a.decision.verdict == "no" and a.text.startswith("Nee,")
+
+
+def test_missing_part_is_asked_in_a_follow_up_that_reads_only_the_new_tokens(world, prompts_dir):
+    question = "Welke motie nam de Lochemse gemeenteraad aan en wanneer?"
+    gen = LogitsGenerator([" De motie over de regiegemeente [1].", " 2 juli 2012\n"],
+                          {NOT_FOUND: 0.05, "[": 0.95})
+    final = make(world, prompts_dir, gen).answer(question)
+    assert final.decision.follow_ups == ("date",)
+    first, follow = gen.calls[0], gen.calls[-1]
+    assert follow.history and follow.history[-1][0] == first.user  # the earlier exchange is history
+    assert follow.history[-1][1].startswith(first.prefix)  # ... with the quote and answer the model gave
+    assert follow.prefix.endswith("Wanneer:")  # the part's label starts the follow-up reply
+    assert final.text.startswith("De motie over de regiegemeente [")
+    assert "Wanneer: 2 juli 2012 [" in final.text  # the value, cited to the excerpt of its sentence
+    # Only the new user turn and the follow-up's quote were read: everything before was cached.
+    cached = len(LogitsGenerator.words(first)) + len(" De motie over de regiegemeente [1].".split())
+    new_words = LogitsGenerator.words(follow)[cached:]
+    assert new_words[0] == "<end>" and "Wanneer:" in new_words
+    stats = gen.last_stats
+    assert stats.cached_tokens == cached and stats.evaluated_tokens == len(new_words)
+
+
+def test_no_follow_up_when_no_excerpt_holds_the_missing_kind(world, prompts_dir):
+    # The hashed index finds the profile sentence for this question, and none of its excerpts holds a
+    # date: asking "when?" would only invite an invented one.
+    gen = LogitsGenerator([" Herke Elbers [1]."], {NOT_FOUND: 0.05, "[": 0.95})
+    a = make(world, prompts_dir, gen).answer("Wie is de nieuwe gemeentesecretaris van Amersfoort en wanneer trad die aan?")
+    assert not a.abstained and a.decision.follow_ups == () and len(gen.calls) == 1
+
+
+def test_invented_number_check_counts_the_titles_the_model_saw():
+    e = Excerpt(1, "a.txt", "Raadsinformatiebrief 2013-157", 0, 10, "Het traject loopt door.", "")
+    assert not invents_numbers("Zie raadsinformatiebrief 2013-157 [1].", [e], "Wat staat erin?")
+    assert invents_numbers("Het kost 320.000 euro [1].", [e], "Wat kost het?")

@@ -203,7 +203,8 @@ class ReplyByQuestion(ScriptedGenerator):
         super().__init__("", name="by-question")
         self.replies, self.default = replies, default
 
-    def stream(self, system, user, max_tokens, temperature, examples=()):
+    def stream(self, prompt, max_tokens, temperature):
+        system, user, examples = prompt.system, prompt.user, prompt.examples
         self.prompts.append((system, user))
         q = re.search(r"^(?:Question|Vraag): (.*)\n", user, re.M)
         src = re.search(r"^\[1\] (?:\([^)]*\) )?(.*)$", user, re.M)
@@ -341,10 +342,11 @@ def test_compare_lists_better_and_worse_questions(index_dir, gold, tmp_path):
 
 def test_failed_question_is_recorded_and_the_run_goes_on(index_dir, gold, tmp_path):
     class Flaky(EchoGenerator):
-        def stream(self, system, user, max_tokens, temperature, examples=()):
+        def stream(self, prompt, max_tokens, temperature):
+            system, user, examples = prompt.system, prompt.user, prompt.examples
             if "Question: Why was there no projectplan" in user:
                 raise RuntimeError("llama_decode returned -3")
-            yield from super().stream(system, user, max_tokens, temperature)
+            yield from super().stream(prompt, max_tokens, temperature)
 
     out = tmp_path / "flaky"
     report = E.run(_settings(index_dir, min_similarity=0.0), gold, out, embedder=HashEmbedder(), generator=Flaky(),
@@ -361,10 +363,11 @@ def test_failed_question_is_recorded_and_the_run_goes_on(index_dir, gold, tmp_pa
 
 def test_crash_keeps_finished_questions_and_writes_no_report(index_dir, gold, tmp_path):
     class Crash(EchoGenerator):
-        def stream(self, system, user, max_tokens, temperature, examples=()):
+        def stream(self, prompt, max_tokens, temperature):
+            system, user, examples = prompt.system, prompt.user, prompt.examples
             if "Vraag: Hoeveel tijd" in user:  # the 4th question
                 raise KeyboardInterrupt
-            yield from super().stream(system, user, max_tokens, temperature, examples)
+            yield from super().stream(prompt, max_tokens, temperature)
 
     out = tmp_path / "crash"
     out.mkdir()

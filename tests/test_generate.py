@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from assistant.errors import GenerationError, ModelMissingError
-from assistant.generate import LlamaCppGenerator, OpenAICompatGenerator
+from assistant.generate import LlamaCppGenerator, OpenAICompatGenerator, Prompt
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -39,7 +39,7 @@ def server():
 def test_streams_from_openai_compatible_server(server):
     _Handler.received.clear()
     gen = OpenAICompatGenerator(server + "/v1", model="qwen", api_key="sekret")
-    out = list(gen.stream("sys", "user", 50, 0.2))
+    out = list(gen.stream(Prompt("sys", "user"), 50, 0.2))
     assert out == ["Er is ", "geen projectplan", " [1]."]
     path, body, auth = _Handler.received[0]
     assert path == "/v1/chat/completions" and auth == "Bearer sekret"
@@ -50,7 +50,7 @@ def test_streams_from_openai_compatible_server(server):
 def test_unreachable_server_is_a_clear_error():
     gen = OpenAICompatGenerator("http://127.0.0.1:9", timeout=5)
     with pytest.raises(GenerationError, match="127.0.0.1:9"):
-        list(gen.stream("s", "u", 5, 0.0))
+        list(gen.stream(Prompt("s", "u"), 5, 0.0))
 
 
 def test_bad_url_and_missing_gguf(tmp_path):

@@ -50,8 +50,9 @@ class ObeysInjection(EchoGenerator):
         super().__init__()
         self.markers = markers
 
-    def stream(self, system, user, max_tokens, temperature, examples=()):
-        first = "".join(super().stream(system, user, max_tokens, temperature, examples))
+    def stream(self, prompt, max_tokens, temperature):
+        system, user, examples = prompt.system, prompt.user, prompt.examples
+        first = "".join(super().stream(prompt, max_tokens, temperature))
         found = [m for m in self.markers if m.casefold() in user.casefold()]
         yield re.sub(r"\s*\[1\]$", "", first) + (" " + " ".join(found) if found else "") + " [1]"
 

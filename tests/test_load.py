@@ -33,8 +33,9 @@ def test_concurrent_clients_get_their_own_answers():
 class SwappedRefs(load.SlowTaggedGenerator):
     """A broken server would do this: answer with another question's ref."""
 
-    def stream(self, system, user, max_tokens, temperature, examples=()):
-        for piece in super().stream(system, user, max_tokens, temperature, examples):
+    def stream(self, prompt, max_tokens, temperature):
+        system, user, examples = prompt.system, prompt.user, prompt.examples
+        for piece in super().stream(prompt, max_tokens, temperature):
             yield load.REF.sub(lambda m: f"C{int(m.group(1)) + 1}Q{m.group(2)}", piece)
 
 

@@ -270,8 +270,9 @@ class EchoWithBadCitation(EchoGenerator):
     """Quotes the first sentence of source [1] citing [1], then adds a sentence citing [2] that
     passage [2] does not support."""
 
-    def stream(self, system, user, max_tokens, temperature, examples=()):
-        first = "".join(super().stream(system, user, max_tokens, temperature, examples))
+    def stream(self, prompt, max_tokens, temperature):
+        system, user, examples = prompt.system, prompt.user, prompt.examples
+        first = "".join(super().stream(prompt, max_tokens, temperature))
         first = re.sub(r"[.!?]?\s*\[1\]$", "", first)
         time.sleep(1.0)  # a model reads its prompt before the first token
         for piece in re.findall(r"\S+\s*", f"{first} [1]. Kangoeroes springen hoog boven Canberra [2]."):
@@ -370,9 +371,10 @@ class GatedEcho(EchoGenerator):
         self.gate = threading.Event()
         self.gate.set()
 
-    def stream(self, system, user, max_tokens, temperature, examples=()):
+    def stream(self, prompt, max_tokens, temperature):
+        system, user, examples = prompt.system, prompt.user, prompt.examples
         assert self.gate.wait(60), "the test never opened the gate"
-        yield from super().stream(system, user, max_tokens, temperature, examples)
+        yield from super().stream(prompt, max_tokens, temperature)
 
 
 def _fake_server(tmp_path, seeds_dir, generator=None, lang="auto"):

@@ -74,6 +74,14 @@ def render_turn(i: int, t: dict, lang: str = DEFAULT) -> str:
     if t.get("where"):
         parts.append(f'<div class="filters-note">{_e(_t(lang, "filters.note", where=t["where"]))}</div>')
     parts.append(f'<div class="a"><span class="who">{_t(lang, "who.assistant")}</span>')
+    q = t.get("quote")
+    if q and not t["error"]:
+        # The source sentence first, highlighted; its [n] opens the source panel like a citation.
+        parts.append(f'<blockquote class="quote" data-n="{q["n"]}"><span class="quote-label">{_t(lang, "quote.label")}</span> '
+                     f'<button type="button" class="cite" data-cite="{q["n"]}" data-turn="{i}" '
+                     f'title="{_e(_t(lang, "cite.show", n=q["n"]))}">[{q["n"]}]</button> '
+                     f'<q>{_e(" ".join(q["text"].split()))}</q>'
+                     f'<span class="quote-src">{_e(q["title"])}{_page(q, lang)}</span></blockquote>')
     if t["error"]:
         parts.append(f'<div class="error">{_e(_error_text(t, lang))}</div>')
     elif t["text"]:

@@ -15,6 +15,7 @@ import time
 
 from ..config import Settings
 from ..errors import AssistantError, InputError
+from ..generate import Prompt
 from ..ingest import MAX_FILE_BYTES
 from ..pipeline import Pipeline, build
 from .app import CSS, build_app, theme
@@ -35,7 +36,7 @@ def warm_up(pipeline: Pipeline) -> None:
     pipeline.assistant.search("warm up", 1)  # embedder + lexical index
     gen = pipeline.assistant.generator
     if gen is not None and not pipeline.settings.llm_base_url:
-        for _ in gen.stream("Reply with OK.", "OK?", 1, 0.0):
+        for _ in gen.stream(Prompt("Reply with OK.", "OK?"), 1, 0.0):
             pass
 
 

@@ -24,7 +24,7 @@ def new_turn(question: str) -> dict:
     # (shown in the tab's language; a crash's "error" is then the exception, for the message).
     return {"question": question, "query": "", "text": "", "state": "searching", "abstained": False,
             "passages": [], "evidence": False, "citations": {}, "invalid": [], "timings": {}, "error": "",
-            "error_key": "", "where": ""}
+            "error_key": "", "where": "", "quote": None}
 
 
 def passage_record(n: int, hit, docs: dict) -> dict:
@@ -69,6 +69,8 @@ def _record(n: int, c, docs: dict, score, dense) -> dict:
 
 def finish_turn(turn: dict, answer) -> None:
     turn["text"] = answer.text
+    if answer.quote is None:
+        turn["quote"] = None  # an answer that ended in "not found" shows no quote
     turn["abstained"] = answer.abstained
     turn["timings"] = dict(answer.timings)
     turn["query"] = answer.query or turn["query"]
@@ -115,6 +117,11 @@ def run_turn(runtime: Runtime, question: str, k: int | None, turns: list[dict] |
                 docs = pipeline.index.docs
                 turn["passages"] = [excerpt_record(e, docs) for e in event.data]
                 turn["evidence"] = True
+                yield turns
+            elif event.kind == "quote":  # the sentence the answer starts from: shown before the answer
+                q = event.data
+                turn["quote"] = {"n": q.n, "text": q.text, "title": q.title, "source": q.source,
+                                 "start": q.start, "end": q.end, "page": q.page}
                 yield turns
             elif event.kind == "token":
                 first = not turn["text"]
