@@ -12,162 +12,25 @@ unwritable one.
 
 Each problem names the file it was found in; the fix is always a rebuild (`assistant ingest --rebuild`).
 
-`reading(gen, name)` and `count_mismatch(...)` give `index.load` the same file-naming messages, and
-`disk_full_guard(index_dir)` turns "no space left on device" during an index write into one clear
-error and removes the half-written generation (the previous one stays live).
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
-import os
-import re
-import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexStoreError
+from .index.layout import READABLE_FORMATS, current_generation
 from .pages import page_at
+from .store import FIX
+from .store import short_error as _short
 
 FILES = ("manifest.json", "docs.jsonl", "chunks.jsonl", "vectors.faiss", "sentences.jsonl", "sentence_vectors.npy")
-FIX = "run `assistant ingest --rebuild`"
 UNIT_TOLERANCE = 1e-3  # |norm - 1| allowed (float32 round-off is ~1e-7)
-
-
-def _short(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    # faiss' C++ messages: drop the "Error in <function> at <file>:<line>: Error: " prefix.
-    text = re.sub(r"^Error in .*? at \S+:\d+: (?:Error: )?", "", text)
-    return text[:200]
-
-
-# -- messages for index.load ----------------------------------------------------------------------
-@contextmanager
-def reading(gen: Path, name: str):
-    """Around reading one file of a generation: any failure becomes an IndexStoreError naming the file."""
-    path = Path(gen) / name
-    try:
-        yield path
-    except IndexStoreError:
-        raise
-    except FileNotFoundError as e:
-        raise IndexStoreError(f"{path} is missing: the index is damaged; {FIX}.") from e
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexError, EOFError) as e:
-        raise IndexStoreError(f"{path} is unreadable ({_short(e)}); {FIX}.") from e
-
-
-def count_mismatch(gen: Path, manifest: dict, n_chunks: int, n_vectors: int, n_sentences: int,
-                   n_sentence_vectors: int) -> IndexStoreError | None:
-    """The error for the first file whose row count disagrees (with the manifest when it records the
-    count, else with its partner file), or None."""
-    gen = Path(gen)
-    want_chunks = manifest.get("chunks")
-    if want_chunks is not None and n_chunks != want_chunks:
-        return IndexStoreError(f"{gen / 'chunks.jsonl'} holds {n_chunks} chunks but the manifest says {want_chunks} "
-                               f"(truncated or damaged file); {FIX}.")
-    if n_vectors != n_chunks:
-        return IndexStoreError(f"{gen / 'vectors.faiss'} holds {n_vectors} vectors but chunks.jsonl holds {n_chunks} "
-                               f"chunks; {FIX}.")
-    want_sents = manifest.get("sentences")
-    if want_sents is not None and n_sentences != want_sents:
-        return IndexStoreError(f"{gen / 'sentences.jsonl'} holds {n_sentences} sentences but the manifest says "
-                               f"{want_sents} (truncated or damaged file); {FIX}.")
-    if n_sentence_vectors != n_sentences:
-        return IndexStoreError(f"{gen / 'sentence_vectors.npy'} has {n_sentence_vectors} rows but sentences.jsonl "
-                               f"holds {n_sentences} sentences; {FIX}.")
-    return None
-
-
-# -- disk full ------------------------------------------------------------------------------------
-def _is_disk_full(e: BaseException) -> bool:
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    text = str(e)
-    if "No space left on device" in text or "Disk quota exceeded" in text:
-        return True  # e.g. faiss: a RuntimeError carrying strerror(errno)
-    if type(e).__name__ == "OperationalError" and "disk is full" in text:
-        return True  # sqlite3 (the lexical index): "database or disk is full"
-    # numpy's tofile/save on a short fwrite: "833024 requested and 192480 written" (no errno).
-    return isinstance(e, OSError) and e.errno is None and bool(re.search(r"\d+ requested and \d+ written", text))
-
-
-def _unfinished(index_dir: Path) -> list[Path]:
-    """What a write that did not finish leaves: temp folders, generation folders CURRENT does not
-    name, a stray CURRENT.tmp."""
-    try:
-        live = (index_dir / "CURRENT").read_text().strip()
-    except OSError:
-        live = ""
-    out = [p for p in index_dir.iterdir()
-           if p.is_dir() and (p.name.startswith(".tmp-") or (p.name.startswith("gen-") and p.name != live))]
-    return out + [p for p in (index_dir / "CURRENT.tmp",) if p.exists()]
-
-
-def _written_file(e: BaseException, index_dir: Path, unfinished: list[Path]) -> str:
-    """The file being written when the disk filled up: named by the error when it can, else the
-    most recently modified file of the unfinished write."""
-    name = getattr(e, "filename", None)
-    if name:
-        return Path(name).name
-    # The innermost frame of the failed write that holds a file open for writing (python writers:
-    # json lines, np.save): its name. Frames stay alive with the traceback.
-    frames, tb = [], e.__traceback__
-    while tb is not None:
-        frames.append(tb.tb_frame)
-        tb = tb.tb_next
-    for frame in reversed(frames):
-        for value in list(frame.f_locals.values()):
-            fname, mode = getattr(value, "name", None), getattr(value, "mode", None)
-            if isinstance(fname, str) and isinstance(mode, str) and any(c in mode for c in "wa+") \
-                    and str(index_dir) in os.path.abspath(fname):
-                return Path(fname).name
-    m = re.search(r"write error in (\S+?):? ", str(e))
-    if m:
-        return Path(m.group(1)).name
-    newest, when = "", -1
-    for top in unfinished:
-        for p in [top, *top.rglob("*")] if top.is_dir() else [top]:
-            try:
-                st = p.stat()
-            except OSError:
-                continue
-            if p.is_file() and st.st_mtime_ns > when:
-                newest, when = p.name, st.st_mtime_ns
-    return newest or "the index"
-
-
-def _remove(paths: list[Path]) -> None:
-    for p in paths:
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-
-
-@contextmanager
-def disk_full_guard(index_dir: Path):
-    """Around writing a generation: on "no space left on device" remove what was half written and
-    raise one IndexStoreError naming the file and the folder; other errors also clean up."""
-    index_dir = Path(index_dir)
-    try:
-        yield
-    except BaseException as e:
-        full = _is_disk_full(e)
-        unfinished = _unfinished(index_dir)
-        name = _written_file(e, index_dir, unfinished) if full else ""
-        _remove(unfinished)
-        if full:
-            raise IndexStoreError(
-                f"disk full while writing {name}: free space in {index_dir} and run ingest again "
-                "(the previous index is unchanged and still works)."
-            ) from e
-        raise
 
 
 # -- assistant check ---------------------------------------------------------------------------------
@@ -264,12 +127,10 @@ def _vector_problem(v: np.ndarray) -> str:
 
 def check(index_dir: Path) -> CheckReport:
     """Verify the live generation of `index_dir`; see the module docstring."""
-    from . import index as index_mod
-
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
     report = CheckReport(index_dir)
-    gen = index_mod.current_generation(index_dir)
+    gen = current_generation(index_dir)
     if gen is None:
         pointer = index_dir / "CURRENT"
         if pointer.is_file():
@@ -292,9 +153,9 @@ def check(index_dir: Path) -> CheckReport:
         except ValueError as e:
             report.bad("manifest.json", f"not valid JSON ({_short(e)})")
             manifest = None
-    if manifest is not None and manifest.get("format") not in index_mod.READABLE_FORMATS:
+    if manifest is not None and manifest.get("format") not in READABLE_FORMATS:
         report.bad("manifest.json", f"format {manifest.get('format')!r}: this version reads "
-                                    f"{' and '.join(map(str, index_mod.READABLE_FORMATS))}")
+                                    f"{' and '.join(map(str, READABLE_FORMATS))}")
         manifest = None
     dim = int(manifest.get("dim") or 0) if manifest else 0
 

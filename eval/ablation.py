@@ -59,8 +59,8 @@ INDEX_VARIANTS = {  # name -> patches applied while ingesting
     "default": [],
     "title as text, not in the title slot": [(onnx_rt, "document_text", old_document_text),
                                               (torch_st, "document_text", old_document_text)],
-    "no heading/question context": [(index, "chunk_text", lambda c: c.text)],
-    "recursive splitter only (no outline sections)": [(index, "chunk_document", recursive_only)],
+    "no heading/question context": [(index.texts, "chunk_text", lambda c: c.text)],
+    "recursive splitter only (no outline sections)": [(index.texts, "chunk_document", recursive_only)],
 }
 RETRIEVER_VARIANTS = {  # name -> (HybridRetriever kwargs, module patches)
     "default (chunk + best sentence + BM25)": ({}, []),

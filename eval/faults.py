@@ -85,7 +85,7 @@ def _child(args: dict) -> None:
                 if seen["count"] == n:
                     os.kill(os.getpid(), signal.SIGKILL)
 
-        index._fault_hook = hook
+        index.hooks.fault_hook = hook
     _ingest(Path(args["idx"]), Path(args["docs"]), args["rebuild"])
     os._exit(0)  # not killed (a timer that came too late): the cycle counts as a miss
 

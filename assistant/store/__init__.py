@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
 
-from ..errors import InputError, IndexStoreError
+from ..errors import IndexFileError, IndexStoreError, InputError
 
 AUTO_HNSW_CHUNKS = 200_000  # "auto": a flat index past this many chunks costs > 2 GB and > 30 ms a query
 META = "store.json"
 IDS = "vector_ids.txt"
+FIX = "run `assistant ingest --rebuild`"  # the fix for any damaged index file
 
 
 class VectorStore(Protocol):
@@ -110,28 +113,58 @@ def build_store(setting: str, ids: Sequence[str], vectors: np.ndarray, folder: P
 def open_store(folder: Path, dsn: str = "", ids: Sequence[str] | None = None, **options) -> VectorStore:
     """Load the store persisted in `folder`. A generation written before stores existed has only
     vectors.faiss: it is a flat store whose ids are the chunk ids in order (`ids`). `dsn` is the
-    setting's postgresql:// URL, used instead of the one recorded (which never holds a password)."""
+    setting's postgresql:// URL, used instead of the one recorded (which never holds a password).
+    A missing or damaged file raises an IndexFileError naming it."""
     folder = Path(folder)
-    try:
-        meta = json.loads((folder / META).read_text())
-    except FileNotFoundError:
-        meta = {"backend": "flat"}
-    except (OSError, ValueError) as e:
-        raise IndexStoreError(f"vector store in {folder} is unreadable ({e}); run `assistant ingest --rebuild`.") from e
-    kind = meta.get("backend")
+    meta = read_meta(folder)
+    cls = backend(meta.get("backend"), folder)
+    if cls.kind == "flat":
+        return cls.load(folder, ids=ids)
+    if cls.kind == "pgvector":
+        return cls.load(folder, dsn=dsn if is_dsn(dsn) else "", **options)
+    return cls.load(folder, **options)
+
+
+def read_meta(folder: Path) -> dict:
+    """The store.json of the store persisted in `folder`; {"backend": "flat"} for a generation
+    written before stores existed (vectors.faiss alone)."""
+    path = Path(folder) / META
+    if not path.exists():
+        return {"backend": "flat"}
+    with reading(path):
+        meta = json.loads(path.read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+    return meta
+
+
+def backend(kind: str | None, folder: Path | None = None):
+    """The class of a backend by its kind (imported here: pgvector needs psycopg). Each class has
+    `kind`, `load(folder, ...)` and `files(meta)`: the files it persists, its vectors' file first."""
     if kind == "flat":
         from .faiss_flat import FlatStore
 
-        return FlatStore.load(folder, ids=ids)
+        return FlatStore
     if kind == "hnsw":
         from .faiss_hnsw import HnswStore
 
-        return HnswStore.load(folder, **options)
+        return HnswStore
     if kind == "pgvector":
         from .pgvector import PgVectorStore
 
-        return PgVectorStore.load(folder, dsn=dsn if is_dsn(dsn) else "", **options)
-    raise IndexStoreError(f"vector store in {folder} has an unknown backend {kind!r}; run `assistant ingest --rebuild`.")
+        return PgVectorStore
+    raise damaged(Path(folder or ".") / META, f"names an unknown vector store backend {kind!r}")
+
+
+def vectors_file(folder: Path) -> str:
+    """The file a problem with a generation's stored vectors is named by: the backend's vectors
+    file, or store.json (a database store, or a store.json that cannot be read)."""
+    try:
+        meta = read_meta(folder)
+        files = backend(meta.get("backend"), folder).files(meta)
+    except IndexStoreError:
+        return META
+    return files[0] if files else META
 
 
 def discard(folder: Path, dsn: str = "") -> None:
@@ -146,7 +179,36 @@ def discard(folder: Path, dsn: str = "") -> None:
         drop_table(dsn if is_dsn(dsn) else meta.get("dsn", ""), meta["table"])
 
 
-# -- helpers shared by the file backends ----------------------------------------------------------
+# -- helpers shared by the file backends (and the index's own files) ------------------------------
+@contextmanager
+def reading(path: Path):
+    """Around reading one file of an index generation: any failure becomes an IndexFileError that
+    names the file and the fix (an IndexStoreError raised inside passes unchanged)."""
+    path = Path(path)
+    try:
+        yield path
+    except IndexStoreError:
+        raise
+    except FileNotFoundError as e:
+        raise damaged(path, "is missing: the index is damaged") from e
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexError, EOFError) as e:
+        raise damaged(path, f"is unreadable ({short_error(e)})") from e
+
+
+def damaged(path: Path, problem: str) -> IndexFileError:
+    """The error for one damaged file of a generation ("is unreadable (...)", "holds 3 ids for 5
+    vectors"): it names the file and the fix."""
+    return IndexFileError(Path(path), problem, FIX)
+
+
+def short_error(e: BaseException) -> str:
+    """The first line of an exception's message, for one-line reports."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    # faiss' C++ messages: drop the "Error in <function> at <file>:<line>: Error: " prefix.
+    text = re.sub(r"^Error in .*? at \S+:\d+: (?:Error: )?", "", text)
+    return text[:200]
+
+
 def write_meta(folder: Path, meta: dict) -> None:
     write_text(Path(folder) / META, json.dumps(meta, indent=1))
 
