@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import IndexStoreError
-from . import IDS, META, as_matrix, as_query, damaged, read_ids, read_meta, reading, write_ids, write_meta
+from .common import IDS, META, as_matrix, as_query, damaged, read_ids, read_meta, reading, write_ids, write_meta
 
 FILE = "vectors.faiss"
 

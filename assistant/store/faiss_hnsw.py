@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import IDS, META, as_matrix, as_query, damaged, fsync_path, read_ids, read_meta, reading, write_ids, write_meta
+from .common import IDS, META, as_matrix, as_query, damaged, fsync_path, read_ids, read_meta, reading, write_ids, write_meta
 
 GRAPH = "vectors.hnsw.faiss"
 RAW = "vectors.npy"

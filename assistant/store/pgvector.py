@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from ..errors import IndexStoreError
-from . import META, as_matrix, as_query, damaged, read_meta, reading, write_meta
+from .common import META, as_matrix, as_query, damaged, read_meta, reading, write_meta
 
 M = 16
 EF_CONSTRUCTION = 64
