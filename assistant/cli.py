@@ -180,7 +180,7 @@ def cmd_check(args) -> int:
     from .check import check
 
     s = _settings(args)
-    report = check(s.index_dir)
+    report = check(s.index_dir, s.vector_store)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:

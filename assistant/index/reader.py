@@ -22,7 +22,7 @@ import numpy as np
 from .. import lexical
 from ..errors import IndexStoreError
 from ..metadata import DocMeta
-from ..store import VectorStore, damaged, open_store, reading, vectors_file
+from ..store import META, VectorStore, damaged, open_store, reading, vectors_file
 from ..types import Chunk, Document, SentenceSpan
 from .layout import CHUNKS, DOCS, SENTENCE_VECTORS, SENTENCES, current_generation, read_manifest
 from .texts import lexical_text
@@ -157,6 +157,10 @@ def load(index_dir: Path, vector_store: str = "") -> Index:
             docs[d["source"]] = Document(**d)
     with reading(gen / CHUNKS) as path:
         chunks = [Chunk(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
+    if manifest.get("vector_store") and not (gen / META).exists():
+        # written with a store (the manifest says which): without store.json it would be mistaken
+        # for a flat generation from before stores, and the error would name the wrong file
+        raise damaged(gen / META, "is missing: the index is damaged")
     vfile = vectors_file(gen)
     with reading(gen / vfile):  # the backend names its own files; anything else is blamed on this one
         store = open_store(gen, dsn=vector_store, ids=[c.id for c in chunks])

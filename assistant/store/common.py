@@ -45,6 +45,8 @@ def reading(path: Path):
     except FileNotFoundError as e:
         raise damaged(path, "is missing: the index is damaged") from e
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexError, EOFError) as e:
+        if not path.exists():  # a library that says so in its own words (faiss: "could not open")
+            raise damaged(path, "is missing: the index is damaged") from e
         raise damaged(path, f"is unreadable ({short_error(e)})") from e
 
 

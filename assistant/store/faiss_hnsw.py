@@ -195,13 +195,14 @@ class HnswStore:
         store._deleted = {n for n, i in enumerate(store._ids) if i is None}
         with reading(folder / RAW) as path:
             store._raw = RawFile(path)
-        if store._raw.shape != (len(store._ids), store.dim):
+        shape = store._raw.shape
+        if shape != (len(store._ids), store.dim):
             store.close()
             # store.json's count (of live ids) says which of the two files lost rows
             want, live = meta.get("count"), len(store._ids) - len(store._deleted)
-            if store._raw.shape[1] != store.dim or (want is not None and want == live):
-                raise damaged(folder / RAW, f"has shape {store._raw.shape}, expected ({len(store._ids)}, {store.dim})")
-            raise damaged(folder / IDS, f"holds {len(store._ids)} ids for the {store._raw.shape[0]} vectors of {RAW}")
+            if shape[1] != store.dim or (want is not None and want == live):
+                raise damaged(folder / RAW, f"has shape {shape}, expected ({len(store._ids)}, {store.dim})")
+            raise damaged(folder / IDS, f"holds {len(store._ids)} ids for the {shape[0]} vectors of {RAW}")
         if (folder / GRAPH).exists():
             with reading(folder / GRAPH) as path:
                 store.index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
