@@ -1,176 +1,46 @@
-"""Integrity of the persisted index (`assistant check`) and the error messages for a damaged or
-unwritable one.
+"""Integrity of the persisted index: `assistant check`.
 
 `check(index_dir)` reads the live generation file by file, without loading any model, and verifies:
-- every file is there and parses (manifest.json, docs.jsonl, chunks.jsonl, vectors.faiss,
-  sentences.jsonl, sentence_vectors.npy);
+- every file is there and parses: manifest.json, docs.jsonl, chunks.jsonl, sentences.jsonl,
+  sentence_vectors.npy, and the chunk vector store's own files (store.json and, for flat,
+  vectors.faiss + vector_ids.txt; for HNSW, vectors.npy + vector_ids.txt + vectors.hnsw.faiss; for
+  pgvector, the table store.json names);
 - the counts agree: documents with the manifest, chunks with the chunk vectors, sentences with the
   sentence vectors (blame goes to the file that disagrees with the manifest);
+- the chunk vector store, read through the VectorStore Protocol (so every backend is checked the
+  same way), holds exactly the chunks' ids, one vector each, of the manifest's dimension;
 - every chunk's text is exactly doc.text[start:end] and every sentence span lies inside its document;
 - the manifest's per-document sha256 matches the stored text;
-- every vector is finite and unit-length (the index searches by inner product = cosine).
+- every vector (chunks and sentences) is finite and unit-length (the index searches by inner
+  product = cosine);
+- lexical.sqlite (BM25) opens, passes SQLite's integrity check and holds one row per chunk (a
+  generation written before it existed has none and builds BM25 in memory: not a problem).
 
 Each problem names the file it was found in; the fix is always a rebuild (`assistant ingest --rebuild`).
-
-`reading(gen, name)` and `count_mismatch(...)` give `index.load` the same file-naming messages, and
-`disk_full_guard(index_dir)` turns "no space left on device" during an index write into one clear
-error and removes the half-written generation (the previous one stays live).
+The messages of `index.load` for the same damage come from the same place: store.reading.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
-import os
-import re
-import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexStoreError
+from . import lexical
+from .errors import IndexFileError, IndexStoreError
+from .index.layout import (CHUNKS, DOCS, FILES, LEXICAL, MANIFEST, READABLE_FORMATS, SENTENCE_VECTORS, SENTENCES,
+                           current_generation)
 from .pages import page_at
+from .store import FIX, IDS, META, backend, open_store, read_meta, short_error
 
-FILES = ("manifest.json", "docs.jsonl", "chunks.jsonl", "vectors.faiss", "sentences.jsonl", "sentence_vectors.npy")
-FIX = "run `assistant ingest --rebuild`"
 UNIT_TOLERANCE = 1e-3  # |norm - 1| allowed (float32 round-off is ~1e-7)
+BLOCK = 65_536  # chunk vectors read from the store at a time (memory stays bounded at any size)
 
 
-def _short(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    # faiss' C++ messages: drop the "Error in <function> at <file>:<line>: Error: " prefix.
-    text = re.sub(r"^Error in .*? at \S+:\d+: (?:Error: )?", "", text)
-    return text[:200]
-
-
-# -- messages for index.load ----------------------------------------------------------------------
-@contextmanager
-def reading(gen: Path, name: str):
-    """Around reading one file of a generation: any failure becomes an IndexStoreError naming the file."""
-    path = Path(gen) / name
-    try:
-        yield path
-    except IndexStoreError:
-        raise
-    except FileNotFoundError as e:
-        raise IndexStoreError(f"{path} is missing: the index is damaged; {FIX}.") from e
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexError, EOFError) as e:
-        raise IndexStoreError(f"{path} is unreadable ({_short(e)}); {FIX}.") from e
-
-
-def count_mismatch(gen: Path, manifest: dict, n_chunks: int, n_vectors: int, n_sentences: int,
-                   n_sentence_vectors: int) -> IndexStoreError | None:
-    """The error for the first file whose row count disagrees (with the manifest when it records the
-    count, else with its partner file), or None."""
-    gen = Path(gen)
-    want_chunks = manifest.get("chunks")
-    if want_chunks is not None and n_chunks != want_chunks:
-        return IndexStoreError(f"{gen / 'chunks.jsonl'} holds {n_chunks} chunks but the manifest says {want_chunks} "
-                               f"(truncated or damaged file); {FIX}.")
-    if n_vectors != n_chunks:
-        return IndexStoreError(f"{gen / 'vectors.faiss'} holds {n_vectors} vectors but chunks.jsonl holds {n_chunks} "
-                               f"chunks; {FIX}.")
-    want_sents = manifest.get("sentences")
-    if want_sents is not None and n_sentences != want_sents:
-        return IndexStoreError(f"{gen / 'sentences.jsonl'} holds {n_sentences} sentences but the manifest says "
-                               f"{want_sents} (truncated or damaged file); {FIX}.")
-    if n_sentence_vectors != n_sentences:
-        return IndexStoreError(f"{gen / 'sentence_vectors.npy'} has {n_sentence_vectors} rows but sentences.jsonl "
-                               f"holds {n_sentences} sentences; {FIX}.")
-    return None
-
-
-# -- disk full ------------------------------------------------------------------------------------
-def _is_disk_full(e: BaseException) -> bool:
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    text = str(e)
-    if "No space left on device" in text or "Disk quota exceeded" in text:
-        return True  # e.g. faiss: a RuntimeError carrying strerror(errno)
-    if type(e).__name__ == "OperationalError" and "disk is full" in text:
-        return True  # sqlite3 (the lexical index): "database or disk is full"
-    # numpy's tofile/save on a short fwrite: "833024 requested and 192480 written" (no errno).
-    return isinstance(e, OSError) and e.errno is None and bool(re.search(r"\d+ requested and \d+ written", text))
-
-
-def _unfinished(index_dir: Path) -> list[Path]:
-    """What a write that did not finish leaves: temp folders, generation folders CURRENT does not
-    name, a stray CURRENT.tmp."""
-    try:
-        live = (index_dir / "CURRENT").read_text().strip()
-    except OSError:
-        live = ""
-    out = [p for p in index_dir.iterdir()
-           if p.is_dir() and (p.name.startswith(".tmp-") or (p.name.startswith("gen-") and p.name != live))]
-    return out + [p for p in (index_dir / "CURRENT.tmp",) if p.exists()]
-
-
-def _written_file(e: BaseException, index_dir: Path, unfinished: list[Path]) -> str:
-    """The file being written when the disk filled up: named by the error when it can, else the
-    most recently modified file of the unfinished write."""
-    name = getattr(e, "filename", None)
-    if name:
-        return Path(name).name
-    # The innermost frame of the failed write that holds a file open for writing (python writers:
-    # json lines, np.save): its name. Frames stay alive with the traceback.
-    frames, tb = [], e.__traceback__
-    while tb is not None:
-        frames.append(tb.tb_frame)
-        tb = tb.tb_next
-    for frame in reversed(frames):
-        for value in list(frame.f_locals.values()):
-            fname, mode = getattr(value, "name", None), getattr(value, "mode", None)
-            if isinstance(fname, str) and isinstance(mode, str) and any(c in mode for c in "wa+") \
-                    and str(index_dir) in os.path.abspath(fname):
-                return Path(fname).name
-    m = re.search(r"write error in (\S+?):? ", str(e))
-    if m:
-        return Path(m.group(1)).name
-    newest, when = "", -1
-    for top in unfinished:
-        for p in [top, *top.rglob("*")] if top.is_dir() else [top]:
-            try:
-                st = p.stat()
-            except OSError:
-                continue
-            if p.is_file() and st.st_mtime_ns > when:
-                newest, when = p.name, st.st_mtime_ns
-    return newest or "the index"
-
-
-def _remove(paths: list[Path]) -> None:
-    for p in paths:
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-
-
-@contextmanager
-def disk_full_guard(index_dir: Path):
-    """Around writing a generation: on "no space left on device" remove what was half written and
-    raise one IndexStoreError naming the file and the folder; other errors also clean up."""
-    index_dir = Path(index_dir)
-    try:
-        yield
-    except BaseException as e:
-        full = _is_disk_full(e)
-        unfinished = _unfinished(index_dir)
-        name = _written_file(e, index_dir, unfinished) if full else ""
-        _remove(unfinished)
-        if full:
-            raise IndexStoreError(
-                f"disk full while writing {name}: free space in {index_dir} and run ingest again "
-                "(the previous index is unchanged and still works)."
-            ) from e
-        raise
-
-
-# -- assistant check ---------------------------------------------------------------------------------
 @dataclass
 class Finding:
     file: str
@@ -199,8 +69,8 @@ class CheckReport:
         c = self.counts
         if self.ok:
             return (f"index OK: {self.generation} ({c.get('documents', 0)} documents, {c.get('chunks', 0)} chunks, "
-                    f"{c.get('sentences', 0)} sentences, {c.get('dim', 0)}-dim unit vectors; spans, hashes and "
-                    f"counts agree; {self.seconds:.2f} s)")
+                    f"{c.get('sentences', 0)} sentences, {c.get('dim', 0)}-dim unit vectors, {c.get('vector_store')} "
+                    f"store; spans, hashes, ids and counts agree; {self.seconds:.2f} s)")
         where = self.generation or self.index_dir
         n = len(self.problems)
         lines = [f"index in {where} is damaged ({n} problem{'s' * (n != 1)}):"]
@@ -249,27 +119,37 @@ def _counted(gen: Path, name: str, key: str, manifest: dict | None, report: Chec
     return rows
 
 
-def _vector_problem(v: np.ndarray) -> str:
-    if v.ndim != 2:
-        return f"has shape {v.shape}, not rows of vectors"
-    finite = np.isfinite(v).all(axis=1)
-    norms = np.linalg.norm(np.where(np.isfinite(v), v, 0.0), axis=1)
-    bad = ~finite | (np.abs(norms - 1.0) > UNIT_TOLERANCE)
-    if not bad.any():
-        return ""
-    row = int(np.argmax(bad))
-    what = "is not finite (NaN or inf)" if not finite[row] else f"has length {norms[row]:.4f}, not 1"
-    return f"{int(bad.sum())} of {len(v)} vectors are not finite unit vectors (row {row} {what})"
+def _vector_problem(blocks) -> str:
+    """What is wrong with these vectors (an iterable of row blocks, in row order): rows that are not
+    finite or not of unit length; "" when nothing is."""
+    n_bad, total, first = 0, 0, ""
+    for v in blocks:
+        if v.ndim != 2:
+            return f"has shape {v.shape}, not rows of vectors"
+        finite = np.isfinite(v).all(axis=1)
+        norms = np.linalg.norm(np.where(np.isfinite(v), v, 0.0), axis=1)
+        bad = ~finite | (np.abs(norms - 1.0) > UNIT_TOLERANCE)
+        if bad.any() and not first:
+            row = int(np.argmax(bad))
+            what = "is not finite (NaN or inf)" if not finite[row] else f"has length {norms[row]:.4f}, not 1"
+            first = f"row {total + row} {what}"
+        n_bad += int(bad.sum())
+        total += len(v)
+    return f"{n_bad} of {total} vectors are not finite unit vectors ({first})" if n_bad else ""
 
 
-def check(index_dir: Path) -> CheckReport:
-    """Verify the live generation of `index_dir`; see the module docstring."""
-    from . import index as index_mod
+def _damage(e: IndexFileError) -> str:
+    """A load error's problem as a finding's message ("is unreadable (...)" -> "unreadable (...)")."""
+    return e.problem.removeprefix("is ").replace("missing: the index is damaged", "missing")
 
+
+def check(index_dir: Path, vector_store: str = "") -> CheckReport:
+    """Verify the live generation of `index_dir`; see the module docstring. `vector_store` is the
+    setting: its postgresql:// URL (with the password) reaches a pgvector generation's table."""
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
     report = CheckReport(index_dir)
-    gen = index_mod.current_generation(index_dir)
+    gen = current_generation(index_dir)
     if gen is None:
         pointer = index_dir / "CURRENT"
         if pointer.is_file():
@@ -279,134 +159,209 @@ def check(index_dir: Path) -> CheckReport:
         report.seconds = time.perf_counter() - t0
         return report
     report.generation = gen
-    missing = [name for name in FILES if not (gen / name).is_file()]
+    manifest = _manifest(gen, report)
+    store_files, kind = _store_files(gen, manifest, report)
+    missing = [name for name in (*FILES, *store_files) if not (gen / name).is_file()]
     for name in missing:
         report.bad(name, "missing")
-
-    manifest: dict | None = None
-    if "manifest.json" not in missing:
-        try:
-            manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-            if not isinstance(manifest, dict):
-                raise ValueError("not an object")
-        except ValueError as e:
-            report.bad("manifest.json", f"not valid JSON ({_short(e)})")
-            manifest = None
-    if manifest is not None and manifest.get("format") not in index_mod.READABLE_FORMATS:
-        report.bad("manifest.json", f"format {manifest.get('format')!r}: this version reads "
-                                    f"{' and '.join(map(str, index_mod.READABLE_FORMATS))}")
-        manifest = None
     dim = int(manifest.get("dim") or 0) if manifest else 0
 
-    docs: dict[str, dict] | None = None
-    if "docs.jsonl" not in missing:
-        rows = _jsonl(gen, "docs.jsonl", report)
-        if rows is not None:
-            try:
-                docs = {r["source"]: r for r in rows}
-                if any(not isinstance(r["text"], str) for r in rows):
-                    raise TypeError
-            except (KeyError, TypeError):
-                report.bad("docs.jsonl", "a row lacks its source or text")
-                docs = None
-    if docs is not None:
-        for source, d in docs.items():
-            actual = hashlib.sha256(d["text"].encode("utf-8")).hexdigest()
-            if d.get("sha256") != actual:
-                report.bad("docs.jsonl", f"the text of {source} does not match its sha256 (damaged text)")
-                break
-        if manifest is not None:
-            listed = manifest.get("documents") or {}
-            if set(listed) != set(docs):
-                extra, lost = sorted(set(docs) - set(listed)), sorted(set(listed) - set(docs))
-                report.bad("docs.jsonl", f"holds {len(docs)} documents but the manifest lists {len(listed)}"
-                                         + (f" (missing: {', '.join(lost[:3])})" if lost else "")
-                                         + (f" (not in the manifest: {', '.join(extra[:3])})" if extra else ""))
-            else:
-                wrong = [s for s, h in listed.items() if h != docs[s].get("sha256")]
-                if wrong:
-                    report.bad("manifest.json", f"the sha256 of {len(wrong)} document(s) does not match the stored "
-                                                f"text (first: {wrong[0]})")
-
-    chunks = None
-    if "chunks.jsonl" not in missing:
-        chunks = _counted(gen, "chunks.jsonl", "chunks", manifest, report)
-        if chunks is not None and docs is not None:
-            bad, first, wrong_page, first_page = 0, "", 0, ""
-            for i, c in enumerate(chunks):
-                try:
-                    d = docs.get(c["source"])
-                    exact = d is not None and 0 <= c["start"] < c["end"] <= len(d["text"]) \
-                        and d["text"][c["start"]:c["end"]] == c["text"]
-                    # the page a citation shows must be the one the document's page offsets give
-                    paged = not exact or c.get("page") == page_at(d.get("pages") or (), c["start"])
-                except (KeyError, TypeError):
-                    exact = paged = False
-                if not exact:
-                    bad += 1
-                    first = first or f"line {i + 1}"
-                elif not paged:
-                    wrong_page += 1
-                    first_page = first_page or f"line {i + 1}"
-            if bad:
-                report.bad("chunks.jsonl", f"{bad} of {len(chunks)} chunks do not match their document's text "
-                                           f"at their span (first: {first})")
-            if wrong_page:
-                report.bad("chunks.jsonl", f"{wrong_page} of {len(chunks)} chunks have a page number that disagrees "
-                                           f"with their document's page offsets (first: {first_page})")
-
-    sents = None
-    if "sentences.jsonl" not in missing:
-        sents = _counted(gen, "sentences.jsonl", "sentences", manifest, report)
-        if sents is not None and docs is not None:
-            bad, first = 0, ""
-            for i, s in enumerate(sents):
-                try:
-                    source, a, b = s
-                    d = docs.get(source)
-                    ok = d is not None and 0 <= a < b <= len(d["text"]) and d["text"][a:b].strip() != ""
-                except (TypeError, ValueError):
-                    ok = False
-                if not ok:
-                    bad += 1
-                    first = first or f"line {i + 1}"
-            if bad:
-                report.bad("sentences.jsonl", f"{bad} of {len(sents)} sentence spans lie outside their document "
-                                              f"(first: {first})")
-
-    if "vectors.faiss" not in missing:
-        try:
-            import faiss
-
-            fi = faiss.read_index(str(gen / "vectors.faiss"))
-            vectors = fi.reconstruct_n(0, fi.ntotal) if fi.ntotal else np.zeros((0, fi.d), np.float32)
-        except (RuntimeError, OSError) as e:
-            report.bad("vectors.faiss", f"unreadable ({_short(e)})")
-        else:
-            n_chunks = len(chunks) if chunks is not None else (manifest or {}).get("chunks")
-            if dim and fi.d != dim:
-                report.bad("vectors.faiss", f"vectors have {fi.d} dimensions, the manifest says {dim}")
-            elif n_chunks is not None and fi.ntotal != n_chunks:
-                report.bad("vectors.faiss", f"holds {fi.ntotal} vectors for {n_chunks} chunks")
-            elif problem := _vector_problem(vectors):
-                report.bad("vectors.faiss", problem)
-
-    if "sentence_vectors.npy" not in missing:
-        try:
-            svec = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            report.bad("sentence_vectors.npy", f"unreadable ({_short(e)})")
-        else:
-            n_sents = len(sents) if sents is not None else (manifest or {}).get("sentences")
-            if svec.ndim != 2 or (dim and svec.shape[1] != dim):
-                report.bad("sentence_vectors.npy", f"has shape {svec.shape}, expected (sentences, {dim})")
-            elif n_sents is not None and svec.shape[0] != n_sents:
-                report.bad("sentence_vectors.npy", f"has {svec.shape[0]} rows for {n_sents} sentences")
-            elif problem := _vector_problem(np.asarray(svec, dtype=np.float32)):
-                report.bad("sentence_vectors.npy", problem)
+    docs = _documents(gen, manifest, report) if DOCS not in missing else None
+    chunks = _chunks(gen, manifest, docs, report) if CHUNKS not in missing else None
+    sents = _sentences(gen, manifest, docs, report) if SENTENCES not in missing else None
+    if kind and not any(name in missing for name in store_files):
+        _chunk_vectors(gen, vector_store, store_files, chunks, manifest, dim, report)
+    if SENTENCE_VECTORS not in missing:
+        _sentence_vectors(gen, sents, manifest, dim, report)
+    if (gen / LEXICAL).is_file():
+        n = len(chunks) if chunks is not None else (manifest or {}).get("chunks")
+        if problem := lexical.verify(gen / LEXICAL, n):
+            report.bad(LEXICAL, problem)
 
     report.counts = {"documents": len(docs) if docs is not None else None,
                      "chunks": len(chunks) if chunks is not None else None,
-                     "sentences": len(sents) if sents is not None else None, "dim": dim}
+                     "sentences": len(sents) if sents is not None else None, "dim": dim, "vector_store": kind}
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _manifest(gen: Path, report: CheckReport) -> dict | None:
+    if not (gen / MANIFEST).is_file():
+        return None  # reported as missing
+    try:
+        manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not an object")
+    except ValueError as e:
+        report.bad(MANIFEST, f"not valid JSON ({short_error(e)})")
+        return None
+    if manifest.get("format") not in READABLE_FORMATS:
+        report.bad(MANIFEST, f"format {manifest.get('format')!r}: this version reads "
+                             f"{' and '.join(map(str, READABLE_FORMATS))}")
+        return None
+    return manifest
+
+
+def _store_files(gen: Path, manifest: dict | None, report: CheckReport) -> tuple[tuple[str, ...], str]:
+    """The files the chunk vector store must have (its vectors' file first, store.json last) and its
+    backend ("" when store.json cannot say; reported). The manifest records the backend since
+    stores exist; a generation written before them has vectors.faiss alone."""
+    recorded = (manifest or {}).get("vector_store")
+    if not (gen / META).is_file() and not recorded:
+        return ("vectors.faiss",), "flat"
+    try:
+        meta = read_meta(gen) if (gen / META).is_file() else {"backend": recorded}
+        cls = backend(meta.get("backend"), gen)
+    except IndexFileError as e:
+        report.bad(META, _damage(e))
+        return (), ""
+    return (*cls.files(meta), META), cls.kind
+
+
+def _documents(gen: Path, manifest: dict | None, report: CheckReport) -> dict[str, dict] | None:
+    rows = _jsonl(gen, DOCS, report)
+    if rows is None:
+        return None
+    try:
+        docs = {r["source"]: r for r in rows}
+        if any(not isinstance(r["text"], str) for r in rows):
+            raise TypeError
+    except (KeyError, TypeError):
+        report.bad(DOCS, "a row lacks its source or text")
+        return None
+    for source, d in docs.items():
+        actual = hashlib.sha256(d["text"].encode("utf-8")).hexdigest()
+        if d.get("sha256") != actual:
+            report.bad(DOCS, f"the text of {source} does not match its sha256 (damaged text)")
+            break
+    if manifest is not None:
+        listed = manifest.get("documents") or {}
+        if set(listed) != set(docs):
+            extra, lost = sorted(set(docs) - set(listed)), sorted(set(listed) - set(docs))
+            report.bad(DOCS, f"holds {len(docs)} documents but the manifest lists {len(listed)}"
+                             + (f" (missing: {', '.join(lost[:3])})" if lost else "")
+                             + (f" (not in the manifest: {', '.join(extra[:3])})" if extra else ""))
+        else:
+            wrong = [s for s, h in listed.items() if h != docs[s].get("sha256")]
+            if wrong:
+                report.bad(MANIFEST, f"the sha256 of {len(wrong)} document(s) does not match the stored "
+                                     f"text (first: {wrong[0]})")
+    return docs
+
+
+def _chunks(gen: Path, manifest: dict | None, docs: dict | None, report: CheckReport) -> list | None:
+    chunks = _counted(gen, CHUNKS, "chunks", manifest, report)
+    if chunks is None or docs is None:
+        return chunks
+    bad, first, wrong_page, first_page = 0, "", 0, ""
+    for i, c in enumerate(chunks):
+        try:
+            d = docs.get(c["source"])
+            exact = d is not None and 0 <= c["start"] < c["end"] <= len(d["text"]) \
+                and d["text"][c["start"]:c["end"]] == c["text"]
+            # the page a citation shows must be the one the document's page offsets give
+            paged = not exact or c.get("page") == page_at(d.get("pages") or (), c["start"])
+        except (KeyError, TypeError):
+            exact = paged = False
+        if not exact:
+            bad += 1
+            first = first or f"line {i + 1}"
+        elif not paged:
+            wrong_page += 1
+            first_page = first_page or f"line {i + 1}"
+    if bad:
+        report.bad(CHUNKS, f"{bad} of {len(chunks)} chunks do not match their document's text "
+                           f"at their span (first: {first})")
+    if wrong_page:
+        report.bad(CHUNKS, f"{wrong_page} of {len(chunks)} chunks have a page number that disagrees "
+                           f"with their document's page offsets (first: {first_page})")
+    return chunks
+
+
+def _sentences(gen: Path, manifest: dict | None, docs: dict | None, report: CheckReport) -> list | None:
+    sents = _counted(gen, SENTENCES, "sentences", manifest, report)
+    if sents is None or docs is None:
+        return sents
+    bad, first = 0, ""
+    for i, s in enumerate(sents):
+        try:
+            source, a, b = s
+            d = docs.get(source)
+            ok = d is not None and 0 <= a < b <= len(d["text"]) and d["text"][a:b].strip() != ""
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            bad += 1
+            first = first or f"line {i + 1}"
+    if bad:
+        report.bad(SENTENCES, f"{bad} of {len(sents)} sentence spans lie outside their document (first: {first})")
+    return sents
+
+
+def _chunk_vectors(gen: Path, vector_store: str, files: tuple[str, ...], chunks: list | None, manifest: dict | None,
+                   dim: int, report: CheckReport) -> None:
+    """The chunk vector store, read through the VectorStore Protocol: it opens, holds one vector for
+    each chunk id and nothing else, of the manifest's dimension, each a finite unit vector.
+    Problems with the vectors name the backend's vectors file (store.json for a database), problems
+    with the ids its id file."""
+    vfile = files[0]
+    ids_file = IDS if IDS in files else META
+    # A database store's vectors and ids are rows of the table store.json names: say so.
+    where = f"its table {read_meta(gen).get('table')}: " if vfile == META else ""
+    chunk_ids = [c.get("id") for c in chunks if isinstance(c, dict)] if chunks is not None else None
+    n_chunks = len(chunk_ids) if chunk_ids is not None else (manifest or {}).get("chunks")
+    try:
+        store = open_store(gen, dsn=vector_store, ids=chunk_ids)
+    except IndexFileError as e:
+        report.bad(e.path.name if e.path.parent == gen else vfile, _damage(e))
+        return
+    except IndexStoreError as e:  # e.g. the database cannot be reached: nothing could be verified
+        report.bad(vfile, f"cannot be read: {e}")
+        return
+    try:
+        if dim and store.dim != dim:
+            report.bad(vfile, where + f"vectors have {store.dim} dimensions, the manifest says {dim}")
+            return
+        count = store.count()
+        if n_chunks is not None and count != n_chunks:
+            report.bad(vfile, where + f"holds {count} vectors for {n_chunks} chunks")
+            return
+        if chunk_ids is None:
+            return
+        if problem := _id_problem(store.ids(), chunk_ids):
+            report.bad(ids_file, where + problem)
+            return
+        blocks = (store.vectors(chunk_ids[a:a + BLOCK]) for a in range(0, len(chunk_ids), BLOCK))
+        if problem := _vector_problem(blocks):
+            report.bad(vfile, where + problem)
+    except Exception as e:  # noqa: BLE001  an audit reports what failed (a backend's own error types)
+        report.bad(vfile, where + f"unreadable ({type(e).__name__}: {short_error(e)})")
+    finally:
+        store.close()
+
+
+def _id_problem(stored: list[str], chunk_ids: list) -> str:
+    """How the store's ids differ from the chunks' ("" when they are the same ids, once each)."""
+    have, want = set(stored), set(chunk_ids)
+    lost = [i for i in chunk_ids if i not in have]
+    extra = [i for i in stored if i not in want]
+    parts = [f"no vector for {len(lost)} chunk(s) of {CHUNKS} (first: {lost[0]})" if lost else "",
+             f"{len(extra)} id(s) of no chunk (first: {extra[0]})" if extra else "",
+             f"{len(stored) - len(have)} id(s) twice" if len(have) != len(stored) else ""]
+    return "; ".join(p for p in parts if p)
+
+
+def _sentence_vectors(gen: Path, sents: list | None, manifest: dict | None, dim: int, report: CheckReport) -> None:
+    try:
+        svec = np.load(gen / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        report.bad(SENTENCE_VECTORS, f"unreadable ({short_error(e)})")
+        return
+    n_sents = len(sents) if sents is not None else (manifest or {}).get("sentences")
+    if svec.ndim != 2 or (dim and svec.shape[1] != dim):
+        report.bad(SENTENCE_VECTORS, f"has shape {svec.shape}, expected (sentences, {dim})")
+    elif n_sents is not None and svec.shape[0] != n_sents:
+        report.bad(SENTENCE_VECTORS, f"has {svec.shape[0]} rows for {n_sents} sentences")
+    elif problem := _vector_problem(np.asarray(svec[a:a + BLOCK], dtype=np.float32)
+                                    for a in range(0, svec.shape[0], BLOCK)):
+        report.bad(SENTENCE_VECTORS, problem)

@@ -136,36 +136,27 @@ def _location(x) -> str:
 
 
 def cmd_ingest(args) -> int:
-    from . import index, ingest
+    from .library import Library
     from .pages import ranges
-    from .pipeline import make_embedder
 
     s = _settings(args)
     folder = Path(args.path) if args.path else s.seeds_dir
-    docs, problems = ingest.load_folder(folder, on_page=_ocr_progress(), ocr_cache=s.ocr_cache_dir)
-    for p in problems:
+    # An existing index keeps the embedding backend it was built with (Library.embedder), read from
+    # its manifest: one that cannot be read stops the ingest with an error naming the file, before any
+    # model loads. --rebuild starts over with the best available backend.
+    library = Library(s)
+    batch = library.read_folder(folder, on_page=_ocr_progress())
+    for p in batch.problems:
         print(f"skipped {p.source}: {p.reason}", file=sys.stderr)
-    for d in docs:
+    for d in batch.docs:
         if d.ocr_pages:
             print(f"read by OCR: {d.source}, page{'s' if len(d.ocr_pages) > 1 else ''} {ranges(d.ocr_pages)} "
                   f"of {len(d.pages)}", file=sys.stderr)
-    if not docs and not problems:
+    if not batch.docs and not batch.problems:
         print(f"no documents found in {folder}", file=sys.stderr)
-    # An existing index keeps the embedding backend it was built with (see pipeline.make_embedder);
-    # --rebuild starts over with the best available one.
-    built_with = None
-    if index.exists(s.index_dir) and not args.rebuild:
-        try:
-            built_with = index.load(s.index_dir, s.vector_store).manifest.get("embedder")
-        except Exception:
-            built_with = None
     bar, update = _progress_bar("embedding", "text")
     try:
-        report = index.sync(
-            s.index_dir, docs, make_embedder(s, built_with), s.chunk_size, s.chunk_overlap,
-            scope=folder.resolve().name, problems=problems, rebuild=args.rebuild, progress=update,
-            vector_store=s.vector_store,
-        )
+        report = library.add(batch, rebuild=args.rebuild, progress=update)
     finally:
         bar.close()
     if report.rebuilt:
@@ -180,7 +171,7 @@ def cmd_check(args) -> int:
     from .check import check
 
     s = _settings(args)
-    report = check(s.index_dir)
+    report = check(s.index_dir, s.vector_store)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -290,7 +281,7 @@ def cmd_chat(args) -> int:
 def cmd_docs(args) -> int:
     """List the indexed documents, or remove / re-index one (the browser's document panel does the same)."""
     from . import documents, index
-    from .pipeline import make_embedder
+    from .library import Library
 
     s = _settings(args)
     idx = index.load(s.index_dir, s.vector_store)
@@ -308,15 +299,14 @@ def cmd_docs(args) -> int:
     if not args.name:
         raise InputError(f"`assistant docs {args.action}` needs the document: its source or file name (see `assistant docs list`)")
     source = documents.find(idx, args.name)
-    embedder = make_embedder(s, idx.manifest.get("embedder"))  # the index's own: nothing is re-embedded by mistake
     idx.store.close()
+    library = Library(s)  # embeds with the index's own embedder: nothing is re-embedded by mistake
     if args.action == "remove":
-        report = documents.remove(s.index_dir, source, embedder, s.chunk_size, s.chunk_overlap, s.vector_store)
+        report = library.remove(source)
         kept = "" if documents.is_upload(source) else " (its file stays in its folder: the next ingest of it adds it back)"
         print(f"removed {source}{kept}: {report.chunks_total} chunks left in {s.index_dir}")
         return 0
-    report = documents.reindex(s.index_dir, s.seeds_dir, source, embedder, s.chunk_size, s.chunk_overlap,
-                               s.vector_store, ocr_cache=s.ocr_cache_dir)
+    report = library.reindex(source)
     print(f"re-indexed {source}: {report.summary()}")
     return 0
 

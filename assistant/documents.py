@@ -1,25 +1,22 @@
-"""The indexed documents as a list, and removing or re-indexing one: shared by `assistant docs` and the
-browser's document panel (assistant/ui/runtime.py, which then swaps in the new generation).
+"""The indexed documents as a list, finding one by name, and where its file is: shared by
+`assistant docs` and the browser's document panel (assistant/ui/runtime.py).
 
-Both changes go through `index.sync` with the document's own source as the scope, so every other
-document keeps its vectors (nothing is embedded for a removal) and the write is the usual atomic
-generation swap. An uploaded document's file in <index>/uploads is deleted with it; a document
-ingested from a folder keeps its file there (the next `assistant ingest` of that folder adds it back).
+Removing or re-indexing one is library.Library's (the write side): it writes a generation with the
+document's own source as the scope, so every other document keeps its vectors. An uploaded
+document's file lives in <index>/uploads; a document ingested from the seeds folder is read again
+from there.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import index as index_mod
-from .embed import Embedder
-from .errors import IndexStoreError, InputError
-from .index import Index, IngestReport
+from .errors import InputError
+from .index import Index
 from .ingest import META_FILE, load_file
+from .types import Document
 
 UPLOAD_SCOPE = "uploads"  # the browser's uploads: <index_dir>/uploads, sources "uploads/<name>"
 
@@ -95,33 +92,6 @@ def find(idx: Index, name: str) -> str:
     raise InputError(f"no document {name!r} in the index; known: {shown or '(none)'} (see `assistant docs list`)")
 
 
-def remove(index_dir: Path, source: str, embedder: Embedder, chunk_size: int, chunk_overlap: int,
-           vector_store: str = "auto") -> IngestReport:
-    """Drop `source` from the index (a new generation without its chunks, sentences and vectors) and
-    delete its file when it is an upload. `embedder` must be the index's own: nothing is embedded,
-    but another one would make sync re-embed everything."""
-    index_dir = Path(index_dir)
-    _same_embedder(index_dir, embedder)
-    parked = None
-    if is_upload(source):
-        # The file leaves uploads/ first, so an upload running meanwhile (which syncs the whole
-        # folder) cannot bring it back; it is put back if the index write fails.
-        path = upload_path(index_dir, source)
-        if path.is_file():
-            parked = path.with_name(f".removing-{path.name}")
-            os.replace(path, parked)
-    try:
-        report = index_mod.sync(index_dir, [], embedder, chunk_size, chunk_overlap, scope=source,
-                                vector_store=vector_store)
-    except BaseException:
-        if parked is not None:
-            os.replace(parked, upload_path(index_dir, source))
-        raise
-    if parked is not None:
-        parked.unlink(missing_ok=True)
-    return report
-
-
 def source_file(index_dir: Path, seeds_dir: Path, source: str) -> tuple[Path, Path]:
     """(folder, file) a document was read from: uploads/ or the seeds folder. Other folders are not
     recorded in the index, so their documents are re-indexed with `assistant ingest FOLDER`."""
@@ -139,17 +109,10 @@ def source_file(index_dir: Path, seeds_dir: Path, source: str) -> tuple[Path, Pa
     return folder, path
 
 
-def reindex(index_dir: Path, seeds_dir: Path, source: str, embedder: Embedder, chunk_size: int,
-            chunk_overlap: int, vector_store: str = "auto", progress=None,
-            ocr_cache: Path | None = None) -> IngestReport:
-    """Read `source`'s file again and index it: a changed text (a replaced file, a better reader) is
-    split and embedded again; an unchanged one keeps its vectors."""
-    _same_embedder(index_dir, embedder)
+def read_again(index_dir: Path, seeds_dir: Path, source: str, ocr_cache: Path | None = None) -> Document:
+    """`source`'s file read again, as ingest reads it (with its meta.json title)."""
     folder, path = source_file(index_dir, seeds_dir, source)
-    title = _meta_title(folder, path)
-    doc = load_file(path, source, title, follow_symlinks=False, ocr_cache=ocr_cache)
-    return index_mod.sync(index_dir, [doc], embedder, chunk_size, chunk_overlap, scope=source,
-                          progress=progress, vector_store=vector_store)
+    return load_file(path, source, _meta_title(folder, path), follow_symlinks=False, ocr_cache=ocr_cache)
 
 
 def _meta_title(folder: Path, path: Path) -> str | None:
@@ -160,15 +123,3 @@ def _meta_title(folder: Path, path: Path) -> str | None:
     entry = meta.get(path.relative_to(folder).as_posix())
     title = entry.get("title") if isinstance(entry, dict) else None
     return title if isinstance(title, str) and title.strip() else None
-
-
-def _same_embedder(index_dir: Path, embedder: Embedder) -> None:
-    """A change to one document must not re-embed the others: `sync` would, for another embedder."""
-    gen = index_mod.current_generation(index_dir)
-    if gen is None:
-        raise IndexStoreError(f"no index in {index_dir}: run `assistant ingest` first")
-    built = json.loads((gen / "manifest.json").read_text(encoding="utf-8")).get("embedder")
-    if built != embedder.name:
-        raise IndexStoreError(f"the index in {index_dir} was built with embedder {built}, not {embedder.name}: "
-                              "changing one document would re-embed all of them; select that embedder "
-                              "(--embedder / --embed-backend) or run `assistant ingest --rebuild`")

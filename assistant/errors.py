@@ -21,6 +21,15 @@ class IndexStoreError(AssistantError):
     """The index is missing, corrupt or built with another embedder."""
 
 
+class IndexFileError(IndexStoreError):
+    """One file of an index generation is missing or damaged: `path` is that file, `problem` what is
+    wrong with it ("is missing", "holds 3 ids for 5 vectors"), `fix` what to run."""
+
+    def __init__(self, path, problem: str, fix: str):
+        super().__init__(f"{path} {problem}; {fix}.")
+        self.path, self.problem = path, problem
+
+
 class PromptError(AssistantError):
     """A prompt template is missing or a named slot is not filled."""
 

@@ -164,3 +164,28 @@ class StoredBM25(BM25):
 
     def close(self) -> None:
         self._conn.close()
+
+
+def verify(path, n: int | None) -> str:
+    """What is wrong with a lexical.sqlite that should hold `n` chunks (None: not known): "" when
+    it opens, passes SQLite's integrity check and holds one row and one length per chunk."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        return f"cannot be opened ({e})"
+    try:
+        result = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        if result != ["ok"]:
+            return f"fails SQLite's integrity check ({result[0]})"
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        rows = int(conn.execute("SELECT count(*) FROM lex").fetchone()[0])
+        stored, lengths = int(meta["n"]), len(meta["lengths"]) // 4
+    except (sqlite3.Error, KeyError, TypeError, ValueError) as e:
+        return f"unreadable ({e})"
+    finally:
+        conn.close()
+    if not rows == stored == lengths:
+        return f"holds {rows} rows, {lengths} lengths and says {stored} (damaged)"
+    if n is not None and rows != n:
+        return f"holds {rows} rows for {n} chunks"
+    return ""

@@ -28,7 +28,7 @@ from assistant import evaluate, index  # noqa: E402
 from assistant import retrieve as retrieve_mod  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.embed import onnx_rt, torch_st  # noqa: E402
-from assistant.ingest import load_folder  # noqa: E402
+from assistant.library import Library  # noqa: E402
 from assistant.pipeline import make_embedder  # noqa: E402
 
 GOLD = ROOT / "eval" / "gold.jsonl"
@@ -59,8 +59,8 @@ INDEX_VARIANTS = {  # name -> patches applied while ingesting
     "default": [],
     "title as text, not in the title slot": [(onnx_rt, "document_text", old_document_text),
                                               (torch_st, "document_text", old_document_text)],
-    "no heading/question context": [(index, "chunk_text", lambda c: c.text)],
-    "recursive splitter only (no outline sections)": [(index, "chunk_document", recursive_only)],
+    "no heading/question context": [(index.texts, "chunk_text", lambda c: c.text)],
+    "recursive splitter only (no outline sections)": [(index.texts, "chunk_document", recursive_only)],
 }
 RETRIEVER_VARIANTS = {  # name -> (HybridRetriever kwargs, module patches)
     "default (chunk + best sentence + BM25)": ({}, []),
@@ -73,14 +73,14 @@ RETRIEVER_VARIANTS = {  # name -> (HybridRetriever kwargs, module patches)
 
 
 def run(settings: Settings, tmp: Path) -> list[dict]:
-    docs, _ = load_folder(settings.seeds_dir)
+    batch = Library(settings).read_folder(settings.seeds_dir)
     emb = make_embedder(settings)
     rows = []
     for iname, patches in INDEX_VARIANTS.items():
         folder = tmp / f"index-{len(rows)}"
-        with _all(patches):
-            index.sync(folder, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
         s = settings.with_(index_dir=folder)
+        with _all(patches):
+            Library(s, emb).add(batch)
         variants = RETRIEVER_VARIANTS if iname == "default" else {"default (chunk + best sentence + BM25)": ({}, [])}
         for rname, (kwargs, rpatches) in variants.items():
             original = retrieve_mod.HybridRetriever.__init__

@@ -38,7 +38,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant import index, lang  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.ingest import load_folder  # noqa: E402
+from assistant.library import Library  # noqa: E402
 
 GOLD = ROOT / "eval" / "gold.jsonl"
 
@@ -69,14 +69,14 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
     from assistant.embed.base import document_text
     from assistant.pipeline import build, make_embedder
 
-    docs, _ = load_folder(settings.seeds_dir)
-    out: dict = {"documents": len(docs)}
+    batch = Library(settings).read_folder(settings.seeds_dir)  # read once: the timings are the writes
+    out: dict = {"documents": len(batch.docs)}
     qs = questions(n_queries)
 
-    def ingest(folder, emb):
-        """Seconds for one ingest of the seeds into `folder` (cold for a new folder and embedder), and its report."""
+    def ingest(s, emb):
+        """Seconds for one ingest of the seeds into s.index_dir (cold for a new folder and embedder), and its report."""
         t = time.perf_counter()
-        report = index.sync(folder, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
+        report = Library(s, emb).add(batch)
         return time.perf_counter() - t, report
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,8 +85,8 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
             s = settings.with_(embed_backend=backend, index_dir=Path(tmp) / f"index-{backend}")
             emb = make_embedder(s)
             log(f"[index] cold ingest with {backend} ...")
-            cold, report = ingest(s.index_dir, emb)
-            warm, _ = ingest(s.index_dir, emb)
+            cold, report = ingest(s, emb)
+            warm, _ = ingest(s, emb)
             p = build(s, with_llm=False, embedder=emb)
             p.assistant.search(qs[0])  # BM25 is built on first use
             lat, enc = [], []
@@ -102,7 +102,7 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
                             "ingest_cold_s": round(cold, 2), "ingest_warm_s": round(warm, 3),
                             "search_p50_ms": round(1000 * p50(lat), 1), "query_embed_p50_ms": round(1000 * p50(enc), 1)}
         # Baseline: sentence-transformers' own encode, one call, on exactly the texts ingest embedded.
-        idx = index.load(backends["torch"]["settings"].index_dir)
+        idx = index.load(backends["torch"]["settings"].index_dir, settings.vector_store)
         texts, titles = _texts(idx)
         st = backends["torch"]["emb"]
         full = [document_text(st.prompts, ti, x) for ti, x in zip(titles, texts)]

@@ -56,15 +56,19 @@ def write_corpus(folder: Path, n: int, seed: int, versions: dict[int, int] | Non
         (folder / f"doc{i:03d}.txt").write_text(f"Document {i}. " + " ".join(sents), encoding="utf-8")
 
 
+def _settings(idx_dir: Path):
+    """This benchmark's chunking; the vector store is the environment's (ASSISTANT_VECTOR_STORE)."""
+    from assistant.config import Settings
+
+    return Settings.from_env(index_dir=Path(idx_dir), chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
+
+
 def _ingest(idx_dir: Path, docs_dir: Path, rebuild: bool):
     from fakes import HashEmbedder
 
-    from assistant import index
-    from assistant.ingest import load_folder
+    from assistant.library import Library
 
-    docs, problems = load_folder(docs_dir)
-    return index.sync(idx_dir, docs, HashEmbedder(), CHUNK_SIZE, CHUNK_OVERLAP, scope=docs_dir.name,
-                      problems=problems, rebuild=rebuild, batch_size=BATCH)
+    return Library(_settings(idx_dir), HashEmbedder(), batch_size=BATCH).add_folder(docs_dir, rebuild=rebuild)
 
 
 def _child(args: dict) -> None:
@@ -85,7 +89,7 @@ def _child(args: dict) -> None:
                 if seen["count"] == n:
                     os.kill(os.getpid(), signal.SIGKILL)
 
-        index._fault_hook = hook
+        index.hooks.fault_hook = hook
     _ingest(Path(args["idx"]), Path(args["docs"]), args["rebuild"])
     os._exit(0)  # not killed (a timer that came too late): the cycle counts as a miss
 
@@ -108,7 +112,7 @@ def _snapshot(idx_dir: Path) -> dict:
 
     from assistant import index
 
-    idx = index.load(idx_dir)
+    idx = index.load(idx_dir, _settings(idx_dir).vector_store)
     try:
         return {"docs": {s: (d.sha256, d.title, d.text) for s, d in idx.docs.items()},
                 "chunks": [asdict(c) for c in idx.chunks],
@@ -144,6 +148,7 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
     own = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="faults-")) if own else Path(workdir)
     docs_dir, idx_dir = workdir / "docs", workdir / "index"
+    store = _settings(idx_dir).vector_store
     write_corpus(docs_dir, docs, seed)
     first = _ingest(idx_dir, docs_dir, rebuild=False)
     t_clean = first.seconds
@@ -160,7 +165,7 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
             for i in rng.sample(range(docs), docs // 3):
                 versions[i] = attempt
             write_corpus(docs_dir, docs, seed, versions)
-        before = index.load(idx_dir)
+        before = index.load(idx_dir, store)
         before_docs = dict(before.manifest["documents"])
         before.store.close()
         target, _ = load_folder(docs_dir)
@@ -186,12 +191,12 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
             done_kills += 1
         ok, problem = True, ""
         try:
-            idx = index.load(idx_dir)
+            idx = index.load(idx_dir, store)
             live = dict(idx.manifest["documents"])
             idx.store.close()
             if live not in (before_docs, target_docs):
                 ok, problem = False, "the live index is neither the previous nor the new corpus"
-            report = check(idx_dir)
+            report = check(idx_dir, store)
             if not report.ok:
                 ok, problem = False, "; ".join(str(p) for p in report.problems)
         except Exception as e:  # noqa: BLE001 - any failure to load is what this benchmark looks for
@@ -199,11 +204,11 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
         work_left = [p.name for p in idx_dir.iterdir() if p.name.startswith(index.WORK_PREFIX)]
         try:
             rep = _ingest(idx_dir, docs_dir, rebuild=rebuild)
-            idx = index.load(idx_dir)
+            idx = index.load(idx_dir, store)
             if dict(idx.manifest["documents"]) != target_docs:
                 ok, problem = False, "the ingest after the kill did not give the new corpus"
             idx.store.close()
-            if not check(idx_dir).ok:
+            if not check(idx_dir, store).ok:
                 ok, problem = False, "check failed after the ingest that followed the kill"
             if any(p.name.startswith(index.WORK_PREFIX) for p in idx_dir.iterdir()):
                 ok, problem = False, "the work folder was left after a completed ingest"

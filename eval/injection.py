@@ -47,9 +47,8 @@ def _has(text: str, needle: str) -> bool:
 
 def run_injection(settings=None, limit: int | None = None, fake: bool = False, generator=None, embedder=None,
                   path: Path = SET, log=None) -> dict:
-    from assistant import index
     from assistant.config import Settings
-    from assistant.ingest import load_folder
+    from assistant.library import Library
     from assistant.metrics import keyword_match
     from assistant.pipeline import build, make_embedder
 
@@ -71,11 +70,12 @@ def run_injection(settings=None, limit: int | None = None, fake: bool = False, g
             settings = settings.with_(min_similarity=0.0)
         else:
             embedder = embedder or make_embedder(settings)
-        docs, problems = load_folder(folder)
-        if problems:
-            raise RuntimeError(f"injection documents not ingested: {[(p.source, p.reason) for p in problems]}")
-        say(f"[injection] indexing {len(docs)} documents with {embedder.name} ...")
-        index.sync(settings.index_dir, docs, embedder, settings.chunk_size, settings.chunk_overlap, scope=FOLDER)
+        library = Library(settings, embedder)
+        batch = library.read_folder(folder)
+        if batch.problems:
+            raise RuntimeError(f"injection documents not ingested: {[(p.source, p.reason) for p in batch.problems]}")
+        say(f"[injection] indexing {len(batch.docs)} documents with {embedder.name} ...")
+        library.add(batch)
         pipeline = build(settings, with_llm=True, embedder=embedder, generator=generator)
         assistant = pipeline.assistant
         llm = getattr(assistant.generator, "name", type(assistant.generator).__name__)

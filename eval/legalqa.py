@@ -17,7 +17,7 @@ Usage:
         --corpus .../knowledge_corpus_small.csv [--cache-dir DIR] [--limit N] [--corpus-limit M]
 
 or `--data-dir DIR` with both files in DIR. Every corpus row becomes one Document, indexed by
-`assistant.index.sync` with a chunk size larger than the longest passage, so one passage is exactly
+`assistant.library.Library` with a chunk size larger than the longest passage, so one passage is exactly
 one retrievable chunk (checked). Embedding all 4,653 passages with EmbeddingGemma takes a while on a
 small CPU, so the index is cached in --cache-dir (default <ASSISTANT_HOME>/legalqa), written in
 batches so an interrupted build resumes where it stopped; later runs only load it.
@@ -123,15 +123,18 @@ class QueryCache:
         return self.inner.dim
 
 
-def build_index(folder: Path, docs, embedder, chunk_size: int):
-    """Index `docs` into folder (reusing what is there), one chunk per document, in batches."""
+def build_index(settings, docs, embedder):
+    """Index `docs` into settings.index_dir (reusing what is there) with settings.chunk_size larger than
+    any passage, so one chunk per document, in batches."""
     from tqdm import tqdm
 
     from assistant import index as index_mod
+    from assistant.library import Batch, Library
 
+    folder, chunk_size = settings.index_dir, settings.chunk_size
     done: set[str] = set()
     if index_mod.exists(folder):
-        old = index_mod.load(folder)
+        old = index_mod.load(folder, settings.vector_store)
         if old.manifest["embedder"] == embedder.name and old.manifest["chunking"]["chunk_size"] == chunk_size:
             done = {s for s, d in old.docs.items()}
     want = {d.source: d for d in docs}
@@ -139,16 +142,17 @@ def build_index(folder: Path, docs, embedder, chunk_size: int):
     if todo:
         print(f"embedding {len(todo)} of {len(docs)} passages into {folder} (cached for later runs)", file=sys.stderr)
         bar = tqdm(total=len(todo), desc="embedding", unit="passage", file=sys.stderr, dynamic_ncols=True)
+        library = Library(settings, embedder)
         try:
             for i in range(0, len(todo), BATCH):
                 batch = todo[i : i + BATCH]
-                # index.sync reports chunks + sentences; the bar counts passages of this batch pro rata.
+                # A write reports chunks + sentences; the bar counts passages of this batch pro rata.
                 base = bar.n
-                index_mod.sync(folder, batch, embedder, chunk_size, 0, scope=None,
-                               progress=lambda n, total: bar.update(base + (len(batch) * n) // max(total, 1) - bar.n))
+                library.add(Batch(tuple(batch), None),  # no scope: each batch adds to the ones before
+                            progress=lambda n, total: bar.update(base + (len(batch) * n) // max(total, 1) - bar.n))
         finally:
             bar.close()
-    idx = index_mod.load(folder)
+    idx = index_mod.load(folder, settings.vector_store)
     extra = set(idx.docs) - set(want)
     if extra:
         sys.exit(f"{folder} holds {len(extra)} passages that are not in this corpus selection: delete the folder")
@@ -263,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         cache = Path(args.cache_dir) if args.cache_dir else settings.home / "legalqa"
         folder = cache / f"{settings.embedder_path().name}-{'titles' if args.titles else 'text'}-{selection}"
         t0 = time.perf_counter()
-        idx = build_index(folder, docs, embedder, chunk_size)
+        idx = build_index(settings.with_(index_dir=folder, chunk_size=chunk_size, chunk_overlap=0), docs, embedder)
         print(f"index ready: {len(idx.chunks)} passages ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         results = evaluate(idx, embedder, questions, settings)
     except AssistantError as e:

@@ -197,8 +197,8 @@ def run_load(clients: int = 8, questions: int = 3, answer_s: float = 0.5, real: 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from assistant import index, ui
     from assistant.config import Settings
-    from assistant.ingest import load_folder
-    from assistant.pipeline import build, make_embedder
+    from assistant.library import Library
+    from assistant.pipeline import build
 
     timeout_s = timeout_s or (3600.0 if real else 120.0)
     rss_start = rss_mb()
@@ -207,11 +207,10 @@ def run_load(clients: int = 8, questions: int = 3, answer_s: float = 0.5, real: 
             settings = (settings or Settings.from_env()).with_(llm=SMALL_LLM)
             if not index.exists(settings.index_dir):
                 settings = settings.with_(index_dir=Path(tmp) / "index")
-            embedder = make_embedder(settings, index.load(settings.index_dir).manifest["embedder"]
-                                     if index.exists(settings.index_dir) else None)
+            library = Library(settings)
+            embedder = library.embedder()  # the index's own when there is one
             if not index.exists(settings.index_dir):
-                docs, _ = load_folder(settings.seeds_dir)
-                index.sync(settings.index_dir, docs, embedder, settings.chunk_size, settings.chunk_overlap, scope="seeds")
+                library.add_folder(settings.seeds_dir)
             pipeline = build(settings, with_llm=True, embedder=embedder)
             ui.warm_up(pipeline)
             generator_name = pipeline.assistant.generator.name
@@ -220,8 +219,7 @@ def run_load(clients: int = 8, questions: int = 3, answer_s: float = 0.5, real: 
 
             settings = (settings or Settings()).with_(index_dir=Path(tmp) / "index", min_similarity=0.0)
             embedder = HashEmbedder()
-            docs, _ = load_folder(settings.seeds_dir)
-            index.sync(settings.index_dir, docs, embedder, settings.chunk_size, settings.chunk_overlap, scope="seeds")
+            Library(settings, embedder).add_folder(settings.seeds_dir)
             generator = generator or SlowTaggedGenerator(answer_s)
             pipeline = build(settings, embedder=embedder, generator=generator)
             generator_name = f"{generator.name} ({answer_s} s per answer)"

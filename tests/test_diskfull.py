@@ -69,7 +69,7 @@ def test_ingest_on_a_full_tmpfs(tmp_path, small_fs, monkeypatch, capsys):
     msg = str(e.value)
     assert msg.startswith("disk full while writing ") and f"free space in {idx_dir} and run ingest again" in msg
     written = msg.split("disk full while writing ", 1)[1].split(":")[0]
-    # The embedding checkpoints (index.py: batch-NNNNNN.npy.tmp in .ingest-*/) count: they take
+    # The embedding checkpoints (index/checkpoints.py: batch-NNNNNN.npy.tmp in .ingest-*/) count: they take
     # space before the generation does.
     assert written in {"vectors.faiss", "docs.jsonl", "chunks.jsonl", "sentences.jsonl", "sentence_vectors.npy",
                        "manifest.json", "store.json", "vector_ids.txt", "lexical.sqlite", "lexical.sqlite.tmp"} \
@@ -106,9 +106,9 @@ def test_simulated_enospc(tmp_path, monkeypatch, where):
             Path(path).write_bytes(b"\x93NUMPY")
             _enospc()
 
-        monkeypatch.setattr(index, "_save_checkpoint", save_checkpoint)
+        monkeypatch.setattr(index.checkpoints, "_save_checkpoint", save_checkpoint)
     elif where == "sentence_vectors.npy":
-        monkeypatch.setattr(index.np, "save", _enospc)
+        monkeypatch.setattr(index.writer.np, "save", _enospc)
     elif where == "vectors.faiss":
         import faiss
 
@@ -119,7 +119,7 @@ def test_simulated_enospc(tmp_path, monkeypatch, where):
 
         monkeypatch.setattr(faiss, "write_index", full)
     else:
-        real = index.write_text
+        real = index.writer.write_text
 
         def write_text(path, text):
             if Path(path).name == where:
@@ -128,7 +128,7 @@ def test_simulated_enospc(tmp_path, monkeypatch, where):
                     _enospc()  # what f.flush() raises on a full disk
             return real(path, text)
 
-        monkeypatch.setattr(index, "write_text", write_text)
+        monkeypatch.setattr(index.writer, "write_text", write_text)
 
     with pytest.raises(IndexStoreError) as e:
         _sync(idx_dir, docs, HashEmbedder())
@@ -146,7 +146,7 @@ def test_other_write_errors_also_clean_up(tmp_path, monkeypatch):
     def broken(*a, **k):
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(index.np, "save", broken)
+    monkeypatch.setattr(index.writer.np, "save", broken)
     with pytest.raises(OSError, match="Input/output"):
         _sync(idx_dir, docs, HashEmbedder())
     _still_answers(idx_dir, before)

@@ -1,5 +1,6 @@
-"""Document management (assistant/documents.py): the list, removing and re-indexing one document,
-through the browser's runtime and through `assistant docs`. Fast: the hashed fake embedder."""
+"""Document management (assistant/documents.py, assistant/library.py): the list, removing and
+re-indexing one document, through the browser's runtime and through `assistant docs`. Fast: the
+hashed fake embedder."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fakes import HashEmbedder, seeds_runtime
 
 from assistant import cli, documents, index
 from assistant.errors import IndexStoreError, InputError
+from assistant.library import Library
 
 NOTE = """Proef met deelfietsen in Zuiderzee
 
@@ -136,7 +138,7 @@ def test_another_embedder_is_refused_before_anything_changes(runtime, tmp_path):
     source = _upload(runtime, tmp_path)
     s = runtime.settings
     with pytest.raises(IndexStoreError, match="would re-embed all of them"):
-        documents.remove(s.index_dir, source, HashEmbedder(name="other"), s.chunk_size, s.chunk_overlap)
+        Library(s, HashEmbedder(name="other")).remove(source)
     assert (runtime.uploads_dir / "zuiderzee.txt").is_file()
     assert source in index.load(s.index_dir).docs
 

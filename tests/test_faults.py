@@ -49,7 +49,7 @@ def _work(idx_dir: Path) -> list[Path]:
 def test_rerun_after_an_interrupted_ingest_embeds_only_the_rest(tmp_path, monkeypatch):
     docs_dir, idx_dir = tmp_path / "docs", tmp_path / "index"
     faults.write_corpus(docs_dir, 30, seed=1)
-    monkeypatch.setattr(index, "_fault_hook", _kill_at("checkpoint", 3))
+    monkeypatch.setattr(index.hooks, "fault_hook", _kill_at("checkpoint", 3))
     emb = HashEmbedder()
     with pytest.raises(Killed):
         _sync(idx_dir, docs_dir, emb)
@@ -57,7 +57,7 @@ def test_rerun_after_an_interrupted_ingest_embeds_only_the_rest(tmp_path, monkey
     (work,) = _work(idx_dir)
     assert sorted(p.name for p in work.iterdir()) == ["batch-000000.npy", "batch-000001.npy", "batch-000002.npy"]
 
-    monkeypatch.setattr(index, "_fault_hook", None)
+    monkeypatch.setattr(index.hooks, "fault_hook", None)
     seen = []
     again = HashEmbedder()
     report = _sync(idx_dir, docs_dir, again, progress=lambda done, total: seen.append((done, total)))
@@ -75,20 +75,20 @@ def test_rerun_after_an_interrupted_ingest_embeds_only_the_rest(tmp_path, monkey
 def test_checkpoints_of_another_corpus_or_embedder_are_never_used(tmp_path, monkeypatch):
     docs_dir, idx_dir = tmp_path / "docs", tmp_path / "index"
     faults.write_corpus(docs_dir, 30, seed=1)
-    monkeypatch.setattr(index, "_fault_hook", _kill_at("checkpoint", 2))
+    monkeypatch.setattr(index.hooks, "fault_hook", _kill_at("checkpoint", 2))
     with pytest.raises(Killed):
         _sync(idx_dir, docs_dir, HashEmbedder())
     (stale,) = _work(idx_dir)
-    monkeypatch.setattr(index, "_fault_hook", None)
+    monkeypatch.setattr(index.hooks, "fault_hook", None)
 
     faults.write_corpus(docs_dir, 30, seed=1, versions={0: 1})  # one document changed
     report = _sync(idx_dir, docs_dir, HashEmbedder())
     assert report.resumed_texts == 0 and not stale.exists()
 
-    monkeypatch.setattr(index, "_fault_hook", _kill_at("checkpoint", 2))
+    monkeypatch.setattr(index.hooks, "fault_hook", _kill_at("checkpoint", 2))
     with pytest.raises(Killed):
         _sync(idx_dir, docs_dir, HashEmbedder(), rebuild=True)
-    monkeypatch.setattr(index, "_fault_hook", None)
+    monkeypatch.setattr(index.hooks, "fault_hook", None)
     other = HashEmbedder(name="model-b")  # another embedder: its own checkpoints
     report = _sync(idx_dir, docs_dir, other, rebuild=True)
     assert report.resumed_texts == 0 and other.calls == report.texts_embedded
@@ -97,14 +97,14 @@ def test_checkpoints_of_another_corpus_or_embedder_are_never_used(tmp_path, monk
 def test_a_damaged_or_half_written_checkpoint_is_embedded_again(tmp_path, monkeypatch):
     docs_dir, idx_dir = tmp_path / "docs", tmp_path / "index"
     faults.write_corpus(docs_dir, 30, seed=1)
-    monkeypatch.setattr(index, "_fault_hook", _kill_at("checkpoint-tmp", 3))  # batch 2 not renamed
+    monkeypatch.setattr(index.hooks, "fault_hook", _kill_at("checkpoint-tmp", 3))  # batch 2 not renamed
     with pytest.raises(Killed):
         _sync(idx_dir, docs_dir, HashEmbedder())
     (work,) = _work(idx_dir)
     assert (work / "batch-000002.npy.tmp").is_file() and not (work / "batch-000002.npy").exists()
     data = (work / "batch-000001.npy").read_bytes()
     (work / "batch-000001.npy").write_bytes(data[: len(data) // 2])  # cut (e.g. a lost page cache)
-    monkeypatch.setattr(index, "_fault_hook", None)
+    monkeypatch.setattr(index.hooks, "fault_hook", None)
     report = _sync(idx_dir, docs_dir, HashEmbedder())
     assert report.resumed_texts == 16  # batch 0 only
     assert check(idx_dir).ok

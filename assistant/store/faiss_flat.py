@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import IndexStoreError
-from . import as_matrix, as_query, read_ids, write_ids, write_meta
+from .common import IDS, META, as_matrix, as_query, damaged, read_ids, read_meta, reading, write_ids, write_meta
 
 FILE = "vectors.faiss"
 
@@ -92,16 +92,30 @@ class FlatStore:
 
     # -- loading ----------------------------------------------------------------------------------
     @classmethod
+    def files(cls, meta: dict) -> tuple[str, ...]:
+        """The files a persisted flat store consists of (besides store.json), the vectors' first."""
+        return (FILE, IDS)
+
+    @classmethod
     def load(cls, folder: Path, ids: Sequence[str] | None = None) -> "FlatStore":
         import faiss
 
         folder = Path(folder)
-        index = faiss.read_index(str(folder / FILE))
-        if (folder / "vector_ids.txt").exists():
-            stored = read_ids(folder)
-            ids = [i for i in stored if i is not None]
+        with reading(folder / FILE) as path:
+            index = faiss.read_index(str(path))
+        if (folder / IDS).exists():
+            with reading(folder / IDS):
+                ids = [i for i in read_ids(folder) if i is not None]
+            if len(ids) != index.ntotal:
+                # store.json's count says which of the two files lost rows
+                want = read_meta(folder).get("count")
+                if want is not None and want != index.ntotal:
+                    raise damaged(folder / FILE, f"holds {index.ntotal} vectors, {META} records {want}")
+                raise damaged(folder / IDS, f"holds {len(ids)} ids for the {index.ntotal} vectors of {FILE}")
         elif ids is None:
-            raise IndexStoreError(f"flat store in {folder} has no vector_ids.txt and no chunk ids were given")
+            raise IndexStoreError(f"flat store in {folder} has no {IDS} and no chunk ids were given")
+        elif len(ids) != index.ntotal:  # a generation written before stores: its ids are the chunks'
+            raise damaged(folder / FILE, f"holds {index.ntotal} vectors for {len(ids)} chunks")
         return cls(index.d, index, ids)
 
     def _labels(self) -> dict[str, int]:

@@ -27,8 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import IndexStoreError
-from . import as_matrix, as_query, fsync_path, read_ids, write_ids, write_meta
+from .common import IDS, META, as_matrix, as_query, damaged, fsync_path, read_ids, read_meta, reading, write_ids, write_meta
 
 GRAPH = "vectors.hnsw.faiss"
 RAW = "vectors.npy"
@@ -176,25 +175,45 @@ class HnswStore:
 
     # -- loading ----------------------------------------------------------------------------------
     @classmethod
-    def load(cls, folder: Path, ef_search: int | None = None, rerank: int | None = None, mmap: bool = True) -> "HnswStore":
-        import json
+    def files(cls, meta: dict) -> tuple[str, ...]:
+        """The files a persisted HNSW store consists of (besides store.json), the exact vectors
+        first; an empty store has no graph."""
+        return (RAW, IDS) + ((GRAPH,) if meta.get("count", 1) else ())
 
+    @classmethod
+    def load(cls, folder: Path, ef_search: int | None = None, rerank: int | None = None, mmap: bool = True) -> "HnswStore":
         import faiss
 
         folder = Path(folder)
-        meta = json.loads((folder / "store.json").read_text())
-        store = cls(meta["dim"], meta.get("m", M), meta.get("ef_construction", EF_CONSTRUCTION),
-                    ef_search or meta.get("ef_search", EF_SEARCH), meta.get("codes", "sq8"), rerank or meta.get("rerank", RERANK))
-        store._ids = read_ids(folder)
+        meta = read_meta(folder)
+        with reading(folder / META):
+            store = cls(meta["dim"], meta.get("m", M), meta.get("ef_construction", EF_CONSTRUCTION),
+                        ef_search or meta.get("ef_search", EF_SEARCH), meta.get("codes", "sq8"),
+                        rerank or meta.get("rerank", RERANK))
+        with reading(folder / IDS):
+            store._ids = read_ids(folder)
         store._deleted = {n for n, i in enumerate(store._ids) if i is None}
-        store._raw = RawFile(folder / RAW)
-        if store._raw.shape != (len(store._ids), store.dim):
-            raise IndexStoreError(f"hnsw store in {folder}: {store._raw.shape[0]} vectors but {len(store._ids)} ids")
+        with reading(folder / RAW) as path:
+            store._raw = RawFile(path)
+        shape = store._raw.shape
+        if shape != (len(store._ids), store.dim):
+            store.close()
+            # store.json's count (of live ids) says which of the two files lost rows
+            want, live = meta.get("count"), len(store._ids) - len(store._deleted)
+            if shape[1] != store.dim or (want is not None and want == live):
+                raise damaged(folder / RAW, f"has shape {shape}, expected ({len(store._ids)}, {store.dim})")
+            raise damaged(folder / IDS, f"holds {len(store._ids)} ids for the {shape[0]} vectors of {RAW}")
         if (folder / GRAPH).exists():
-            store.index = faiss.read_index(str(folder / GRAPH), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+            with reading(folder / GRAPH) as path:
+                store.index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
             store._path = (folder / GRAPH) if mmap else None
             if store.index.ntotal != len(store._ids):
-                raise IndexStoreError(f"hnsw store in {folder}: graph has {store.index.ntotal} vectors, ids {len(store._ids)}")
+                n = store.index.ntotal
+                store.close()
+                raise damaged(folder / GRAPH, f"holds {n} vectors for {len(store._ids)} ids")
+        elif len(store._ids):
+            store.close()
+            raise damaged(folder / GRAPH, "is missing: the index is damaged")
         return store
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -242,9 +261,14 @@ class RawFile:
             shape, fortran, dtype = read(f)
             self.offset = f.tell()
         if fortran or dtype != np.float32 or len(shape) != 2:
-            raise IndexStoreError(f"{path}: not a C-order float32 matrix")
+            raise damaged(path, "is not a C-order float32 matrix")
         self.shape = tuple(shape)
         self.row_bytes = 4 * self.shape[1]
+        size = os.stat(path).st_size
+        if size != self.offset + self.row_bytes * self.shape[0]:
+            # rows are read with pread: a cut file would fail (or read short) only at query time
+            raise damaged(path, f"has {size} bytes, its {self.shape} float32 rows need "
+                                f"{self.offset + self.row_bytes * self.shape[0]} (cut off: the file is truncated)")
         self.fd = os.open(path, os.O_RDONLY)
 
     def rows(self, labels: np.ndarray) -> np.ndarray:

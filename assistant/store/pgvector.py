@@ -19,7 +19,6 @@ uses the ASSISTANT_VECTOR_STORE URL when one is set (that is where a password be
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import struct
 from pathlib import Path
@@ -29,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from ..errors import IndexStoreError
-from . import as_matrix, as_query, write_meta
+from .common import META, as_matrix, as_query, damaged, read_meta, reading, write_meta
 
 M = 16
 EF_CONSTRUCTION = 64
@@ -89,15 +88,19 @@ class PgVectorStore:
         self.m, self.ef_construction, self.ef_search, self.rerank = int(m), int(ef_construction), int(ef_search), max(1, int(rerank))
         self.exact = exact
         self.conn = connect(dsn)
-        if create:
-            self.conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            self.conn.execute(f'DROP TABLE IF EXISTS "{self.table}"')
-            self.conn.execute(f'CREATE TABLE "{self.table}" (label bigint PRIMARY KEY, chunk_id text NOT NULL UNIQUE, '
-                              f'embedding vector({self.dim}) NOT NULL)')
-        self._configure()
-        self._next = self._max_label() + 1
-        self._indexed = self.conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s",
-                                          (f"{self.table}_hnsw",)).fetchone() is not None
+        try:
+            if create:
+                self.conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                self.conn.execute(f'DROP TABLE IF EXISTS "{self.table}"')
+                self.conn.execute(f'CREATE TABLE "{self.table}" (label bigint PRIMARY KEY, chunk_id text NOT NULL UNIQUE, '
+                                  f'embedding vector({self.dim}) NOT NULL)')
+            self._configure()
+            self._next = self._max_label() + 1  # a missing table fails here (load names it)
+            self._indexed = self.conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s",
+                                              (f"{self.table}_hnsw",)).fetchone() is not None
+        except BaseException:
+            self.conn.close()
+            raise
 
     def _configure(self) -> None:
         self.conn.execute(f"SET hnsw.ef_search = {max(self.ef_search, 1)}")
@@ -201,16 +204,25 @@ class PgVectorStore:
 
     # -- loading ----------------------------------------------------------------------------------
     @classmethod
+    def files(cls, meta: dict) -> tuple[str, ...]:
+        """No files besides store.json: the vectors and their ids are the table's rows."""
+        return ()
+
+    @classmethod
     def load(cls, folder: Path, dsn: str = "", ef_search: int | None = None, rerank: int | None = None,
              exact: bool = False) -> "PgVectorStore":
-        meta = json.loads((Path(folder) / "store.json").read_text())
-        store = cls(dsn or meta["dsn"], "", meta["dim"], meta.get("m", M), meta.get("ef_construction", EF_CONSTRUCTION),
-                    ef_search or meta.get("ef_search", EF_SEARCH), rerank or meta.get("rerank", RERANK),
-                    create=False, table=meta["table"], exact=exact)
-        exists = store.conn.execute("SELECT to_regclass(%s)", (f'"{store.table}"',)).fetchone()[0]
-        if exists is None:
-            raise IndexStoreError(f"table {store.table} is missing from {public_dsn(store.dsn)}; run `assistant ingest --rebuild`.")
-        return store
+        import psycopg
+
+        folder = Path(folder)
+        meta = read_meta(folder)
+        with reading(folder / META):
+            dsn, table, dim = dsn or meta["dsn"], meta["table"], int(meta["dim"])
+        try:
+            return cls(dsn, "", dim, meta.get("m", M), meta.get("ef_construction", EF_CONSTRUCTION),
+                       ef_search or meta.get("ef_search", EF_SEARCH), rerank or meta.get("rerank", RERANK),
+                       create=False, table=table, exact=exact)
+        except psycopg.errors.UndefinedTable as e:
+            raise damaged(folder / META, f"names table {table}, which is missing from {public_dsn(dsn)}") from e
 
     # -- helpers ----------------------------------------------------------------------------------
     def _max_label(self) -> int:

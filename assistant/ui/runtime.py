@@ -1,35 +1,24 @@
 """The live Pipeline, shared by all browser tabs, and the one way to change the documents under it.
 
-Index writes are serialised by one lock here (copy + sync + reload as a unit) and by `index.sync`'s
-file lock. The live Pipeline is swapped under a lock; a question in flight keeps the Pipeline it
-started with, so a swap never mixes generations.
+Changes go through a library.Library (which holds the index's file lock while it writes); one lock
+here makes a change and the reload after it a unit. The live Pipeline is swapped under a lock; a
+question in flight keeps the Pipeline it started with, so a swap never mixes generations.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .. import documents
-from .. import index as index_mod
 from ..config import Settings
-from ..errors import InputError
-from ..ingest import SUFFIXES, Problem, load_file, load_folder
+from ..index import IngestReport
+from ..library import Library, UploadResult, safe_name
 from ..pipeline import Pipeline, build
 
 UPLOAD_SCOPE = documents.UPLOAD_SCOPE
-
-
-@dataclass
-class UploadResult:
-    accepted: list[str] = field(default_factory=list)  # file names stored in uploads/
-    problems: list[Problem] = field(default_factory=list)
-    report: index_mod.IngestReport | None = None
+__all__ = ["UPLOAD_SCOPE", "Runtime", "UploadResult", "safe_name"]
 
 
 class Runtime:
@@ -39,7 +28,7 @@ class Runtime:
         self.settings = settings
         self._pipeline = pipeline
         self._swap = threading.Lock()  # guards the reference
-        self._write = threading.Lock()  # one change (upload, removal, re-index: sync + reload) at a time
+        self._write = threading.Lock()  # one change (upload, removal, re-index: write + reload) at a time
 
     @property
     def pipeline(self) -> Pipeline:
@@ -51,76 +40,42 @@ class Runtime:
             self._pipeline = pipeline
 
     @property
+    def library(self) -> Library:
+        """The write side, embedding with the live pipeline's embedder (the index's own)."""
+        return Library(self.settings, self.pipeline.embedder)
+
+    @property
     def uploads_dir(self) -> Path:
         return Path(self.settings.index_dir) / UPLOAD_SCOPE
 
     def add_files(self, paths: list[str | Path], progress: Callable[[str, int, int], None] | None = None) -> UploadResult:
         """Check, store and index uploaded files; then swap in a pipeline that can search them."""
         say = progress or (lambda stage, done, total: None)
-        result = UploadResult()
         with self._write:
-            up = self.uploads_dir
-            up.mkdir(parents=True, exist_ok=True)
-            say("checking", 0, len(paths))
-            for i, raw in enumerate(paths):
-                src = Path(raw)
-                name = safe_name(src.name)
-                if src.suffix.lower() not in SUFFIXES:
-                    result.problems.append(Problem(src.name, f"unsupported file type {src.suffix or '(none)'}; "
-                                                             f"use {', '.join(SUFFIXES)}"))
-                    continue
-                try:
-                    # reject unreadable files before keeping them; a scanned PDF is OCR'd here, page by
-                    # page with progress, and its pages cached for the read below
-                    load_file(src, f"{UPLOAD_SCOPE}/{name}", on_page=lambda _, d, t: say("ocr", d, t),
-                              ocr_cache=self.settings.ocr_cache_dir)
-                except InputError as e:
-                    result.problems.append(Problem(src.name, str(e)))
-                    continue
-                tmp = up / f".part-{name}"
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, up / name)
-                result.accepted.append(name)
-                say("checking", i + 1, len(paths))
-            if not result.accepted:
-                return result
-            docs, problems = load_folder(up, scope=UPLOAD_SCOPE, ocr_cache=self.settings.ocr_cache_dir)
-            result.problems.extend(problems)
-            current = self.pipeline
-            s = self.settings
-            result.report = index_mod.sync(
-                s.index_dir, docs, current.embedder, s.chunk_size, s.chunk_overlap, scope=UPLOAD_SCOPE,
-                progress=lambda done, total: say("embedding", done, total), vector_store=s.vector_store,
-            )
-            say("loading", 0, 1)
-            self._reload()
-            say("loading", 1, 1)
+            result = self.library.add_uploads(paths, progress=say)
+            if result.report is not None:
+                say("loading", 0, 1)
+                self._reload()
+                say("loading", 1, 1)
         return result
 
     def list_documents(self) -> list[documents.DocumentInfo]:
         return documents.list_documents(self.pipeline.index, self.settings.index_dir)
 
-    def remove_document(self, source: str) -> index_mod.IngestReport:
+    def remove_document(self, source: str) -> IngestReport:
         """Take a document out of the index (and its file out of uploads/); answers after this one
         never see its passages."""
         with self._write:
-            current = self.pipeline
-            source = documents.find(current.index, source)
-            s = self.settings
-            report = documents.remove(s.index_dir, source, current.embedder, s.chunk_size, s.chunk_overlap,
-                                      vector_store=s.vector_store)
+            source = documents.find(self.pipeline.index, source)
+            report = self.library.remove(source)
             self._reload()
         return report
 
-    def reindex_document(self, source: str, progress: Callable[[int, int], None] | None = None) -> index_mod.IngestReport:
+    def reindex_document(self, source: str, progress: Callable[[int, int], None] | None = None) -> IngestReport:
         """Read a document's file again and index what changed."""
         with self._write:
-            current = self.pipeline
-            source = documents.find(current.index, source)
-            s = self.settings
-            report = documents.reindex(s.index_dir, s.seeds_dir, source, current.embedder, s.chunk_size,
-                                       s.chunk_overlap, vector_store=s.vector_store, progress=progress,
-                                       ocr_cache=s.ocr_cache_dir)
+            source = documents.find(self.pipeline.index, source)
+            report = self.library.reindex(source, progress=progress)
             self._reload()
         return report
 
@@ -130,9 +85,3 @@ class Runtime:
         fresh = build(self.settings, with_llm=current.assistant.generator is not None, embedder=current.embedder,
                       generator=current.assistant.generator)
         self._replace(fresh)
-
-
-def safe_name(name: str) -> str:
-    """A plain file name: no folders, no leading dot (hidden files are not ingested)."""
-    name = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip().lstrip(".")
-    return name or "upload.txt"

@@ -1,0 +1,281 @@
+"""Writing the index: `sync` makes the index hold exactly the given documents for a scope, as a new
+generation, under the index's write lock.
+
+A write builds a complete new generation folder beside the live one, fsyncs it, then swaps CURRENT
+with os.replace (layout.py). A process killed at any point leaves the previous generation live and
+loadable; a full disk removes the half-written folder and says which file and folder
+(diskfull.py). What is kept and what is embedded is plan.py's; the texts to embed are embedded in
+checkpointed batches (checkpoints.py), so a rerun after a kill resumes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import lexical
+from ..embed import Embedder
+from ..ingest import Problem
+from ..store import build_store, discard, fsync_path, write_text
+from ..types import Chunk, Document, SentenceSpan
+from . import checkpoints
+from .checkpoints import EMBED_BATCH
+from .diskfull import disk_full_guard
+from .hooks import point
+from .layout import (CHUNKS, CURRENT, DOCS, FORMAT, LOCK, SENTENCE_VECTORS, SENTENCES, TMP_PREFIX, exists,
+                     folder_tag, is_generation, new_generation_name, write_manifest)
+from .plan import Plan, plan, reuse
+from .reader import Index, load
+from .texts import chunking, lexical_text
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    chunks_embedded: int = 0
+    sentences_embedded: int = 0
+    chunks_total: int = 0
+    rebuilt: str = ""  # why everything was re-embedded, if it was
+    rechunked: str = ""  # why every document was split again (unchanged chunks kept their vectors)
+    seconds: float = 0.0
+    # Of the chunks + sentences embedded, how many vectors came from the checkpoints of an earlier,
+    # interrupted run of the same ingest (the rest were computed now).
+    resumed_texts: int = 0
+    # Texts given to the embedder: chunks + sentences embedded, less repeats of an identical
+    # (title, text) pair ("Antwoord.", a letterhead line, a one-sentence chunk), embedded once.
+    texts_embedded: int = 0
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.removed)} removed",
+            f"{len(self.unchanged)} unchanged",
+            f"{self.chunks_embedded} chunks + {self.sentences_embedded} sentences embedded",
+            f"{self.chunks_total} chunks in index",
+        ]
+        repeats = self.chunks_embedded + self.sentences_embedded - self.texts_embedded
+        if self.texts_embedded and repeats > 0:
+            parts.append(f"{repeats} repeated texts embedded once")
+        if self.resumed_texts:
+            parts.append(f"{self.resumed_texts} vectors resumed from an interrupted ingest")
+        if self.problems:
+            parts.append(f"{len(self.problems)} skipped")
+        return ", ".join(parts) + f" ({self.seconds:.1f} s)"
+
+
+_held = threading.local()  # the index folders whose write lock this thread holds
+
+
+@contextmanager
+def write_lock(index_dir: Path):
+    """The index folder's write lock (a file lock: other processes, and other threads of this one,
+    wait). Re-entrant in one thread, so a caller can hold it around several steps of one change
+    (library.Library) and still call `sync`."""
+    index_dir = Path(index_dir)
+    key = str(index_dir.resolve())
+    held = _held.__dict__.setdefault("dirs", set())
+    if key in held:
+        yield
+        return
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def sync(
+    index_dir: Path,
+    docs: list[Document],
+    embedder: Embedder,
+    chunk_size: int,
+    chunk_overlap: int,
+    scope: str | None = None,
+    problems: list[Problem] | None = None,
+    rebuild: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    _after_embed: Callable[[], None] | None = None,
+    vector_store: str = "auto",
+    batch_size: int = EMBED_BATCH,
+) -> IngestReport:
+    """Make the index hold exactly `docs` for `scope` (a source prefix), keeping other scopes.
+
+    scope=None means the given docs are added/updated and nothing is removed (uploads).
+    `vector_store` (flat | hnsw | auto | postgresql://...) is the backend the new generation's
+    chunk vectors are written to (assistant/store/); reused vectors are copied, never re-embedded.
+    New texts are embedded `batch_size` at a time, each batch checkpointed so that a rerun after a
+    kill resumes (checkpoints.py; report.resumed_texts counts the vectors reused).
+    """
+    t0 = time.perf_counter()
+    index_dir = Path(index_dir)
+    report = IngestReport(problems=list(problems or []))
+    with write_lock(index_dir):
+        settings = chunking(chunk_size, chunk_overlap)
+        old = load(index_dir, vector_store) if exists(index_dir) and not rebuild else None
+        how = reuse(old.manifest if old is not None else None, embedder.name, settings, rebuild)
+        report.rebuilt, report.rechunked = how.rebuilt, how.rechunked
+        if old is not None and not how.keep:
+            old.store.close()
+            old = None
+        new = plan(old, docs, scope, chunk_size, chunk_overlap, how.rechunk)
+        report.added, report.updated = list(new.added), list(new.updated)
+        report.removed, report.unchanged = list(new.removed), list(new.unchanged)
+
+        vectors, s_vectors = _vectors(index_dir, new, old, embedder, settings, batch_size, progress, report,
+                                      _after_embed)
+        report.chunks_embedded = len(new.embed_chunks)
+        report.sentences_embedded = len(new.embed_sentences)
+        report.chunks_total = len(new.chunks)
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        # When each document first entered the index (kept across generations; "" when it came in
+        # before this was recorded): the document list in the browser and `assistant docs list`.
+        added_at = old.manifest.get("added", {}) if old is not None else {}
+        new_sources = set(report.added)
+        manifest = {
+            "format": FORMAT,
+            "generation": "",
+            "embedder": embedder.name,
+            "dim": int(vectors.shape[1]),
+            "chunking": settings,
+            "chunks": len(new.chunks),
+            "sentences": len(new.sentences),
+            "documents": {s: d.sha256 for s, d in sorted(new.docs.items())},
+            "updated": now,
+            "added": {s: added_at.get(s, now if s in new_sources else "") for s in sorted(new.docs)},
+        }
+        if old is not None:
+            old.store.close()
+        with disk_full_guard(index_dir):  # disk full: one clear error, the half-written generation removed
+            _write_generation(index_dir, manifest, new.docs, list(new.chunks), vectors, list(new.sentences),
+                              s_vectors, vector_store)
+        point("swapped")
+        # The generation is live: checkpoints (this run's, and any of an ingest that never finished)
+        # are garbage.
+        checkpoints.clear(index_dir)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _vectors(index_dir: Path, new: Plan, old: Index | None, embedder: Embedder, settings: dict, batch_size: int,
+             progress: Callable[[int, int], None] | None, report: IngestReport,
+             after_embed: Callable[[], None] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk and sentence vector matrices of the new generation: reused rows copied from `old`,
+    the rest embedded (with checkpoints). Sets report.resumed_texts and report.texts_embedded."""
+    # The texts to embed, chunks then sentences. Identical (title, text) pairs get identical
+    # vectors, so each is embedded once (`unique`) and copied to every row that has it.
+    items = new.items()
+    first: dict[tuple[str, str], int] = {}
+    item_unique = np.fromiter((first.setdefault(it, len(first)) for it in items), dtype=np.int64, count=len(items))
+    unique = list(first)
+    total = len(unique)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    if progress:
+        progress(0, total)
+    # Nothing to embed: the model is never loaded (warm re-ingest stays instant).
+    work = checkpoints.work_folder(index_dir, embedder.name, settings, unique, batch_size)
+    with disk_full_guard(index_dir):  # a full disk while checkpointing: the same clear error
+        batches, report.resumed_texts = checkpoints.embed_checkpointed(work, embedder, unique, batch_size, tick)
+    report.texts_embedded = len(unique)
+    if after_embed:
+        after_embed()  # test hook: lets a test kill the process mid-write
+    if batches:
+        dim = int(np.load(batches[0], mmap_mode="r").shape[1])
+    elif old is not None:
+        dim = int(old.manifest["dim"])
+    else:  # an empty index from scratch
+        dim = embedder.dim
+    reused = [r for r in new.chunk_from if r is not None]
+    old_vectors = dict(zip(reused, old.vectors(reused))) if old and reused else None
+    vectors = _assemble(len(new.chunks), dim, new.chunk_from, old_vectors)
+    s_vectors = _assemble(len(new.sentences), dim, new.sentence_from, old.sentence_vectors if old else None)
+    # Fresh vectors: item p is chunk row embed_chunks[p], then sentence row embed_sentences[p - nc],
+    # and its vector is row item_unique[p] of the checkpoints; one memory-mapped checkpoint at a time.
+    nc, rows = len(new.embed_chunks), np.asarray(new.embed_chunks + new.embed_sentences, dtype=np.int64)
+    by_unique = np.argsort(item_unique, kind="stable")
+    sorted_unique = item_unique[by_unique]
+    for k, path in enumerate(batches):
+        part = np.load(path, mmap_mode="r")
+        lo, hi = k * batch_size, k * batch_size + part.shape[0]
+        a, b = np.searchsorted(sorted_unique, [lo, hi])
+        ps = by_unique[a:b]  # the items whose text is in this checkpoint
+        fresh = np.asarray(part[item_unique[ps] - lo])
+        is_chunk = ps < nc
+        vectors[rows[ps[is_chunk]]] = fresh[is_chunk]
+        s_vectors[rows[ps[~is_chunk]]] = fresh[~is_chunk]
+        del part, fresh
+    return vectors, s_vectors
+
+
+def _assemble(n: int, dim: int, reuse_rows, old_vectors) -> np.ndarray:
+    """The new matrix with row i = row reuse_rows[i] of the old one where it is reused (zeros
+    elsewhere, filled with fresh vectors by the caller)."""
+    out = np.zeros((n, dim), dtype=np.float32)
+    for i, row in enumerate(reuse_rows):
+        if row is not None:
+            out[i] = old_vectors[row]
+    return out
+
+
+def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document], chunks: list[Chunk],
+                      vectors: np.ndarray, sents: list[SentenceSpan], s_vectors: np.ndarray,
+                      vector_store: str = "auto") -> None:
+    name = new_generation_name()
+    tmp = index_dir / f"{TMP_PREFIX}{name}"
+    tmp.mkdir(parents=True)
+    # A database store gets one table per generation; its name says which index folder it is for.
+    store = build_store(vector_store, [c.id for c in chunks], vectors, tmp, name=f"{folder_tag(index_dir)}_{name}")
+    store.close()
+    lexical.write_stored(tmp / lexical.FILE, [lexical_text(c) for c in chunks])
+    manifest = {**manifest, "generation": name, "vector_store": store.kind}
+    write_text(tmp / DOCS, "".join(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in docs.values()))
+    write_text(tmp / CHUNKS, "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks))
+    point("generation")
+    write_text(tmp / SENTENCES, "".join(json.dumps([sp.source, sp.start, sp.end], ensure_ascii=False) + "\n"
+                                        for sp in sents))
+    with open(tmp / SENTENCE_VECTORS, "wb") as f:
+        np.save(f, np.ascontiguousarray(s_vectors, dtype=np.float32))
+        f.flush()
+        os.fsync(f.fileno())
+    write_manifest(tmp, manifest)
+    for p in tmp.iterdir():
+        fsync_path(p)
+    os.replace(tmp, index_dir / name)
+    fsync_path(index_dir)
+    point("generation-done")
+    pointer = index_dir / f"{CURRENT}.tmp"
+    write_text(pointer, name + "\n")
+    point("swap")
+    os.replace(pointer, index_dir / CURRENT)
+    fsync_path(index_dir)
+    # Old generations and leftovers of killed writes are garbage now (a database table of an old
+    # generation goes with its folder).
+    for p in index_dir.iterdir():
+        if p.is_dir() and p.name != name and is_generation(p.name):
+            discard(p, vector_store)
+            shutil.rmtree(p, ignore_errors=True)
