@@ -22,6 +22,7 @@ instead, and one without logits abstains the older way, when its reply is the ma
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, replace
@@ -96,6 +97,8 @@ class AnswerSettings:
     not_found_threshold: float = 0.5
     # p(yes) / (p(yes) + p(no)) after the quote at or above which a yes/no question is answered "yes".
     yes_threshold: float = 0.5
+    # Correct p(yes) for the model's yes-bias, read with an empty quote (answer.py _calibrated).
+    yes_calibration: bool = True
     quote_first: bool = True  # start the answer from the chosen sentence (quote.py)
     follow_up_tokens: int = 24  # longest value a follow-up turn may write for a missing part
 
@@ -230,13 +233,23 @@ class Assistant:
             prompt = prompt.then(self.reply_prefix(language, state.quote))
             if asked.yesno and gen.abilities.logits:
                 yes, no = self.verdict_words(language)
-                choice = gen.choose(prompt, [" " + yes, " " + no])
+                options = [" " + yes, " " + no]
+                p_null = None
+                if s.yes_calibration:
+                    # The model's yes-bias for this question without evidence: the same reply with an
+                    # empty quote (~10 new tokens). Read first: the real quote then extends the cache.
+                    empty = replace(prompt, prefix=self.reply_prefix(language, replace(state.quote, text="")))
+                    null = gen.choose(empty, options)
+                    state.add_stats(gen.last_stats)
+                    p_null = null.probs[options[0]] if null is not None else None
+                choice = gen.choose(prompt, options)
                 state.add_stats(gen.last_stats)
                 if choice is not None:
-                    p_yes = choice.probs[" " + yes]
-                    verdict = "yes" if p_yes >= s.yes_threshold else "no"
+                    p_yes = choice.probs[options[0]]
+                    score = _calibrated(p_yes, p_null)
+                    verdict = "yes" if score >= s.yes_threshold else "no"
                     shown_lead = (yes if verdict == "yes" else no) + ","
-                    state.decision = replace(state.decision, p_yes=p_yes, verdict=verdict)
+                    state.decision = replace(state.decision, p_yes=p_yes, p_yes_null=p_null, verdict=verdict)
                     # The verdict is the model's (its logits), so it is the answer's first token.
                     state.timings["first_token_s"] = round(time.perf_counter() - t0, 4)
             elif asked.parts[0].asks == questions.REASON and not asked.multi:
@@ -273,14 +286,14 @@ class Assistant:
         text = _join(shown_lead, text)
 
         # 5. Every asked part answered? One short follow-up turn per missing part.
-        reply = prompt.prefix + raw
-        follow_ups = []
+        conversation, reply = prompt, prompt.prefix + raw
         typed = (questions.DATE, questions.NUMBER, questions.NAME, questions.PLACE)
         for part in [p for p in questions.missing(asked, text) if p.asks in typed][:MAX_FOLLOW_UPS]:
-            more = yield from self._follow_up(prompt, reply, part, asked, state)
+            more, turn = yield from self._follow_up(conversation, reply, part, asked, state)
+            if turn is not None:  # the next follow-up continues this one, so all of it stays cached
+                conversation, reply = turn, turn.prefix + state.follow_up_raw
             if more:
                 text = _join(text, more)
-                reply += " " + more
         if state.follow_ups:
             state.decision = replace(state.decision, follow_ups=tuple(state.follow_ups))
 
@@ -336,11 +349,12 @@ class Assistant:
         so the model only has to copy or translate a short value: the one thing the 1.5B model does
         reliably here (asked to answer the part in a sentence, it repeated its first answer). The value
         is added to the answer as "Wanneer: eind 2012 [1]."; "" when no excerpt holds such a value or
-        the model's value is not one. llama.cpp reads only the new turn: the rest is in its cache."""
+        the model's value is not one. Returns (that text, the conversation with this turn, or None when
+        none was asked). llama.cpp reads only the new turn: the rest is in its cache."""
         language = asked.language
         quote = self.quotes.for_part(part, asked, state.candidates)
         if quote is None or not self.generator.abilities.prefill:
-            return ""  # no excerpt holds a date / number / name: asking would invite an invention
+            return "", None  # no excerpt holds a date / number / name: asking would invite an invention
         label, need = (x.strip() for x in self.prompts.table(f"needs.{language}")[part.asks].split("|"))
         turn = prompt.follow_up(reply, self.prompts.render(f"follow_up.{language}", part=part.text, need=need))
         turn = turn.then(self.quote_line(quote) + "\n" + label + ":")
@@ -357,13 +371,14 @@ class Assistant:
             if close:
                 close()
         state.add_stats(self.generator.last_stats)
+        state.follow_up_raw = value
         value = cite.MARKER.sub("", MARKER.sub("", value.split("\n")[0])).strip(" .;,")
         if not value or is_refusal(value) or not questions.answered(part, value, state.question) \
                 or invents_numbers(value, state.evidence, state.question):
-            return ""
+            return "", turn
         line = f"{label}: {value} [{quote.n}]."
         yield Event("token", " " + line)
-        return line
+        return line, turn
 
     def _abstain(self, state: "_State", reason: str, shown: int = 0) -> Iterator[Event]:
         text = self.not_found(state.language)
@@ -397,6 +412,16 @@ class Assistant:
         return score
 
 
+def _calibrated(p_yes: float, p_null: float | None) -> float:
+    """p(yes) after the quote, corrected for the model's yes-bias without one (p_null): the odds
+    ratio, mapped back to a probability (0.5 = the quote moves the model neither way)."""
+    if p_null is None:
+        return p_yes
+    eps = 1e-6
+    lo = math.log(max(p_yes, eps) / max(1 - p_yes, eps)) - math.log(max(p_null, eps) / max(1 - p_null, eps))
+    return 1 / (1 + math.exp(-lo))
+
+
 def _join(a: str, b: str) -> str:
     if not a:
         return b
@@ -416,6 +441,7 @@ class _State:
         self.quote: Quote | None = None
         self.raw = ""
         self.follow_ups: list[str] = []  # the kinds of the parts asked in a follow-up turn
+        self.follow_up_raw = ""  # what the model wrote in the last follow-up turn
         self.prompt_tokens: int | None = None
         self.evaluated = 0
         self.calls = 0

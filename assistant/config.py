@@ -67,6 +67,7 @@ class Settings:
     # reaches yes_threshold; quote_first: start from the chosen sentence (off: the model answers alone).
     not_found_threshold: float = 0.5
     yes_threshold: float = 0.5
+    yes_calibration: bool = True
     quote_first: bool = True
     follow_up_tokens: int = 24
 

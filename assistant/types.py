@@ -125,6 +125,7 @@ class Decision:
     not_found_threshold: float | None = None  # abstain at or above it
     yesno: bool = False  # the question asks for a verdict
     p_yes: float | None = None  # p(yes) / (p(yes) + p(no)) after the quote
+    p_yes_null: float | None = None  # the same with an empty quote: the model's bias for the question
     verdict: str | None = None  # "yes" | "no" when decided
     parts: tuple[str, ...] = ()  # what each part of the question asks (question.py)
     lead: str = ""  # the answer's first words written by code: the verdict ("Nee,") or "Omdat"
@@ -134,7 +135,7 @@ class Decision:
     def to_json(self) -> dict:
         r = lambda v: None if v is None else round(v, 4)  # noqa: E731
         return {"p_not_found": r(self.p_not_found), "not_found_threshold": self.not_found_threshold,
-                "yesno": self.yesno, "p_yes": r(self.p_yes), "verdict": self.verdict, "lead": self.lead, "parts": list(self.parts),
+                "yesno": self.yesno, "p_yes": r(self.p_yes), "p_yes_null": r(self.p_yes_null), "verdict": self.verdict, "lead": self.lead, "parts": list(self.parts),
                 "follow_ups": list(self.follow_ups), "abstain_reason": self.reason or None}
 
 

@@ -90,10 +90,13 @@ class LogitsGenerator(ScriptedGenerator):
 
     abilities = Abilities(prefill=True, logits=True)
 
-    def __init__(self, replies, probs=None, name: str = "logits"):
+    def __init__(self, replies, probs=None, name: str = "logits", empty_quote_probs=None):
         super().__init__("", name=name)
         self.replies = list(replies) if not isinstance(replies, str) else [replies]
         self.probs = dict(probs or {})
+        # Probabilities when the reply holds an empty quote "«»" (answer.py's yes-bias reading);
+        # unset: options are equally likely there, so the calibrated p(yes) equals `probs`'.
+        self.empty_quote_probs = dict(empty_quote_probs or {})
         self.choices: list[tuple[Prompt, tuple[str, ...]]] = []
         self._cache: list[str] = []
 
@@ -117,7 +120,8 @@ class LogitsGenerator(ScriptedGenerator):
     def choose(self, prompt, options):
         self.choices.append((prompt, tuple(options)))
         self._read(self.words(prompt))
-        raw = {o: self.probs.get(o, 1.0) for o in options}
+        probs = self.empty_quote_probs if "«»" in prompt.prefix else self.probs
+        raw = {o: probs.get(o, 1.0) for o in options}
         total = sum(raw.values())
         return Choice({o: v / total for o, v in raw.items()}, 1.0)
 

@@ -399,6 +399,17 @@ def test_yes_no_verdict_comes_from_the_logits_after_the_quote(world, prompts_dir
     # It was read after the quote: the verdict choice saw the pre-filled quote and answer label.
     prompt, options = gen.choices[-1]
     assert options == (" Ja", " Nee") and prompt.prefix.startswith("[") and prompt.prefix.endswith("Nederlands:")
+    # The verdict is corrected for the model's yes-bias: p(yes) read with an empty quote first.
+    bias, quoted = gen.choices[-2:]
+    assert "«»" in bias[0].prefix and bias[1] == (" Ja", " Nee") and final.decision.p_yes_null == pytest.approx(0.5)
+    gen = LogitsGenerator([" zo is het [1]."], {NOT_FOUND: 0.05, "[": 0.95, " Ja": 0.9, " Nee": 0.1},
+                          empty_quote_probs={" Ja": 0.97, " Nee": 0.03})
+    a = make(world, prompts_dir, gen).answer("Is de ontwikkeling naar een regiegemeente een reorganisatie?")
+    assert a.decision.verdict == "no" and a.decision.p_yes == pytest.approx(0.9)  # the quote lowered p(yes)
+    a = make(world, prompts_dir, LogitsGenerator([" zo is het [1]."], {NOT_FOUND: 0.05, "[": 0.95, " Ja": 0.9, " Nee": 0.1},
+                                                 empty_quote_probs={" Ja": 0.97, " Nee": 0.03}),
+             yes_calibration=False).answer("Is de ontwikkeling naar een regiegemeente een reorganisatie?")
+    assert a.decision.verdict == "yes" and a.decision.p_yes_null is None
     # The yes threshold moves the verdict.
     gen = LogitsGenerator([" zo is het [1]."], {NOT_FOUND: 0.05, "[": 0.95, " Ja": 0.6, " Nee": 0.4})
     a = make(world, prompts_dir, gen, yes_threshold=0.7).answer("Is de ontwikkeling naar een regiegemeente een reorganisatie?")
