@@ -33,9 +33,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for _p in (ROOT, ROOT / "tests"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 CHUNK_SIZE, CHUNK_OVERLAP = 200, 40
 BATCH = 64  # small batches: a corpus of a few hundred documents gives many checkpoints to kill at
@@ -57,9 +56,8 @@ def write_corpus(folder: Path, n: int, seed: int, versions: dict[int, int] | Non
 
 
 def _ingest(idx_dir: Path, docs_dir: Path, rebuild: bool):
-    from fakes import HashEmbedder
-
     from assistant import index
+    from assistant.embed.hashing import HashEmbedder
     from assistant.ingest import load_folder
 
     docs, problems = load_folder(docs_dir)
