@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import evaluate as E
+from assistant import evaluate
+from assistant import evaluation as E
 from assistant import index as index_mod
 from assistant import ingest
 from assistant import metrics as M
@@ -378,7 +379,7 @@ def test_crash_keeps_finished_questions_and_writes_no_report(index_dir, gold, tm
     # an unfinished run can still serve as the baseline of a comparison
     assert set(E.load_run(out)["records"]) == set(SUBSET[:3])
     # ... and be reported (python -m assistant.evaluate DIR), marked as partial
-    assert E.main([str(out)]) == 0
+    assert evaluate.main([str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["meta"]["partial"] and report["meta"]["questions"] == 3 and report["meta"]["llm"] == "echo"
     assert report["metrics"]["all"]["questions"] == 3
