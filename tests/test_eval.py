@@ -130,6 +130,15 @@ def test_validator_reports_wrong_types(tmp_path):
     assert "line 8: 'id' must be a non-empty string" in msg
 
 
+def test_validator_refuses_a_question_the_assistant_would_refuse(tmp_path):
+    from assistant.answer import MAX_QUESTION_CHARS
+
+    ok = {**GOOD, "question": "x" * MAX_QUESTION_CHARS}
+    assert E.validate_gold(_write(tmp_path, [ok]), DOCS)[0].question == ok["question"]
+    msg = _errors(tmp_path, [{**GOOD, "question": "x" * (MAX_QUESTION_CHARS + 1)}])
+    assert f"line 1 (id 'q1'): 'question' is longer than {MAX_QUESTION_CHARS} characters" in msg
+
+
 def test_validator_reports_evidence_not_found_and_unknown_docs(tmp_path):
     msg = _errors(tmp_path, [
         {**GOOD, "evidence": ["besloot in 2014 tot een nieuwe aanpak", "besloot in 2015"]},

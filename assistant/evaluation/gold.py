@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import metrics as M
+from ..answer import MAX_QUESTION_CHARS  # a longer question would be refused by the assistant
 from ..errors import InputError
 
 LANGS = ("en", "nl")  # the languages a question may be in; reports give metrics per language
-MAX_QUESTION_CHARS = 2000  # the assistant refuses longer questions
 
 
 class GoldError(InputError):
