@@ -109,6 +109,27 @@ def test_validator_reports_bad_json_and_missing_fields_by_line(tmp_path):
     assert "3 problem(s)" in msg
 
 
+def test_validator_carries_the_yesno_answer(tmp_path):
+    items = E.validate_gold(_write(tmp_path, [
+        {**GOOD, "yesno": "yes"}, {**GOOD, "id": "q2", "yesno": "no"}, {**GOOD, "id": "q3"}]), DOCS)
+    assert [i.yesno for i in items] == ["yes", "no", None]
+
+
+def test_validator_rejects_a_yesno_that_is_not_yes_or_no(tmp_path):
+    msg = _errors(tmp_path, [
+        {**GOOD, "yesno": "Yes"},
+        {**GOOD, "id": "q2", "yesno": True},
+        {**GOOD, "id": "q3", "yesno": "ja"},
+        {**GOOD, "id": "q4", "yesno": None},
+    ])
+    fix = "'yesno' must be \"yes\" or \"no\" (or left out for a question that is not yes/no), got"
+    assert f"line 1 (id 'q1'): {fix} 'Yes'" in msg
+    assert f"line 2 (id 'q2'): {fix} True" in msg
+    assert f"line 3 (id 'q3'): {fix} 'ja'" in msg
+    assert f"line 4 (id 'q4'): {fix} None" in msg
+    assert "4 problem(s)" in msg
+
+
 def test_validator_reports_wrong_types(tmp_path):
     msg = _errors(tmp_path, [
         {**GOOD, "answerable": "yes"},

@@ -35,11 +35,13 @@ class GoldItem:
     reference_answer: str = ""
     multi_passage: bool = False
     pair: str | None = None
+    yesno: str | None = None  # "yes" or "no": the right answer of a yes/no question, None for others
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 _REQUIRED = ("id", "question", "lang", "answerable", "evidence", "keywords", "doc")
 _OPTIONAL = {"reference_answer": str, "pair": str, "multi_passage": bool}
+YESNO = ("yes", "no")
 
 
 def _is_str_list(v, allow_empty: bool = True) -> bool:
@@ -52,7 +54,8 @@ def validate_gold(path: Path, docs_text_by_name: dict[str, str]) -> list[GoldIte
     Each line is an object with id (str, unique), question (str), lang ("en"|"nl"), answerable
     (bool), evidence (list of str: verbatim quotes from the document(s)), keywords (list of groups,
     each a non-empty list of alternative strings), doc (document name, list of names, or null),
-    and optionally reference_answer (str), pair (str), multi_passage (bool).
+    and optionally reference_answer (str), pair (str), multi_passage (bool), yesno ("yes"|"no": the
+    right answer of a yes/no question).
     An answerable question needs evidence and a doc; an unanswerable one has no evidence.
     Every doc must be a key of docs_text_by_name and every evidence quote must occur verbatim in
     the text of one of the question's docs.
@@ -122,6 +125,9 @@ def validate_gold(path: Path, docs_text_by_name: dict[str, str]) -> list[GoldIte
         for key, typ in _OPTIONAL.items():
             if key in row and not isinstance(row[key], typ):
                 bad.append(f"{key!r} must be {'true or false' if typ is bool else 'a string'}, got {row[key]!r}")
+        if "yesno" in row and row["yesno"] not in YESNO:
+            bad.append(f"'yesno' must be \"yes\" or \"no\" (or left out for a question that is not yes/no), "
+                       f"got {row['yesno']!r}")
         if not bad:
             if row["answerable"] and not row["evidence"]:
                 bad.append("answerable question without evidence")
@@ -150,7 +156,7 @@ def validate_gold(path: Path, docs_text_by_name: dict[str, str]) -> list[GoldIte
                 answerable=row["answerable"], evidence=tuple(row["evidence"]),
                 keywords=tuple(tuple(g) for g in row["keywords"]), docs=tuple(docs),
                 reference_answer=row.get("reference_answer", ""), multi_passage=row.get("multi_passage", False),
-                pair=row.get("pair"), raw=row,
+                pair=row.get("pair"), yesno=row.get("yesno"), raw=row,
             )
         )
     if problems:
