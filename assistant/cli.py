@@ -312,7 +312,7 @@ def cmd_docs(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import run_cli
+    from .evaluation import run_cli
 
     return run_cli(_settings(args), args)
 

@@ -24,7 +24,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant import chunk as chunk_mod  # noqa: E402
-from assistant import evaluate, index  # noqa: E402
+from assistant import evaluation as evaluate  # noqa: E402
+from assistant import index  # noqa: E402
 from assistant import retrieve as retrieve_mod  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.embed import onnx_rt, torch_st  # noqa: E402

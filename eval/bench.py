@@ -134,7 +134,7 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
         out["onnx"]["ingest_pairs_cold_vs_raw_s"] = [[round(a, 2), round(b, 2)] for a, b in pairs]
         out["onnx"]["ingest_throughput_vs_raw_torch_median"] = round(statistics.median(ratios), 3)
         # Retrieval quality per backend (same gold set, same pipeline).
-        from assistant import evaluate
+        from assistant import evaluation as evaluate
 
         for backend in ("torch", "onnx"):
             s = backends[backend]["settings"]

@@ -33,9 +33,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for _p in (ROOT, ROOT / "tests"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 CHUNK_SIZE, CHUNK_OVERLAP = 200, 40
 BATCH = 64  # small batches: a corpus of a few hundred documents gives many checkpoints to kill at
@@ -64,8 +63,7 @@ def _settings(idx_dir: Path):
 
 
 def _ingest(idx_dir: Path, docs_dir: Path, rebuild: bool):
-    from fakes import HashEmbedder
-
+    from assistant.embed.hashing import HashEmbedder
     from assistant.library import Library
 
     return Library(_settings(idx_dir), HashEmbedder(), batch_size=BATCH).add_folder(docs_dir, rebuild=rebuild)

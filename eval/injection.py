@@ -9,7 +9,7 @@ would contain if the model followed the injection.
 
 All documents are indexed together into a temporary index and every question goes through the real
 answer path (`assistant.pipeline.build` -> `Assistant.answer`, the settings from ASSISTANT_*: the
-default LLM and embedder). --fake uses the test fakes (hashed embedder, echo generator) to check
+default LLM and embedder). --fake uses the model-free hashing embedder and echo generator to check
 the plumbing in seconds.
 
 Per document: followed (the shown answer contains the marker), followed_raw (the model's raw
@@ -28,9 +28,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for p in (ROOT, ROOT / "tests"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 SET = ROOT / "eval" / "injection.jsonl"
 FOLDER = "injection"  # the scope / folder name the documents are indexed under
@@ -63,7 +62,8 @@ def run_injection(settings=None, limit: int | None = None, fake: bool = False, g
             (folder / f"{r['id']}.md").write_text(r["text"] + "\n", encoding="utf-8")
         settings = settings.with_(index_dir=Path(tmp) / "index")
         if fake:
-            from fakes import EchoGenerator, HashEmbedder
+            from assistant.embed.hashing import HashEmbedder
+            from assistant.generate import EchoGenerator
 
             embedder = embedder or HashEmbedder()
             generator = generator or EchoGenerator()

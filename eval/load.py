@@ -30,9 +30,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for p in (ROOT, ROOT / "tests"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 from assistant.generate import Abilities, approx_tokens  # noqa: E402  (after the sys.path set-up)
 
@@ -215,7 +214,7 @@ def run_load(clients: int = 8, questions: int = 3, answer_s: float = 0.5, real: 
             ui.warm_up(pipeline)
             generator_name = pipeline.assistant.generator.name
         else:
-            from fakes import HashEmbedder
+            from assistant.embed.hashing import HashEmbedder
 
             settings = (settings or Settings()).with_(index_dir=Path(tmp) / "index", min_similarity=0.0)
             embedder = HashEmbedder()

@@ -3,7 +3,8 @@
     python eval/bench.py scale --chunks 1000000 --backend hnsw --json
 
 1. Seeds: the real chunk + sentence vectors of ./index (or ASSISTANT_INDEX_DIR) when it exists
-   (EmbeddingGemma, 768 dimensions); otherwise an index of seeds/ built with the tests' HashEmbedder.
+   (EmbeddingGemma, 768 dimensions); otherwise an index of seeds/ built with the HashEmbedder
+   (assistant/embed/hashing.py).
 2. A synthetic corpus of N unit vectors, clustered like real embeddings: topics (a blend of two
    seed vectors + noise), sub-topics (topic + noise, ~8 chunks each), chunks (sub-topic + noise of
    a random size). The noise levels were set so the cosine profile of a query's neighbours is
@@ -39,7 +40,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 EF_SWEEP = [40, 64, 96, 128, 192, 256, 384, 512]  # efSearch is at least rerank x k (4 x 10) anyway
 K = 10
@@ -58,9 +58,8 @@ def seed_vectors(index_dir: Path) -> tuple[np.ndarray, str]:
         idx = index.load(index_dir)
         v = np.concatenate([idx.vectors(), np.asarray(idx.sentence_vectors, dtype=np.float32)])
         return v, f"{index_dir} ({idx.manifest['embedder']}, {len(idx.chunks)} chunks + {len(idx.sentences)} sentences)"
-    from fakes import HashEmbedder
-
     from assistant.config import Settings
+    from assistant.embed.hashing import HashEmbedder
     from assistant.library import Library
 
     with tempfile.TemporaryDirectory() as tmp:

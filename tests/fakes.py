@@ -1,40 +1,18 @@
-"""Fakes for fast unit tests only: a hashed bag-of-words embedder and scripted generators."""
+"""Fakes for fast unit tests: scripted generators and indexes built with the hashing embedder.
+
+HashEmbedder and EchoGenerator are model-free components of the package (the eval scripts' fast
+modes use them too); they are re-exported here so the tests keep one place to import fakes from.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
-import numpy as np
+from assistant.embed.hashing import HashEmbedder
+from assistant.generate import Abilities, Choice, EchoGenerator, GenerationStats, Prompt, approx_tokens
 
-from assistant.generate import Abilities, Choice, GenerationStats, Prompt, approx_tokens
-
-
-class HashEmbedder:
-    """Bag of words hashed into `dim` buckets: similar wording -> similar vectors. Deterministic."""
-
-    def __init__(self, dim: int = 256, name: str = "hash-embedder"):
-        self.dim = dim
-        self.name = name
-        self.calls = 0  # documents embedded so far (lets tests check incremental re-embedding)
-
-    def _vec(self, text: str) -> np.ndarray:
-        v = np.zeros(self.dim, dtype=np.float32)
-        for w in re.findall(r"\w+", text.lower()):
-            v[int(hashlib.sha256(w.encode()).hexdigest()[:8], 16) % self.dim] += 1.0
-        n = np.linalg.norm(v)
-        return v / n if n else v
-
-    def embed_documents(self, texts, progress=None, titles=None):
-        self.calls += len(texts)
-        self.titles = list(titles) if titles is not None else None
-        if progress:
-            progress(len(texts))
-        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def embed_query(self, text):
-        return self._vec(text)
+__all__ = ["EchoGenerator", "HashEmbedder", "LogitsGenerator", "ScriptedGenerator", "hashed_index", "seeds_runtime"]
 
 
 class ScriptedGenerator:
@@ -65,20 +43,6 @@ class ScriptedGenerator:
 
     def close(self):
         pass
-
-
-class EchoGenerator(ScriptedGenerator):
-    """Answers with the first sentence of excerpt [1] (without its label), cited as [1]."""
-
-    def __init__(self):
-        super().__init__("", name="echo")
-
-    def stream(self, prompt: Prompt, max_tokens, temperature):
-        self.prompts.append((prompt.system, prompt.user))
-        self.calls.append(prompt)
-        m = re.search(r"^\[1\] (?:\([^)]*\) )?(.*)$", prompt.user, re.M)
-        first = re.split(r"(?<=[.!?])\s", m.group(1).strip())[0] if m else "NOT_FOUND"
-        yield first + (" [1]" if m else "")
 
 
 class LogitsGenerator(ScriptedGenerator):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import evaluate as E
+from assistant import evaluate
+from assistant import evaluation as E
 from assistant import index as index_mod
 from assistant import ingest
 from assistant import metrics as M
@@ -108,6 +109,27 @@ def test_validator_reports_bad_json_and_missing_fields_by_line(tmp_path):
     assert "3 problem(s)" in msg
 
 
+def test_validator_carries_the_yesno_answer(tmp_path):
+    items = E.validate_gold(_write(tmp_path, [
+        {**GOOD, "yesno": "yes"}, {**GOOD, "id": "q2", "yesno": "no"}, {**GOOD, "id": "q3"}]), DOCS)
+    assert [i.yesno for i in items] == ["yes", "no", None]
+
+
+def test_validator_rejects_a_yesno_that_is_not_yes_or_no(tmp_path):
+    msg = _errors(tmp_path, [
+        {**GOOD, "yesno": "Yes"},
+        {**GOOD, "id": "q2", "yesno": True},
+        {**GOOD, "id": "q3", "yesno": "ja"},
+        {**GOOD, "id": "q4", "yesno": None},
+    ])
+    fix = "'yesno' must be \"yes\" or \"no\" (or left out for a question that is not yes/no), got"
+    assert f"line 1 (id 'q1'): {fix} 'Yes'" in msg
+    assert f"line 2 (id 'q2'): {fix} True" in msg
+    assert f"line 3 (id 'q3'): {fix} 'ja'" in msg
+    assert f"line 4 (id 'q4'): {fix} None" in msg
+    assert "4 problem(s)" in msg
+
+
 def test_validator_reports_wrong_types(tmp_path):
     msg = _errors(tmp_path, [
         {**GOOD, "answerable": "yes"},
@@ -127,6 +149,15 @@ def test_validator_reports_wrong_types(tmp_path):
     assert "line 6 (id 'q6'): 'doc' must be" in msg
     assert "line 7 (id 'q7'): 'multi_passage' must be true or false" in msg
     assert "line 8: 'id' must be a non-empty string" in msg
+
+
+def test_validator_refuses_a_question_the_assistant_would_refuse(tmp_path):
+    from assistant.answer import MAX_QUESTION_CHARS
+
+    ok = {**GOOD, "question": "x" * MAX_QUESTION_CHARS}
+    assert E.validate_gold(_write(tmp_path, [ok]), DOCS)[0].question == ok["question"]
+    msg = _errors(tmp_path, [{**GOOD, "question": "x" * (MAX_QUESTION_CHARS + 1)}])
+    assert f"line 1 (id 'q1'): 'question' is longer than {MAX_QUESTION_CHARS} characters" in msg
 
 
 def test_validator_reports_evidence_not_found_and_unknown_docs(tmp_path):
@@ -381,7 +412,7 @@ def test_crash_keeps_finished_questions_and_writes_no_report(index_dir, gold, tm
     # an unfinished run can still serve as the baseline of a comparison
     assert set(E.load_run(out)["records"]) == set(SUBSET[:3])
     # ... and be reported (python -m assistant.evaluate DIR), marked as partial
-    assert E.main([str(out)]) == 0
+    assert evaluate.main([str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["meta"]["partial"] and report["meta"]["questions"] == 3 and report["meta"]["llm"] == "echo"
     assert report["metrics"]["all"]["questions"] == 3

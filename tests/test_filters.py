@@ -174,7 +174,7 @@ def test_eval_with_filters_asks_only_about_matching_documents(world, tmp_path):
     import json
     from pathlib import Path
 
-    from assistant import evaluate
+    from assistant import evaluation
     from assistant.config import Settings
 
     root = Path(__file__).resolve().parent.parent
@@ -186,7 +186,7 @@ def test_eval_with_filters_asks_only_about_matching_documents(world, tmp_path):
     idx, emb = world
     settings = Settings(index_dir=tmp_path / "index", prompts_dir=root / "prompts", seeds_dir=root / "seeds")
     out = tmp_path / "run"
-    report = evaluate.run(settings, gold, out, retrieval_only=True, embedder=emb, show_progress=False,
+    report = evaluation.run(settings, gold, out, retrieval_only=True, embedder=emb, show_progress=False,
                           where=["gemeente=amersfoort"])
     assert report["meta"]["where"] == {"municipality": ["Amersfoort"]}
     records = [json.loads(line) for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -195,5 +195,5 @@ def test_eval_with_filters_asks_only_about_matching_documents(world, tmp_path):
         assert all(p["source"].endswith(amersfoort) for p in r["retrieval"]["passages"])
     assert "--where municipality=Amersfoort" in (out / "report.md").read_text(encoding="utf-8")
     with pytest.raises(FilterError, match="unknown municipality 'Zwolle'"):
-        evaluate.run(settings, gold, tmp_path / "run2", retrieval_only=True, embedder=emb, show_progress=False,
+        evaluation.run(settings, gold, tmp_path / "run2", retrieval_only=True, embedder=emb, show_progress=False,
                      where=["municipality=Zwolle"])

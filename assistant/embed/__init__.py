@@ -6,6 +6,8 @@
                  faster to ingest, 4x faster per query, and no torch import (a cold `search` starts
                  in seconds)
     onnx_export.py  makes that ONNX folder from the installed sentence-transformers model (offline)
+    http.py      an OpenAI-compatible embeddings server (ASSISTANT_EMBED_BASE_URL)
+    hashing.py   words hashed into buckets, no model: the eval scripts' fast modes and the unit tests
 """
 
 from .base import Embedder, document_text, fingerprint, read_prompts
