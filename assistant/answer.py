@@ -246,7 +246,7 @@ class Assistant:
                 state.add_stats(gen.last_stats)
                 if choice is not None:
                     p_yes = choice.probs[options[0]]
-                    score = _calibrated(p_yes, p_null)
+                    score = calibrated(p_yes, p_null)
                     verdict = "yes" if score >= s.yes_threshold else "no"
                     shown_lead = (yes if verdict == "yes" else no) + ","
                     state.decision = replace(state.decision, p_yes=p_yes, p_yes_null=p_null, verdict=verdict)
@@ -412,7 +412,7 @@ class Assistant:
         return score
 
 
-def _calibrated(p_yes: float, p_null: float | None) -> float:
+def calibrated(p_yes: float, p_null: float | None) -> float:
     """p(yes) after the quote, corrected for the model's yes-bias without one (p_null): the odds
     ratio, mapped back to a probability (0.5 = the quote moves the model neither way)."""
     if p_null is None:

@@ -564,3 +564,55 @@ def test_code_version_names_the_commit():
         pytest.skip("not a git checkout")
     v = E.code_version()
     assert v is not None and v.removesuffix("-dirty").startswith(head[:7])
+
+
+def _item(**kw):
+    base = dict(line=1, id="q", question="Is de ontwikkeling een reorganisatie?", lang="nl", answerable=True,
+                evidence=("Het is geen reorganisatie.",), keywords=(("herprioriter", "geen reorganisatie"),), docs=("a",),
+                yesno="no")
+    base.update(kw)
+    return E.GoldItem(**base)
+
+
+def _ask(answer, verdict=None, abstained=False, quote=None, p_nf=0.1, p_yes=None, p_null=None, reason=None):
+    return {"answer": answer, "abstained": abstained, "quote": quote,
+            "evidence": [{"title": "Lochem", "text": "Het is geen reorganisatie, wel herprioritering.",
+                          "source": "a", "start": 0, "end": 10}],
+            "decision": {"verdict": verdict, "p_not_found": p_nf, "p_yes": p_yes, "p_yes_null": p_null,
+                         "abstain_reason": reason, "follow_ups": []}}
+
+
+def test_answer_metrics_score_the_verdict_the_quote_and_the_failure():
+    from assistant.evaluation.score import answer_metrics, verdict_of
+
+    quote = {"n": 1, "source": "a", "start": 0, "end": 10, "text": "Het is geen reorganisatie, wel herprioritering."}
+    ev = [[("a", 0, 26)]]
+    m = answer_metrics(_item(), _ask("Nee, het is een herprioritering [1].", "no", quote=quote), ev)
+    assert m["yesno_accuracy"] == 1.0 and m["quote_in_evidence"] == 1.0 and m["failure"] == "right"
+    assert m["evidence_held"] and m["quote_keyword_accuracy"] == 1.0
+    m = answer_metrics(_item(), _ask("Ja, zo is het [1].", "yes", quote=quote), ev)
+    assert m["yesno_accuracy"] == 0.0 and m["failure"] == "verdict_wrong"
+    assert m["quote_keyword_accuracy"] == 1.0  # the reader still sees the quote that says it
+    # Without a decided verdict (older runs, backends without logits) the answer's first word counts.
+    assert verdict_of({"answer": "No, it is temporary [1].", "decision": {}}) == "no"
+    assert verdict_of({"answer": "Ja. Het is zo.", "decision": None}) == "yes"
+    assert verdict_of({"answer": "Het is zo.", "decision": {}}) is None
+
+
+def test_report_sweeps_the_thresholds_from_the_recorded_probabilities(tmp_path):
+    from assistant.evaluation.report import abstention_curve, yes_curve
+
+    def rec(i, answerable, p_nf, kw, yesno=None, p_yes=None, p_null=None, abstained=False, reason=None):
+        return {"id": f"q{i}", "error": None, "yesno": yesno, "ask": _ask("x", abstained=abstained, reason=reason),
+                "metrics": {"answerable": answerable, "abstained": abstained, "p_not_found": p_nf,
+                            "keyword_accuracy": kw if answerable else None, "p_yes": p_yes, "p_yes_null": p_null}}
+
+    records = [rec(1, True, 0.2, 1.0), rec(2, True, 0.6, 1.0), rec(3, False, 0.9, None), rec(4, False, 0.4, None),
+               rec(5, False, None, None, abstained=True, reason="similarity")]
+    curve = {c["threshold"]: c for c in abstention_curve(records)}
+    assert curve[0.5]["abstention_recall"] == pytest.approx(2 / 3) and curve[0.5]["false_abstention_rate"] == 0.5
+    assert curve[0.5]["keyword_accuracy"] == 0.5
+    assert curve[0.95]["abstention_recall"] == pytest.approx(1 / 3) and curve[0.95]["false_abstention_rate"] == 0.0
+    yn = [rec(1, True, 0.1, 1.0, "no", 0.9, 0.97), rec(2, True, 0.1, 1.0, "yes", 0.95, 0.8)]
+    c = {x["threshold"]: x for x in yes_curve(yn)}
+    assert c[0.5]["accuracy_raw"] == 0.5 and c[0.5]["accuracy_calibrated"] == 1.0

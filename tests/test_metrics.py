@@ -146,3 +146,29 @@ def test_summarize_retrieval_only_has_no_abstention():
     assert s["recall@1"] == 1.0
     assert s["abstention_precision"] is None and s["abstention_recall"] is None
     assert s["total_p50_s"] is None
+
+
+def test_failure_mode_names_why_an_answer_is_wrong():
+    kw = [["Elbers"], ["maart", "march"]]
+    ex = "Nadat op 1 maart 2014 onze gemeentesecretaris Herke Elbers is aangetreden"
+    fm = M.failure_mode
+    assert fm("Herke Elbers, since March 2014 [1].", False, kw, ex, False) == "right"
+    assert fm("Herke Elbers [1].", False, kw, ex, False) == "part_missing"
+    assert fm("The mayor [1].", False, kw, ex, False) == "wrong_fact"
+    assert fm("Wie is de nieuwe secretaris [1].", False, kw, ex, True) == "restates"
+    assert fm("not found", True, kw, ex, False) == "false_not_found"
+    assert fm("not found", True, kw, "iets anders", False) == "evidence_missing"
+    assert fm("Herke Elbers [1].", False, kw, "iets anders", False) == "evidence_missing"
+    assert fm("Ja, Elbers in maart [1].", False, kw, ex, False, yesno_gold="no", verdict="yes") == "verdict_wrong"
+    assert fm("x", False, [], ex, False) is None
+
+
+def test_threshold_curve_and_utilisation():
+    curve = M.threshold_curve([0.9, 0.2, 0.7, 0.1], [True, False, True, False], [0.5, 0.8])
+    assert curve[0] == {"threshold": 0.5, "precision": 1.0, "recall": 1.0, "false_rate": 0.0}
+    assert curve[1]["recall"] == 0.5 and curve[1]["false_rate"] == 0.0
+    rows = [{"evidence_held": True, "keyword_accuracy": 1.0}, {"evidence_held": True, "keyword_accuracy": 0.0},
+            {"evidence_held": False, "keyword_accuracy": 0.0}]
+    assert M.utilisation(rows) == 0.5
+    s = M.summarize([{"answerable": True, "failure": "right"}, {"answerable": True, "failure": "restates"}])
+    assert s["failures"]["right"] == 1 and s["failures"]["restates"] == 1 and s["failures"]["wrong_fact"] == 0

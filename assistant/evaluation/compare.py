@@ -40,8 +40,9 @@ def _abstention_correct(m: dict) -> bool | None:
 
 
 COMPARE_OVERALL = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "keyword_accuracy",
-                   "citation_precision", "citation_recall", "abstention_precision", "abstention_recall",
-                   "language_match", "total_p50_s")
+                   "quote_keyword_accuracy", "utilisation", "yesno_accuracy", "citation_precision", "citation_recall",
+                   "abstention_precision", "abstention_recall", "false_abstention_rate", "language_match",
+                   "first_token_p50_s", "total_p50_s")
 
 
 def compare_runs(previous: dict[str, dict], current: list[dict]) -> dict:
@@ -56,6 +57,8 @@ def compare_runs(previous: dict[str, dict], current: list[dict]) -> dict:
     for key, getter in (
         ("recall@5", lambda m: m.get("recall@5")),
         ("keyword_accuracy", lambda m: m.get("keyword_accuracy")),
+        ("quote_keyword_accuracy", lambda m: m.get("quote_keyword_accuracy")),
+        ("yesno_accuracy", lambda m: m.get("yesno_accuracy")),
         ("abstention_correct", _abstention_correct),
     ):
         better, worse = [], []

@@ -14,7 +14,11 @@ ROWS = [  # (section, label, key, kind) kind: "m" metric 0..1, "s" seconds; "ans
     ("retrieval", "nDCG@10", "ndcg@10", "m"),
     ("retrieval", "context recall (evidence inside the excerpts given to the model)", "context_recall", "m"),
     ("retrieval", "prompt question-part tokens p50 (--retrieval-only)", "prompt_tokens_p50", "n"),
-    ("answer", "keyword accuracy", "keyword_accuracy", "m"),
+    ("answer", "keyword accuracy (the answer alone)", "keyword_accuracy", "m"),
+    ("answer", "keyword accuracy of quote + answer (what the reader sees)", "quote_keyword_accuracy", "m"),
+    ("answer", "utilisation (right among questions whose excerpts hold every keyword group)", "utilisation", "m"),
+    ("answer", "yes/no accuracy (questions with a gold verdict)", "yesno_accuracy", "m"),
+    ("answer", "quote inside the gold evidence", "quote_in_evidence", "m"),
     ("answer", "citation precision", "citation_precision", "m"),
     ("answer", "citation recall", "citation_recall", "m"),
     ("answer", "abstention precision", "abstention_precision", "m"),
@@ -26,6 +30,7 @@ ROWS = [  # (section, label, key, kind) kind: "m" metric 0..1, "s" seconds; "ans
     ("answer", "prompt tokens evaluated p95", "prompt_tokens_evaluated_p95", "n"),
     ("latency", "retrieve p50 (s)", "retrieve_p50_s", "s"),
     ("latency", "retrieve p95 (s)", "retrieve_p95_s", "s"),
+    ("answer", "quote shown p50 (s)", "quote_p50_s", "s"),
     ("answer", "first token p50 (s)", "first_token_p50_s", "s"),
     ("answer", "first token p95 (s)", "first_token_p95_s", "s"),
     ("answer", "total p50 (s)", "total_p50_s", "s"),
@@ -106,6 +111,35 @@ def render_markdown(report: dict, records: list[dict]) -> str:
             out.append(f"| {c['budget']} | {fmt(c['context_recall'])} | {fmt(c['context_recall_en'])} | "
                        f"{fmt(c['context_recall_nl'])} | {fmt(c['tokens_p50'], 'n')} | {fmt(c['tokens_p95'], 'n')} |")
         out.append("")
+    failures = summary.get("all", {}).get("failures")
+    if failures:
+        out += ["## Why answers are wrong (answerable questions with keywords, first that applies)", "",
+                "| failure | " + " | ".join(c for c in ("all", *LANGS) if c in summary) + " |",
+                "|---|" + "---:|" * len([c for c in ("all", *LANGS) if c in summary])]
+        for mode in failures:
+            out.append(f"| {mode} | " + " | ".join(str((summary[c].get("failures") or {}).get(mode, 0))
+                                                   for c in ("all", *LANGS) if c in summary) + " |")
+        out += ["", "right: every keyword group in the answer; verdict_wrong: yes/no answered the wrong way; "
+                "false_not_found: abstained although the excerpts held every keyword group; evidence_missing: the "
+                "excerpts did not; restates: the answer only repeats the question; part_missing: some keyword "
+                "groups, not all; wrong_fact: the excerpts held the answer, the answer has none of it.", ""]
+    ab = report.get("abstention_curve")
+    if ab:
+        out += ["## Abstention by p(NOT_FOUND) threshold", "",
+                f"The run used threshold {meta.get('not_found_threshold', 'n/a')}; rows above it are not valid "
+                "(those answers were never written).", "",
+                "| threshold | abstention recall | false abstention | keyword accuracy |", "|---:|---:|---:|---:|"]
+        for c in ab:
+            out.append(f"| {c['threshold']} | {fmt(c['abstention_recall'])} | {fmt(c['false_abstention_rate'])} | "
+                       f"{fmt(c['keyword_accuracy'])} |")
+        out.append("")
+    yc = report.get("yes_curve")
+    if yc:
+        out += [f"## Yes/no accuracy by yes threshold ({yc[0]['questions']} questions)", "",
+                "| threshold | p(yes) as it is | corrected for the model's bias |", "|---:|---:|---:|"]
+        for c in yc:
+            out.append(f"| {c['threshold']} | {fmt(c['accuracy_raw'])} | {fmt(c['accuracy_calibrated'])} |")
+        out.append("")
     if meta.get("plot"):
         out += [f"![metrics per language and latency distribution]({meta['plot']})", ""]
     out += [
@@ -156,7 +190,12 @@ def render_markdown(report: dict, records: list[dict]) -> str:
             delta = "n/a" if v["delta"] is None else f"{v['delta']:+.3f}"
             out.append(f"| {key} | {fmt(v['before'], kind)} | {fmt(v['after'], kind)} | {delta} |")
         out.append("")
+        out.append("A change of fewer than about 6 questions net is within the run-to-run noise of greedy "
+                   "decoding on another CPU (README \"Measuring\"): read the paired flips, not only the totals.")
+        out.append("")
         for key, label in (("recall@5", "recall@5"), ("keyword_accuracy", "keyword accuracy"),
+                           ("quote_keyword_accuracy", "quote + answer keyword accuracy"),
+                           ("yesno_accuracy", "yes/no verdict"),
                            ("abstention_correct", "abstention (correct = abstained iff unanswerable)")):
             out.append(f"- {label}: better {len(cmp[key]['better'])} {_ids(cmp[key]['better'])}; "
                        f"worse {len(cmp[key]['worse'])} {_ids(cmp[key]['worse'])}")

@@ -5,11 +5,13 @@ records.jsonl."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from .. import cite as cite_mod
 from .. import lang as lang_mod
 from .. import metrics as M
+from ..question import says_something
 from .gold import GoldItem
 
 RETRIEVAL_K = 10
@@ -67,9 +69,11 @@ def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: boo
             citations=len(ask["citations"]),
             citations_attributed=sum(1 for c in ask["citations"] if c.get("origin") == "attributed"),
             retrieve_s=ask["timings"].get("retrieve_s"),
+            quote_s=ask["timings"].get("quote_s"),
             first_token_s=ask["timings"].get("first_token_s"),
             total_s=ask["timings"].get("total_s"),
         )
+        m.update(answer_metrics(item, ask, evidence))
     for p, f in zip(passages, flags):
         p["relevant"] = f
         p.pop("text", None)  # the text is in the index (and in "ask" for the passages the model saw)
@@ -81,12 +85,75 @@ def evaluate_one(pipe, item: GoldItem, evidence: M.Evidence, retrieval_only: boo
         "multi_passage": item.multi_passage,
         "doc": item.raw.get("doc"),
         "reference_answer": item.reference_answer,
+        "yesno": item.yesno,
         "evidence_locations": [[{"source": s, "start": a, "end": b} for s, a, b in ev] for ev in evidence],
         "retrieval": {"k": RETRIEVAL_K, "search_s": round(search_s, 4), "relevant_in_index": n_relevant, "passages": passages},
         "ask": ask,
         "metrics": m,
         "error": None,
     }
+
+
+_VERDICT = re.compile(r"^\W*(yes|ja|no|nee)\b", re.IGNORECASE)
+
+
+def verdict_of(ask: dict) -> str | None:
+    """The yes/no an answer gives: decided by the answer step (decision.verdict), else the answer's
+    first word (answers of older runs and of backends without logits)."""
+    decided = (ask.get("decision") or {}).get("verdict")
+    if decided:
+        return decided
+    m = _VERDICT.match(ask.get("answer") or "")
+    return None if m is None else ("yes" if m.group(1).lower() in ("yes", "ja") else "no")
+
+
+def answer_metrics(item: GoldItem, ask: dict, evidence: M.Evidence) -> dict:
+    """What the answer step decided and how it turned out, judge-free (issue 21): the keywords in the
+    quote + answer (what the reader sees), whether the excerpts held every keyword group (utilisation
+    is measured over those questions), the yes/no verdict, whether the quote lies in the gold evidence,
+    p(NOT_FOUND), and why a wrong answer is wrong (metrics.failure_mode). Works on old records too."""
+    abstained = bool(ask["abstained"])
+    quote = ask.get("quote") or {}
+    answer = ask["answer"]
+    excerpts = " ".join(f"{e.get('title', '')} {e['text']}" for e in ask.get("evidence") or [])
+    keywords = item.keywords if item.answerable else ()
+    verdict = None if abstained else verdict_of(ask)
+    decision = ask.get("decision") or {}
+    out = {
+        "quote_keyword_accuracy": (0.0 if abstained else M.keyword_match(f"{quote.get('text', '')} {answer}", keywords))
+        if keywords else None,
+        "evidence_held": M.keyword_match(excerpts, keywords) == 1.0 if keywords else None,
+        "yesno_accuracy": (float(verdict == item.yesno)) if item.yesno else None,
+        "verdict": verdict,
+        "quote_in_evidence": (float(any(M.covers((quote["source"], quote["start"], quote["end"]), ev) for ev in evidence))
+                              if quote and evidence else None),
+        "p_not_found": decision.get("p_not_found"),
+        "p_yes": decision.get("p_yes"),
+        "p_yes_null": decision.get("p_yes_null"),
+        "follow_ups": len(decision.get("follow_ups") or []),
+    }
+    restates = not abstained and not says_something(cite_mod.MARKER.sub(" ", answer), item.question)
+    out["restates"] = restates if keywords else None
+    out["failure"] = M.failure_mode(answer, abstained, keywords, excerpts, restates, item.yesno, verdict) \
+        if item.answerable else None
+    return out
+
+
+def rescore(records: list[dict], items: dict[str, GoldItem]) -> list[dict]:
+    """The answer metrics of an earlier run's records computed again against a gold file (by id):
+    so a run made before a metric existed (or before the gold gained yes/no labels) can be compared."""
+    out = []
+    for r in records:
+        item = items.get(r["id"])
+        if item is None or r.get("ask") is None:
+            out.append(r)
+            continue
+        evidence = [[(loc["source"], loc["start"], loc["end"]) for loc in ev] for ev in r.get("evidence_locations") or []]
+        metrics = {**r["metrics"], **answer_metrics(item, r["ask"], evidence)}
+        if item.answerable and item.keywords:
+            metrics["keyword_accuracy"] = 0.0 if r["ask"]["abstained"] else M.keyword_match(r["ask"]["answer"], item.keywords)
+        out.append({**r, "yesno": item.yesno, "metrics": metrics})
+    return out
 
 
 def context_at_budgets(assistant, item: GoldItem, evidence: M.Evidence, where=None) -> tuple[dict, float | None, int | None]:
