@@ -339,7 +339,7 @@ def test_full_run_metrics_follow_the_answers(index_dir, gold, tmp_path):
     assert report["metrics"]["nl"]["keyword_accuracy"] == 0.5
     assert a["total_p50_s"] is not None and a["first_token_p95_s"] >= a["first_token_p50_s"]
     md = (out / "report.md").read_text()
-    assert "| keyword accuracy |" in md and "| total p95 (s) |" in md
+    assert "| keyword accuracy (the answer alone) |" in md and "| total p95 (s) |" in md
     assert "answered an unanswerable question (1): `una-sezen-final-cost-en`" in md
     assert report["meta"]["llm"] == "by-question" and report["meta"]["errors"] == 0
 
