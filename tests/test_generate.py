@@ -58,3 +58,31 @@ def test_bad_url_and_missing_gguf(tmp_path):
         OpenAICompatGenerator("gpu-box:8080")
     with pytest.raises(ModelMissingError, match="nope.gguf"):
         LlamaCppGenerator(tmp_path / "nope.gguf")
+
+
+def test_every_generator_and_embedder_conforms_to_its_protocol(tmp_path):
+    """Backends and fakes declare the same role: the Protocols are runtime_checkable, and answer.py
+    asks a generator's `abilities` instead of probing its type."""
+    import sys
+    from pathlib import Path
+
+    from fakes import LogitsGenerator, ScriptedGenerator
+
+    from assistant.embed import Embedder
+    from assistant.embed.hashing import HashEmbedder
+    from assistant.generate import Abilities, EchoGenerator, Generator
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
+    import load as load_bench
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")  # the model loads lazily: the object is enough for the Protocol
+    generators = [LlamaCppGenerator(gguf), OpenAICompatGenerator("http://127.0.0.1:9"), EchoGenerator(),
+                  ScriptedGenerator("x"), LogitsGenerator(["x"]), load_bench.SlowTaggedGenerator()]
+    for g in generators:
+        assert isinstance(g, Generator), type(g).__name__
+        assert isinstance(g.abilities, Abilities)
+    assert LlamaCppGenerator.abilities.prefill and LlamaCppGenerator.abilities.logits
+    assert not OpenAICompatGenerator.abilities.prefill and not EchoGenerator.abilities.logits
+    # (the model-backed embedders are checked where their models load: test_embed*.py, test_real.py)
+    assert isinstance(HashEmbedder(), Embedder)

@@ -118,6 +118,9 @@ def test_onnx_and_torch_embedders_agree(real_settings):
     onnx = make_embedder(real_settings.with_(embed_backend="onnx"))
     torch = make_embedder(real_settings.with_(embed_backend="torch"))
     assert onnx.name != torch.name  # different vectors: an index never mixes them
+    from assistant.embed import Embedder
+
+    assert isinstance(onnx, Embedder) and isinstance(torch, Embedder)
     texts = ["Juist omdat contextgedreven organiseren niet uitgaat van vooraf opgestelde planningen, is er geen projectplan opgesteld.",
              "Op 2 juli 2012 nam de gemeenteraad van Lochem een motie aan."]
     a = onnx.embed_documents(texts, titles=["Noordoostpolder", "Lochem"])

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 
+@runtime_checkable
 class Embedder(Protocol):
     name: str  # recorded in the index manifest; a different name forces a rebuild
 
