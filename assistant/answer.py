@@ -38,7 +38,7 @@ from .evidence import EvidenceSelector
 from .filters import Where
 from .generate import Generator, Prompt
 from .prompts import Prompts
-from .quote import QuoteChooser
+from .quote import QuoteChooser, QuoteSettings
 from .retrieve import Retriever
 from .stream_filter import MARKER, NOT_FOUND, AnswerFilter, starts_with_marker
 from .types import Answer, Decision, Excerpt, Quote
@@ -85,7 +85,7 @@ class Event:
 
 @dataclass(frozen=True)
 class AnswerSettings:
-    """How the answer step decides. Defaults are stated here once; config.Settings builds this."""
+    """How the answer step decides: the `answer` section of config.Settings (defaults stated here once)."""
 
     top_k: int = 5  # chunks retrieved; the evidence is chosen from their sentences
     min_similarity: float = 0.30  # below this best-passage cosine: "not found" without asking the model
@@ -112,12 +112,13 @@ class Assistant:
         selector: EvidenceSelector,
         embedder: Embedder | None = None,
         settings: AnswerSettings | None = None,
+        quote: QuoteSettings | None = None,
         **overrides,
     ):
         self.retriever, self.generator, self.prompts, self.selector = retriever, generator, prompts, selector
         self.embedder = embedder
         self.settings = replace(settings or AnswerSettings(), **overrides)
-        self.quotes = QuoteChooser(selector)
+        self.quotes = QuoteChooser(selector, quote)
 
     @property
     def top_k(self) -> int:

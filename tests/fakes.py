@@ -121,8 +121,8 @@ def seeds_runtime(index_dir, folder, generator=None, **settings):
     from assistant.ingest import load_folder
     from assistant.pipeline import build
 
-    s = Settings(index_dir=Path(index_dir), min_similarity=0.0, **settings)
+    s = Settings().with_(index_dir=Path(index_dir), min_similarity=0.0, **settings)
     emb = HashEmbedder()
     docs, _ = load_folder(folder)
-    index.sync(s.index_dir, docs, emb, s.chunk_size, s.chunk_overlap, scope="seeds")
+    index.sync(s.storage.index_dir, docs, emb, s.storage.chunk_size, s.storage.chunk_overlap, scope="seeds")
     return ui.Runtime(s, build(s, embedder=emb, generator=generator or EchoGenerator()))

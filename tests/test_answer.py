@@ -241,17 +241,18 @@ def test_answer_label_copied_from_the_example_is_dropped(world, prompts_dir):
 def test_lexical_matching_follows_question_language(world):
     """Dutch questions use every BM25 term; English ones only terms rare in the corpus (names)."""
     idx, emb, _ = world
-    from assistant.retrieve import LEXICAL_IDF_FLOOR
+    from assistant.retrieve import RetrievalSettings
 
+    floor = RetrievalSettings().lexical_idf_floor
     calls = []
     r = HybridRetriever(idx, emb)
     real = r.bm25.scores
     r.bm25.scores = lambda q, min_idf=0.0: calls.append((q, min_idf)) or real(q, min_idf)
     r.search("Why was there no projectplan for Sezen?", 3)
     r.search("Waarom is er geen projectplan voor Sezen?", 3)
-    assert calls == [("Why was there no projectplan for Sezen?", LEXICAL_IDF_FLOOR["en"]),
-                     ("Waarom is er geen projectplan voor Sezen?", LEXICAL_IDF_FLOOR["nl"])]
-    assert LEXICAL_IDF_FLOOR["en"] > LEXICAL_IDF_FLOOR["nl"]
+    assert calls == [("Why was there no projectplan for Sezen?", floor("en")),
+                     ("Waarom is er geen projectplan voor Sezen?", floor("nl"))]
+    assert floor("en") > floor("nl")
     # A common term is dropped under the floor, a rare name is kept.
     bm = r.bm25
     common = max(bm.idf, key=lambda t: -bm.idf[t])
