@@ -69,6 +69,7 @@ class Settings:
     yes_threshold: float = 0.5
     yes_calibration: bool = True
     quote_first: bool = True
+    quote_prefill: bool = True
     follow_up_tokens: int = 24
 
     @property

@@ -100,6 +100,7 @@ def build(settings: Settings, with_llm: bool = True, embedder=None, generator=No
         top_k=settings.top_k, min_similarity=settings.min_similarity, max_tokens=settings.max_tokens,
         temperature=settings.temperature, not_found_threshold=settings.not_found_threshold,
         yes_threshold=settings.yes_threshold, yes_calibration=settings.yes_calibration, quote_first=settings.quote_first,
+        quote_prefill=settings.quote_prefill,
         follow_up_tokens=settings.follow_up_tokens,
     )
     assistant = Assistant(retriever, generator if with_llm else None, prompts, selector, embedder, answer_settings)

@@ -117,6 +117,7 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
         "yes_threshold": settings.yes_threshold,
         "yes_calibration": settings.yes_calibration,
         "quote_first": settings.quote_first,
+        "quote_prefill": settings.quote_prefill,
         "repeat_penalty": settings.repeat_penalty,
         "index_dir": str(settings.index_dir),
         "index_generation": pipe.index.generation,
