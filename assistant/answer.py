@@ -40,7 +40,7 @@ from .generate import Generator, Prompt
 from .prompts import Prompts
 from .quote import QuoteChooser, QuoteSettings
 from .retrieve import Retriever
-from .stream_filter import MARKER, NOT_FOUND, AnswerFilter, starts_with_marker
+from .stream_filter import NOT_FOUND, NOT_FOUND_RE, AnswerFilter, starts_with_marker
 from .types import Answer, Decision, Excerpt, Quote
 
 MAX_QUESTION_CHARS = 2000
@@ -93,13 +93,20 @@ class AnswerSettings:
     max_tokens: int = 200  # longest answer
     temperature: float = 0.1
     require_support: bool = True  # abstain on an unsupported answer that states a figure no excerpt holds
-    # p(NOT_FOUND) at the first reply token at or above which the assistant abstains (README: sweep).
-    not_found_threshold: float = 0.5
-    # p(yes) / (p(yes) + p(no)) after the quote at or above which a yes/no question is answered "yes".
+    # p(NOT_FOUND) at the first reply token at or above which the assistant abstains. 0.8: the
+    # middle of the flat stretch 0.6-0.99 of the gold-set sweep (abstention recall 0.769, false
+    # abstention 0.029; README "Answers"), not tuned to its edge.
+    not_found_threshold: float = 0.8
+    # p(yes) / (p(yes) + p(no)) at the reply's first token at or above which the answer is "yes"
+    # (0.5 was the best of the sweep, 0.735 on 34 gold yes/no questions).
     yes_threshold: float = 0.5
-    # Correct p(yes) for the model's yes-bias, read with an empty quote (answer.py _calibrated).
-    yes_calibration: bool = True
-    quote_first: bool = True  # start the answer from the chosen sentence (quote.py)
+    # Pre-filled quote only: correct p(yes) for the model's yes-bias, read with an empty quote.
+    # Off: it lowered yes/no accuracy on the gold set (README "tried and not kept").
+    yes_calibration: bool = False
+    quote_first: bool = True  # choose the quote (quote.py) and show it before the answer
+    # Pre-fill the quote into the model's reply so the answer continues from it. Off (default): the
+    # quote is shown beside a plain answer, which measured better on every count (README "Answers").
+    quote_prefill: bool = False
     follow_up_tokens: int = 24  # longest value a follow-up turn may write for a missing part
 
 
@@ -158,12 +165,20 @@ class Assistant:
                  quote: Quote | None = None) -> tuple[str, list[tuple[str, str]], str]:
         """(system, worked examples, user message). The system prompt and examples do not depend
         on the question, so they come first and llama.cpp evaluates them once per process. `quote`
-        goes into the user turn (for a backend that cannot pre-fill the reply)."""
-        system = self.prompts.render("system", not_found_marker=NOT_FOUND)
+        goes into the user turn (for a backend that cannot pre-fill the reply). Without quote-first
+        replies (quote_prefill off) the prompts are the plain ones: the reply is the answer alone."""
+        plain = "" if self._quote_replies() else ".plain"
+        system = self.prompts.render(f"system{plain}", not_found_marker=NOT_FOUND)
         hint = self.prompts.render(f"quote_hint.{language}", quote=self.quote_line(quote)) + "\n" if quote else ""
         user = self.prompts.render(f"question.{language}", excerpts=self.prompts.excerpts(evidence), question=question,
                                    quote_hint=hint)
-        return system, self.prompts.examples(), user
+        return system, self.prompts.examples(f"examples{plain}"), user
+
+    def _quote_replies(self) -> bool:
+        """Does the model's reply start with the quote (pre-filled by code, or written by a backend
+        that cannot be pre-filled, as the worked examples show)?"""
+        gen = self.generator
+        return self.settings.quote_prefill or gen is None or not gen.abilities.prefill
 
     def quote_line(self, quote: Quote) -> str:
         return self.prompts.render("quote", n=quote.n, text=" ".join(quote.text.split()))
@@ -176,8 +191,10 @@ class Assistant:
 
     def answer_prefix(self, answer: Answer) -> str:
         """The reply prefix an answer was generated after ("" when none was pre-filled)."""
-        if answer.quote is None or not (self.generator and self.generator.abilities.prefill and self.settings.quote_first):
+        if not (self.generator and self.generator.abilities.prefill):
             return ""
+        if not self.settings.quote_prefill or answer.quote is None:
+            return answer.decision.lead
         return self.reply_prefix(answer.language, answer.quote, answer.decision.lead)
 
     def stream(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None,
@@ -191,7 +208,7 @@ class Assistant:
         language = asked.language
         query = self.rewrite(question, history) if history else question
         yield Event("query", query)
-        retrieval = self.retriever.retrieve(query, k or s.top_k, where)
+        retrieval = self.retriever.retrieve(query, k or s.top_k, where, language=language)
         hits = retrieval.hits
         timings: dict = {"retrieve_s": round(time.perf_counter() - t0, 4)}
         yield Event("passages", hits)
@@ -214,12 +231,14 @@ class Assistant:
                                                None if prefill else state.quote)
         prompt = Prompt(system, user, tuple(examples))
 
-        # 1. Not found? The model's probability of the marker as its first reply token.
+        # 1. Not found? The model's probability of the marker as its first reply token (against the
+        # quote's "[", or, in a plain reply, against everything else it could write).
         if gen.abilities.logits:
-            choice = gen.choose(prompt, [NOT_FOUND, _FIRST])
+            quoted = self._quote_replies()
+            choice = gen.choose(prompt, [NOT_FOUND, _FIRST] if quoted else [NOT_FOUND])
             state.add_stats(gen.last_stats)
             if choice is not None:
-                p_nf = choice.probs[NOT_FOUND]
+                p_nf = choice.probs[NOT_FOUND] if quoted else choice.mass
                 state.decision = replace(state.decision, p_not_found=p_nf, not_found_threshold=s.not_found_threshold)
                 if p_nf >= s.not_found_threshold:
                     yield from self._abstain(state, "not_found")
@@ -230,7 +249,25 @@ class Assistant:
         if state.quote is not None:
             state.timings["quote_s"] = round(time.perf_counter() - t0, 4)
             yield Event("quote", state.quote)
-        if prefill and state.quote is not None:
+        if prefill and not s.quote_prefill:
+            # The quote is shown beside the answer; the model's reply is the answer alone. Its verdict
+            # is read at the reply's first token, from the same logits as p(NOT_FOUND).
+            if asked.yesno and gen.abilities.logits:
+                yes, no = self.verdict_words(language)
+                choice = gen.choose(prompt, [yes, no])
+                state.add_stats(gen.last_stats)
+                if choice is not None:
+                    p_yes = choice.probs[yes]
+                    verdict = "yes" if p_yes >= s.yes_threshold else "no"
+                    shown_lead = (yes if verdict == "yes" else no) + ","
+                    state.decision = replace(state.decision, p_yes=p_yes, verdict=verdict)
+                    state.timings["first_token_s"] = round(time.perf_counter() - t0, 4)
+            elif asked.parts[0].asks == questions.REASON and not asked.multi:
+                shown_lead = self.prompts.text(f"because.{language}")
+            if shown_lead:
+                state.decision = replace(state.decision, lead=shown_lead)
+                prompt = prompt.then(shown_lead)
+        elif prefill and state.quote is not None:
             prompt = prompt.then(self.reply_prefix(language, state.quote))
             if asked.yesno and gen.abilities.logits:
                 yes, no = self.verdict_words(language)
@@ -271,7 +308,7 @@ class Assistant:
         # Small models sometimes append the marker to a real answer; only a reply that is (or starts
         # with) the marker is an abstention, otherwise the marker is dropped and the support check decides.
         if not starts_with_marker(text):
-            text = MARKER.sub("", text).strip()
+            text = NOT_FOUND_RE.sub("", text).strip()
         if not shown_lead and (not text or starts_with_marker(text)):
             yield from self._abstain(state, "model", gen_filter.shown)
             return
@@ -373,7 +410,7 @@ class Assistant:
                 close()
         state.add_stats(self.generator.last_stats)
         state.follow_up_raw = value
-        value = cite.MARKER.sub("", MARKER.sub("", value.split("\n")[0])).strip(" .;,")
+        value = cite.MARKER.sub("", NOT_FOUND_RE.sub("", value.split("\n")[0])).strip(" .;,")
         if not value or is_refusal(value) or not questions.answered(part, value, state.question) \
                 or invents_numbers(value, state.evidence, state.question):
             return "", turn

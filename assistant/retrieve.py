@@ -82,7 +82,7 @@ class Retrieval:
 class Retriever(Protocol):
     def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]: ...
 
-    def retrieve(self, query: str, k: int, where: Where | None = None) -> Retrieval: ...
+    def retrieve(self, query: str, k: int, where: Where | None = None, language: str | None = None) -> Retrieval: ...
 
 
 class HybridRetriever:
@@ -103,10 +103,12 @@ class HybridRetriever:
             self._bm25 = self.index.lexical()  # the generation's lexical.sqlite, or built in memory
         return self._bm25
 
-    def search(self, query: str, k: int = 5, where: Where | None = None) -> list[Hit]:
+    def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]:
         return list(self.retrieve(query, k, where).hits)
 
-    def retrieve(self, query: str, k: int = 5, where: Where | None = None) -> Retrieval:
+    def retrieve(self, query: str, k: int, where: Where | None = None, language: str | None = None) -> Retrieval:
+        """`k` comes from AnswerSettings.top_k (its one default); `language` is the question's, when
+        the caller has detected it already (answer.py's question analysis), else detected here."""
         t0 = time.perf_counter()
         query = (query or "").strip()
         if not query:
@@ -116,7 +118,7 @@ class HybridRetriever:
         if n == 0:
             return Retrieval(query, (), None, {}, {"embed_s": 0.0, "search_s": 0.0, "total_s": 0.0})
         depth = min(n, max(self.settings.candidates, k))
-        language = lang.detect(query)
+        language = language or lang.detect(query)
         q = None
         dense: dict[int, float] = {}
         if self.use_dense:

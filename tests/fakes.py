@@ -87,7 +87,9 @@ class LogitsGenerator(ScriptedGenerator):
         probs = self.empty_quote_probs if "«»" in prompt.prefix else self.probs
         raw = {o: probs.get(o, 1.0) for o in options}
         total = sum(raw.values())
-        return Choice({o: v / total for o, v in raw.items()}, 1.0)
+        # mass: how much of the whole next-token distribution the options hold (an option not in
+        # `probs` counts as certain, so a single asked option the test did not set is "all of it").
+        return Choice({o: v / total for o, v in raw.items()}, min(1.0, total))
 
     def stream(self, prompt: Prompt, max_tokens, temperature):
         self.prompts.append((prompt.system, prompt.user))

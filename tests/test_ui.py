@@ -71,6 +71,15 @@ def test_turn_streams_and_renders_clickable_citations(runtime):
     page = ui.render_conversation(turns)
     assert 'class="cite" data-cite="1" data-turn="0"' in page
     assert 'data-state="done"' in page and "Search query:" in page
+    # The quote (the sentence the answer starts from) is on the page before the answer, highlighted.
+    first_quote = next(i for i, s in enumerate(states) if s[0]["quote"])
+    assert first_quote <= first_text and not states[first_quote][0]["text"]
+    q = t["quote"]
+    assert runtime.pipeline.index.docs[q["source"]].text[q["start"]:q["end"]] == q["text"]
+    assert page.index('class="quote"') < page.index('class="answer-text"')
+    import html as _html
+
+    assert _html.escape(" ".join(q["text"].split())) in page and f'data-cite="{q["n"]}"' in page
 
     panel = ui.render_source(turns, 0, 1)
     p = t["passages"][0]
@@ -829,6 +838,10 @@ def test_browser_chat_end_to_end(server):
             assert turn.locator("details.passages .evidence-item b.match").count() >= 1  # the matching sentence
             cited = turn.locator(".answer-text button.cite").count()
             assert turn.get_attribute("data-abstained") != "true", turn.locator(".answer-text").text_content()
+            # The quote comes first, highlighted, with its [n] that opens the source like a citation.
+            quote = turn.locator("blockquote.quote")
+            assert quote.count() == 1 and quote.locator("button.cite").count() == 1, turn.inner_text()
+            assert quote.bounding_box()["y"] < turn.locator(".answer-text").bounding_box()["y"]
             # The answer cites the passage it was built from, and [1] is a link in the answer text.
             assert turn.locator('.answer-text button.cite[data-cite="1"]').count() >= 1, turn.inner_text()
             how = _open_passage(page, turn, 1)
