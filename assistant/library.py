@@ -62,7 +62,7 @@ class Library:
 
     @property
     def index_dir(self) -> Path:
-        return Path(self.settings.index_dir)
+        return Path(self.settings.storage.index_dir)
 
     @property
     def uploads_dir(self) -> Path:
@@ -87,8 +87,8 @@ class Library:
     def read_folder(self, folder: Path | None = None, on_page=None) -> Batch:
         """Every document under `folder` (default: the settings' seeds folder), for `add`; sources
         and scope are the folder's name. `on_page` reports OCR progress."""
-        folder = Path(folder) if folder is not None else Path(self.settings.seeds_dir)
-        docs, problems = load_folder(folder, on_page=on_page, ocr_cache=self.settings.ocr_cache_dir)
+        folder = Path(folder) if folder is not None else Path(self.settings.storage.seeds_dir)
+        docs, problems = load_folder(folder, on_page=on_page, ocr_cache=self.settings.storage.ocr_cache_dir)
         return Batch(tuple(docs), folder.resolve().name, tuple(problems))
 
     def add(self, batch: Batch, *, rebuild: bool = False,
@@ -123,7 +123,7 @@ class Library:
                 # reject unreadable files before keeping them; a scanned PDF is OCR'd here, page by
                 # page with progress, and its pages cached for the read below
                 load_file(src, f"{UPLOAD_SCOPE}/{name}", on_page=lambda _, d, t: say("ocr", d, t),
-                          ocr_cache=self.settings.ocr_cache_dir)
+                          ocr_cache=self.settings.storage.ocr_cache_dir)
             except InputError as e:
                 problems.append(Problem(src.name, str(e)))
                 continue
@@ -138,7 +138,7 @@ class Library:
                 tmp = up / f".part-{name}"
                 shutil.copyfile(src, tmp)
                 os.replace(tmp, up / name)
-            docs, unread = load_folder(up, scope=UPLOAD_SCOPE, ocr_cache=self.settings.ocr_cache_dir)
+            docs, unread = load_folder(up, scope=UPLOAD_SCOPE, ocr_cache=self.settings.storage.ocr_cache_dir)
             report = self._sync(docs, UPLOAD_SCOPE, progress=lambda done, total: say("embedding", done, total))
         return UploadResult([name for _, name in accepted], problems + unread, report)
 
@@ -171,15 +171,15 @@ class Library:
         """Read `source`'s file again (from uploads/ or the seeds folder) and index it: a changed
         text is split and embedded again, an unchanged one keeps its vectors."""
         embedder = self._index_embedder()
-        doc = documents.read_again(self.index_dir, self.settings.seeds_dir, source,
-                                   ocr_cache=self.settings.ocr_cache_dir)
+        doc = documents.read_again(self.index_dir, self.settings.storage.seeds_dir, source,
+                                   ocr_cache=self.settings.storage.ocr_cache_dir)
         with index.write_lock(self.index_dir):
             return self._sync([doc], source, progress=progress, embedder=embedder)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _sync(self, docs: list[Document], scope: str | None, *, problems=(), rebuild: bool = False,
               progress: Callable[[int, int], None] | None = None, embedder: Embedder | None = None) -> IngestReport:
-        s = self.settings
+        s = self.settings.storage
         return index.sync(s.index_dir, docs, embedder or self.embedder(rebuild), s.chunk_size, s.chunk_overlap,
                           scope=scope, problems=list(problems), rebuild=rebuild, progress=progress,
                           vector_store=s.vector_store, batch_size=self.batch_size)

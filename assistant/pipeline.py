@@ -1,17 +1,18 @@
-"""Wiring: build the real components from one Settings object (used by CLI, UI and eval)."""
+"""Wiring: build the real components from one Settings object (used by CLI, UI and eval); each
+component gets its own section of the settings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from . import index as index_mod
-from .answer import AnswerSettings, Assistant
+from .answer import Assistant
 from .config import Settings
 from .embed import Embedder, SentenceTransformerEmbedder
 from .embed.onnx_export import export_folder
 from .embed.onnx_rt import OnnxEmbedder, is_export
 from .errors import ModelMissingError
-from .evidence import EvidenceSelector, EvidenceSettings
+from .evidence import EvidenceSelector
 from .generate import Generator, LlamaCppGenerator, OpenAICompatGenerator, approx_tokens
 from .index import Index
 from .prompts import Prompts
@@ -23,13 +24,14 @@ def make_embedder(settings: Settings, index_embedder: str | None = None) -> Embe
     it (vectors of different backends differ slightly and are never mixed); a new index gets ONNX
     when its export exists (`assistant models fetch` makes it), else PyTorch. With
     ASSISTANT_EMBED_BASE_URL set, an OpenAI-compatible embeddings server (embed/http.py)."""
-    if settings.embed_base_url:
+    e = settings.embedding
+    if e.base_url:
         from .embed.http import HttpEmbedder
 
-        return HttpEmbedder(settings.embed_base_url, settings.embed_api_model, prompts=settings.embed_prompt_dict())
+        return HttpEmbedder(e.base_url, e.api_model, prompts=e.prompt_dict())
     path = settings.embedder_path()
     onnx_dir = export_folder(path)
-    backend = settings.embed_backend
+    backend = e.backend
     if backend == "auto":
         backend = "onnx" if is_export(onnx_dir) else "torch"
         if index_embedder and backend == "onnx" and index_embedder == OnnxEmbedder(onnx_dir).meta["source_name"]:
@@ -37,22 +39,22 @@ def make_embedder(settings: Settings, index_embedder: str | None = None) -> Embe
     if backend == "onnx":
         if not is_export(onnx_dir) and not path.exists():
             raise ModelMissingError(f"Embedding model not found at {path}: run `assistant models fetch`.")
-        return OnnxEmbedder(onnx_dir, threads=settings.n_threads, key=settings.embedder_key())
+        return OnnxEmbedder(onnx_dir, threads=settings.generation.n_threads, key=settings.embedder_key())
     return SentenceTransformerEmbedder(path, key=settings.embedder_key())
 
 
 def make_generator(settings: Settings) -> Generator:
-    if settings.llm_base_url:
-        return OpenAICompatGenerator(settings.llm_base_url, settings.llm_api_model)
-    return LlamaCppGenerator(settings.llm_path(), settings.n_ctx, settings.n_threads, key=settings.llm_key(),
-                             repeat_penalty=settings.repeat_penalty)
+    g = settings.generation
+    if g.base_url:
+        return OpenAICompatGenerator(g.base_url, g.api_model)
+    return LlamaCppGenerator(settings.llm_path(), g.n_ctx, g.n_threads, key=settings.llm_key(), repeat_penalty=g.repeat_penalty)
 
 
 def token_counter(settings: Settings):
     """The LLM's own token count without loading its weights (vocab only, ~0.3 s), so evidence
     budgets are exact in retrieval-only runs; the character estimate when no local GGUF is in use."""
     path = settings.llm_path()
-    if settings.llm_base_url or not path.is_file():
+    if settings.generation.base_url or not path.is_file():
         return approx_tokens
     vocab = []
 
@@ -82,26 +84,19 @@ def build(settings: Settings, with_llm: bool = True, embedder=None, generator=No
     """Load the index and wire the assistant. Models load lazily, on first query."""
     if with_llm and generator is None:  # checked before the index: a wrong model path is named first
         generator = make_generator(settings)
-    idx = index_mod.load(settings.index_dir, settings.vector_store)
+    idx = index_mod.load(settings.storage.index_dir, settings.storage.vector_store)
     embedder = embedder or make_embedder(settings, idx.manifest["embedder"])
     if idx.manifest["embedder"] != embedder.name:
         from .errors import IndexStoreError
 
         raise IndexStoreError(
-            f"the index in {settings.index_dir} was built with embedder {idx.manifest['embedder']}, "
+            f"the index in {settings.storage.index_dir} was built with embedder {idx.manifest['embedder']}, "
             f"but the settings select {embedder.name}: run `assistant ingest` to rebuild it."
         )
-    retriever = HybridRetriever(idx, embedder, settings.candidates)
+    retriever = HybridRetriever(idx, embedder, settings.retrieval)
     count = getattr(generator, "count_tokens", None) if with_llm else token_counter(settings)
-    prompts = Prompts(settings.prompts_dir)
-    selector = EvidenceSelector(idx, EvidenceSettings(budget=settings.evidence_tokens), count or approx_tokens,
-                                render=prompts.excerpts)
-    answer_settings = AnswerSettings(
-        top_k=settings.top_k, min_similarity=settings.min_similarity, max_tokens=settings.max_tokens,
-        temperature=settings.temperature, not_found_threshold=settings.not_found_threshold,
-        yes_threshold=settings.yes_threshold, yes_calibration=settings.yes_calibration, quote_first=settings.quote_first,
-        quote_prefill=settings.quote_prefill,
-        follow_up_tokens=settings.follow_up_tokens,
-    )
-    assistant = Assistant(retriever, generator if with_llm else None, prompts, selector, embedder, answer_settings)
+    prompts = Prompts(settings.storage.prompts_dir)
+    selector = EvidenceSelector(idx, settings.evidence, count or approx_tokens, render=prompts.excerpts)
+    assistant = Assistant(retriever, generator if with_llm else None, prompts, selector, embedder, settings.answer,
+                          quote=settings.quote)
     return Pipeline(settings, idx, embedder, assistant)

@@ -27,7 +27,7 @@ def prefill_text(tokens: int = 800) -> str:
 def measure(settings: Settings, extra_buffers: bool = False, tokens: int = 800, reps: int = 2) -> dict:
     from .generate import LlamaCppGenerator
 
-    gen = LlamaCppGenerator(settings.llm_path(), n_ctx=2048, n_threads=settings.n_threads, extra_buffers=extra_buffers)
+    gen = LlamaCppGenerator(settings.llm_path(), n_ctx=2048, n_threads=settings.generation.n_threads, extra_buffers=extra_buffers)
     llm = gen.llm
     ids = llm.tokenize(prefill_text(tokens).encode("utf-8"), add_bos=False)
     speeds = []
@@ -37,7 +37,7 @@ def measure(settings: Settings, extra_buffers: bool = False, tokens: int = 800, 
         llm.eval(ids)
         speeds.append(len(ids) / (time.perf_counter() - t))
     return {"prompt_tokens": len(ids), "prefill_tok_s": round(max(speeds), 1), "extra_buffers": extra_buffers,
-            "threads": settings.n_threads}
+            "threads": settings.generation.n_threads}
 
 
 def both(timeout: float = 600) -> dict:

@@ -7,11 +7,12 @@ neighbouring sentence's fact).
 
 Each sentence of the excerpts is scored from numbers the pipeline already has, no model call:
     its cosine to the question (stored sentence vectors, computed by the retriever)
-  + CHUNK_WEIGHT x the fused retrieval score of its best chunk (the passage around it matters)
-  + TYPE_WEIGHT for each kind of answer the question asks that the sentence holds (a date for
+  + chunk_weight x the fused retrieval score of its best chunk (the passage around it matters)
+  + type_weight for each kind of answer the question asks that the sentence holds (a date for
     "when", a number for "how many", a name for "who": question.py)
-  - QUESTION_PENALTY when the sentence is itself a question (a council question restates the
+  - question_penalty when the sentence is itself a question (a council question restates the
     user's question but never answers it).
+(QuoteSettings, the `quote` section of config.Settings.)
 Chosen on the gold set (sentence recall@1 of the excerpts 0.670 -> 0.732) and checked on LegalQA-NL
 (README "Answers"). Lexical overlap with the question was measured and left out: it favours
 sentences that repeat the question.
@@ -27,10 +28,15 @@ from .question import DATE, NAME, NUMBER, PLACE, Part, Question, answered
 from .retrieve import Retrieval
 from .types import Excerpt, Quote
 
-CHUNK_WEIGHT = 0.5
-TYPE_WEIGHT = 0.1
-QUESTION_PENALTY = 0.5
 _TYPED = (DATE, NUMBER, NAME, PLACE)
+
+
+@dataclass(frozen=True)
+class QuoteSettings:
+    chunk_weight: float = 0.5
+    type_weight: float = 0.1
+    question_penalty: float = 0.5
+    next_sentence: bool = True  # the quote is the best sentence and the one after it (QuoteChooser.with_next)
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,11 @@ class Candidate:
 
 
 class QuoteChooser:
-    def __init__(self, selector: EvidenceSelector, chunk_weight: float = CHUNK_WEIGHT, type_weight: float = TYPE_WEIGHT,
-                 question_penalty: float = QUESTION_PENALTY, next_sentence: bool = True):
+    def __init__(self, selector: EvidenceSelector, settings: QuoteSettings | None = None):
         self.selector = selector
-        self.next_sentence = next_sentence
-        self.chunk_weight, self.type_weight, self.question_penalty = chunk_weight, type_weight, question_penalty
+        self.settings = s = settings or QuoteSettings()
+        self.next_sentence = s.next_sentence
+        self.chunk_weight, self.type_weight, self.question_penalty = s.chunk_weight, s.type_weight, s.question_penalty
 
     def candidates(self, question: Question, retrieval: Retrieval, evidence: tuple[Excerpt, ...] | list[Excerpt]) -> list[Candidate]:
         """Every sentence of the excerpts with its score, best first."""

@@ -1,8 +1,10 @@
 """Hybrid retrieval: chunk vectors, the best sentence inside each chunk, and BM25 on the terms that
 can match, fused into one score.
 
-    score(chunk) = cos(query, chunk) + SENTENCE_WEIGHT * max cos(query, sentence in chunk)
-                   + LEXICAL_WEIGHT[lang] * BM25(query, chunk) / max BM25
+    score(chunk) = cos(query, chunk) + sentence_weight * max cos(query, sentence in chunk)
+                   + lexical_weight[lang] * BM25(query, chunk) / max BM25
+
+(the weights are RetrievalSettings, the `retrieval` section of config.Settings)
 
 Why this shape (measured on eval/gold.jsonl and LegalQA-NL, README "Retrieval"):
 - A 900-character chunk's vector blurs the one sentence a question is about; the best sentence's
@@ -11,7 +13,7 @@ Why this shape (measured on eval/gold.jsonl and LegalQA-NL, README "Retrieval"):
 - BM25 catches names, numbers and Dutch terms ("BEL", "Sezen", "kantelfeest") that dense vectors
   blur. For English questions most query words never occur in Dutch text, and the few that do by
   accident ("team", "college") added noise, so English questions use only query terms that are
-  rare in the corpus (IDF >= LEXICAL_IDF_FLOOR: names, numbers, Dutch loan words) with a lower weight.
+  rare in the corpus (IDF >= lexical_idf_floor: names, numbers, Dutch loan words) with a lower weight.
 - A weighted sum of cosines, not reciprocal-rank fusion: RRF gives a noisy BM25 ranking as much say
   as dense ranking (it cost 0.2 recall@5 on English questions).
 
@@ -38,14 +40,31 @@ from .filters import Where
 from .lexical import BM25
 from .types import Hit
 
-SENTENCE_WEIGHT = 1.0
-LEXICAL_WEIGHT = {"en": 0.1, "nl": 0.2}
-LEXICAL_IDF_FLOOR = {"en": 2.0, "nl": 0.0}
 # Filtered search scores the allowed chunks' exact vectors directly up to this many (fetch + matrix
 # product: 81 ms for 50,000 768-dim vectors from a flat store here, against 116 ms for an unfiltered
 # search of 200,000); past it, the vector store is asked for ever more neighbours until enough
 # allowed ones are found.
 EXACT_FILTERED = 50_000
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How chunks are found and fused (module docstring); the `retrieval` section of config.Settings.
+    How many are kept (top_k) is the answer step's (AnswerSettings)."""
+
+    candidates: int = 40  # per retriever, before fusion
+    sentence_weight: float = 1.0  # weight of the best sentence's cosine
+    # BM25's weight and the IDF a query term needs to count, by question language (lang.detect)
+    lexical_weight_en: float = 0.1
+    lexical_weight_nl: float = 0.2
+    lexical_idf_floor_en: float = 2.0
+    lexical_idf_floor_nl: float = 0.0
+
+    def lexical_weight(self, language: str) -> float:
+        return self.lexical_weight_en if language == "en" else self.lexical_weight_nl
+
+    def lexical_idf_floor(self, language: str) -> float:
+        return self.lexical_idf_floor_en if language == "en" else self.lexical_idf_floor_nl
 
 
 @dataclass(frozen=True)
@@ -63,21 +82,19 @@ class Retrieval:
 class Retriever(Protocol):
     def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]: ...
 
-    def retrieve(self, query: str, k: int, where: Where | None = None) -> Retrieval: ...
+    def retrieve(self, query: str, k: int, where: Where | None = None, language: str | None = None) -> Retrieval: ...
 
 
 class HybridRetriever:
-    def __init__(self, index: Index, embedder: Embedder, candidates: int = 40,
-                 use_dense: bool = True, use_lexical: bool = True, use_sentences: bool = True,
-                 lexical_weight: dict[str, float] | None = None, sentence_weight: float = SENTENCE_WEIGHT):
+    def __init__(self, index: Index, embedder: Embedder, settings: RetrievalSettings | None = None, *,
+                 use_dense: bool = True, use_lexical: bool = True, use_sentences: bool = True):
+        """use_dense / use_lexical / use_sentences switch a part off (the ablations of eval/)."""
         self.index = index
         self.embedder = embedder
-        self.candidates = candidates
+        self.settings = settings or RetrievalSettings()
         self.use_dense = use_dense
         self.use_lexical = use_lexical
         self.use_sentences = use_sentences and use_dense
-        self.lexical_weight = LEXICAL_WEIGHT if lexical_weight is None else lexical_weight
-        self.sentence_weight = sentence_weight
         self._bm25: BM25 | None = None
 
     @property
@@ -86,10 +103,12 @@ class HybridRetriever:
             self._bm25 = self.index.lexical()  # the generation's lexical.sqlite, or built in memory
         return self._bm25
 
-    def search(self, query: str, k: int = 5, where: Where | None = None) -> list[Hit]:
+    def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]:
         return list(self.retrieve(query, k, where).hits)
 
-    def retrieve(self, query: str, k: int = 5, where: Where | None = None) -> Retrieval:
+    def retrieve(self, query: str, k: int, where: Where | None = None, language: str | None = None) -> Retrieval:
+        """`k` comes from AnswerSettings.top_k (its one default); `language` is the question's, when
+        the caller has detected it already (answer.py's question analysis), else detected here."""
         t0 = time.perf_counter()
         query = (query or "").strip()
         if not query:
@@ -98,8 +117,8 @@ class HybridRetriever:
         n = len(self.index.chunks) if allowed is None else len(allowed)
         if n == 0:
             return Retrieval(query, (), None, {}, {"embed_s": 0.0, "search_s": 0.0, "total_s": 0.0})
-        depth = min(n, max(self.candidates, k))
-        language = lang.detect(query)
+        depth = min(n, max(self.settings.candidates, k))
+        language = language or lang.detect(query)
         q = None
         dense: dict[int, float] = {}
         if self.use_dense:
@@ -108,9 +127,9 @@ class HybridRetriever:
         if q is not None:
             dense = self._dense(q, depth, allowed)
         lexical: dict[int, float] = {}
-        weight = self.lexical_weight.get(language, 0.2) if self.use_dense else 1.0
+        weight = self.settings.lexical_weight(language) if self.use_dense else 1.0
         if self.use_lexical and weight > 0:
-            scores = self.bm25.scores(query, min_idf=LEXICAL_IDF_FLOOR.get(language, 0.0) if self.use_dense else 0.0)
+            scores = self.bm25.scores(query, min_idf=self.settings.lexical_idf_floor(language) if self.use_dense else 0.0)
             if allowed is not None:  # only allowed chunks compete (and set the normalising maximum)
                 kept = np.zeros_like(scores)
                 kept[allowed] = scores[allowed]
@@ -135,7 +154,7 @@ class HybridRetriever:
                     if len(rng):
                         sims = self.index.sentence_vectors[rng.start:rng.stop] @ q
                         best_sentence[row] = float(sims.max())
-                        score += self.sentence_weight * best_sentence[row]
+                        score += self.settings.sentence_weight * best_sentence[row]
                         for j, s in zip(rng, sims):
                             sentence_scores[j] = float(s)
             score += weight * lexical.get(row, 0.0)

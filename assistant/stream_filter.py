@@ -26,7 +26,7 @@ _LABEL = r"(?:answer|antwoord)(?:\s+in\s+(?:het\s+)?(?:english|engels|nederlands
 LEAD = re.compile(rf"(?:{QUOTE.pattern})?\s*(?:{_LABEL})?", re.IGNORECASE)
 _LABELS = ("ANSWER:", "ANTWOORD:", "ANSWER_IN_ENGLISH:", "ANTWOORD_IN_HET_NEDERLANDS:")
 # The marker as models write it ("NOT_FOUND", "Not_FOUND", "NOT FOUND"), never the words "not found".
-MARKER = re.compile(r"\s*\b(?:NOT FOUND|(?i:not_found))\b\.?")
+NOT_FOUND_RE = re.compile(r"\s*\b(?:NOT FOUND|(?i:not_found))\b\.?")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 _ECHO = re.compile(r"(?:\[\d+\]\s+\S|<<<|>>>|(?:excerpts?|fragmenten|question|vraag)\s*:)", re.IGNORECASE)
 _DECIDE_WORDS = 8  # words of a new paragraph needed to judge its language
@@ -62,7 +62,7 @@ class AnswerFilter:
         return out
 
     def clean(self, text: str) -> str:
-        return cite.strip_invalid(MARKER.sub("", text), self.n_sources)
+        return cite.strip_invalid(NOT_FOUND_RE.sub("", text), self.n_sources)
 
     def text(self) -> str:
         """The whole answer without a quote line or a copied "Answer:" label, stripped."""

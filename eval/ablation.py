@@ -63,18 +63,18 @@ INDEX_VARIANTS = {  # name -> patches applied while ingesting
     "no heading/question context": [(index.texts, "chunk_text", lambda c: c.text)],
     "recursive splitter only (no outline sections)": [(index.texts, "chunk_document", recursive_only)],
 }
-RETRIEVER_VARIANTS = {  # name -> (HybridRetriever kwargs, module patches)
-    "default (chunk + best sentence + BM25)": ({}, []),
-    "no best-sentence score": ({"use_sentences": False}, []),
-    "no BM25": ({"use_lexical": False}, []),
-    "no BM25 for English questions": ({"lexical_weight": {"en": 0.0, "nl": retrieve_mod.LEXICAL_WEIGHT["nl"]}}, []),
-    "English BM25 without the IDF floor": ({}, [(retrieve_mod, "LEXICAL_IDF_FLOOR", {"en": 0.0, "nl": 0.0})]),
-    "chunk vectors only (no sentences, no BM25)": ({"use_sentences": False, "use_lexical": False}, []),
+RETRIEVER_VARIANTS = {  # name -> (HybridRetriever switches, settings changed (Settings.with_))
+    "default (chunk + best sentence + BM25)": ({}, {}),
+    "no best-sentence score": ({"use_sentences": False}, {}),
+    "no BM25": ({"use_lexical": False}, {}),
+    "no BM25 for English questions": ({}, {"lexical_weight_en": 0.0}),
+    "English BM25 without the IDF floor": ({}, {"lexical_idf_floor_en": 0.0, "lexical_idf_floor_nl": 0.0}),
+    "chunk vectors only (no sentences, no BM25)": ({"use_sentences": False, "use_lexical": False}, {}),
 }
 
 
 def run(settings: Settings, tmp: Path) -> list[dict]:
-    batch = Library(settings).read_folder(settings.seeds_dir)
+    batch = Library(settings).read_folder(settings.storage.seeds_dir)
     emb = make_embedder(settings)
     rows = []
     for iname, patches in INDEX_VARIANTS.items():
@@ -82,15 +82,15 @@ def run(settings: Settings, tmp: Path) -> list[dict]:
         s = settings.with_(index_dir=folder)
         with _all(patches):
             Library(s, emb).add(batch)
-        variants = RETRIEVER_VARIANTS if iname == "default" else {"default (chunk + best sentence + BM25)": ({}, [])}
-        for rname, (kwargs, rpatches) in variants.items():
+        variants = RETRIEVER_VARIANTS if iname == "default" else {"default (chunk + best sentence + BM25)": ({}, {})}
+        for rname, (switches, changes) in variants.items():
             original = retrieve_mod.HybridRetriever.__init__
 
-            def init(self, *a, _kw=kwargs, **k):
+            def init(self, *a, _kw=switches, **k):
                 original(self, *a, **{**k, **_kw})
 
-            with patched(retrieve_mod.HybridRetriever, "__init__", init), _all(patches), _all(rpatches):
-                report = evaluate.run(s, GOLD, tmp / f"eval-{len(rows)}", retrieval_only=True, embedder=emb,
+            with patched(retrieve_mod.HybridRetriever, "__init__", init), _all(patches):
+                report = evaluate.run(s.with_(**changes), GOLD, tmp / f"eval-{len(rows)}", retrieval_only=True, embedder=emb,
                                       show_progress=False)
             m = report["metrics"]
             row = {"index": iname, "retriever": rname, **{k: m["all"][k] for k in KEYS},

@@ -69,12 +69,12 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
     from assistant.embed.base import document_text
     from assistant.pipeline import build, make_embedder
 
-    batch = Library(settings).read_folder(settings.seeds_dir)  # read once: the timings are the writes
+    batch = Library(settings).read_folder(settings.storage.seeds_dir)  # read once: the timings are the writes
     out: dict = {"documents": len(batch.docs)}
     qs = questions(n_queries)
 
     def ingest(s, emb):
-        """Seconds for one ingest of the seeds into s.index_dir (cold for a new folder and embedder), and its report."""
+        """Seconds for one ingest of the seeds into s.storage.index_dir (cold for a new folder and embedder), and its report."""
         t = time.perf_counter()
         report = Library(s, emb).add(batch)
         return time.perf_counter() - t, report
@@ -102,7 +102,7 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
                             "ingest_cold_s": round(cold, 2), "ingest_warm_s": round(warm, 3),
                             "search_p50_ms": round(1000 * p50(lat), 1), "query_embed_p50_ms": round(1000 * p50(enc), 1)}
         # Baseline: sentence-transformers' own encode, one call, on exactly the texts ingest embedded.
-        idx = index.load(backends["torch"]["settings"].index_dir, settings.vector_store)
+        idx = index.load(backends["torch"]["settings"].storage.index_dir, settings.storage.vector_store)
         texts, titles = _texts(idx)
         st = backends["torch"]["emb"]
         full = [document_text(st.prompts, ti, x) for ti, x in zip(titles, texts)]
@@ -144,7 +144,7 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
             m = rep["metrics"]["all"]
             out[backend]["retrieval"] = {k: round(m[k], 3) for k in ("recall@1", "recall@5", "recall@10", "ndcg@10", "context_recall")}
         # A cold `assistant search` process, as a user runs it (ONNX index, default settings).
-        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(backends["onnx"]["settings"].index_dir)}
+        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(backends["onnx"]["settings"].storage.index_dir)}
         colds = []
         for _ in range(3):
             t = time.perf_counter()
@@ -152,7 +152,7 @@ def bench_index(settings: Settings, n_queries: int, repeats: int = 3) -> dict:
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             colds.append(time.perf_counter() - t)
         out["cold_search_process_s"] = round(p50(colds), 2)
-        envt = {**env, "ASSISTANT_INDEX_DIR": str(backends["torch"]["settings"].index_dir), "ASSISTANT_EMBED_BACKEND": "torch"}
+        envt = {**env, "ASSISTANT_INDEX_DIR": str(backends["torch"]["settings"].storage.index_dir), "ASSISTANT_EMBED_BACKEND": "torch"}
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "assistant.cli", "search", "--json", qs[1]], env=envt, cwd=ROOT,
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -213,7 +213,7 @@ def bench_answer(settings: Settings, n: int) -> dict:
     return {
         "model": gen.name,
         "questions": len(ours_total),
-        "evidence_tokens_budget": settings.evidence_tokens,
+        "evidence_tokens_budget": settings.evidence.budget,
         "first_token_p50_s": round(p50(ours_first), 2),
         "total_p50_s": round(p50(ours_total), 2),
         "raw_llama_first_token_p50_s": round(p50(raw_first), 2),
@@ -248,7 +248,7 @@ def measure_llama(settings: Settings, config: dict, reps: int = 2) -> dict:
     from assistant.generate import LlamaCppGenerator
     from assistant.prefill import prefill_text
 
-    kw = {"n_batch": 512, "flash_attn": False, "extra_buffers": False, "n_threads": settings.n_threads, **config}
+    kw = {"n_batch": 512, "flash_attn": False, "extra_buffers": False, "n_threads": settings.generation.n_threads, **config}
     gen = LlamaCppGenerator(settings.llm_path(), n_ctx=2048, n_threads=kw["n_threads"], n_batch=kw["n_batch"],
                             flash_attn=kw["flash_attn"], extra_buffers=kw["extra_buffers"])
     llm = gen.llm

@@ -110,7 +110,7 @@ def _snapshot(idx_dir: Path) -> dict:
 
     from assistant import index
 
-    idx = index.load(idx_dir, _settings(idx_dir).vector_store)
+    idx = index.load(idx_dir, _settings(idx_dir).storage.vector_store)
     try:
         return {"docs": {s: (d.sha256, d.title, d.text) for s, d in idx.docs.items()},
                 "chunks": [asdict(c) for c in idx.chunks],
@@ -146,7 +146,7 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
     own = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="faults-")) if own else Path(workdir)
     docs_dir, idx_dir = workdir / "docs", workdir / "index"
-    store = _settings(idx_dir).vector_store
+    store = _settings(idx_dir).storage.vector_store
     write_corpus(docs_dir, docs, seed)
     first = _ingest(idx_dir, docs_dir, rebuild=False)
     t_clean = first.seconds

@@ -124,17 +124,17 @@ class QueryCache:
 
 
 def build_index(settings, docs, embedder):
-    """Index `docs` into settings.index_dir (reusing what is there) with settings.chunk_size larger than
+    """Index `docs` into settings.storage.index_dir (reusing what is there) with a chunk_size larger than
     any passage, so one chunk per document, in batches."""
     from tqdm import tqdm
 
     from assistant import index as index_mod
     from assistant.library import Batch, Library
 
-    folder, chunk_size = settings.index_dir, settings.chunk_size
+    folder, chunk_size = settings.storage.index_dir, settings.storage.chunk_size
     done: set[str] = set()
     if index_mod.exists(folder):
-        old = index_mod.load(folder, settings.vector_store)
+        old = index_mod.load(folder, settings.storage.vector_store)
         if old.manifest["embedder"] == embedder.name and old.manifest["chunking"]["chunk_size"] == chunk_size:
             done = {s for s, d in old.docs.items()}
     want = {d.source: d for d in docs}
@@ -152,7 +152,7 @@ def build_index(settings, docs, embedder):
                             progress=lambda n, total: bar.update(base + (len(batch) * n) // max(total, 1) - bar.n))
         finally:
             bar.close()
-    idx = index_mod.load(folder, settings.vector_store)
+    idx = index_mod.load(folder, settings.storage.vector_store)
     extra = set(idx.docs) - set(want)
     if extra:
         sys.exit(f"{folder} holds {len(extra)} passages that are not in this corpus selection: delete the folder")
@@ -167,7 +167,7 @@ def evaluate(idx, embedder, questions: list[dict], settings) -> dict:
 
     results = {}
     for mode, dense, sentences, lexical in MODES:
-        retriever = HybridRetriever(idx, embedder, settings.candidates, use_dense=dense, use_sentences=sentences,
+        retriever = HybridRetriever(idx, embedder, settings.retrieval, use_dense=dense, use_sentences=sentences,
                                     use_lexical=lexical)
         retriever.search("opwarmen", k=1)  # load the model / build BM25 outside the timing
         ndcg, recall, mrr, seconds, per_q = [], [], [], [], {}
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         docs = to_documents(corpus, args.titles)
         chunk_size = max(4000, max(len(d.text) for d in docs) + 1)
         selection = "full" if args.corpus_limit is None else "sub-" + hashlib.sha256(" ".join(sorted(ids)).encode()).hexdigest()[:10]
-        cache = Path(args.cache_dir) if args.cache_dir else settings.home / "legalqa"
+        cache = Path(args.cache_dir) if args.cache_dir else settings.storage.home / "legalqa"
         folder = cache / f"{settings.embedder_path().name}-{'titles' if args.titles else 'text'}-{selection}"
         t0 = time.perf_counter()
         idx = build_index(settings.with_(index_dir=folder, chunk_size=chunk_size, chunk_overlap=0), docs, embedder)

@@ -204,12 +204,12 @@ def run_load(clients: int = 8, questions: int = 3, answer_s: float = 0.5, real: 
     with tempfile.TemporaryDirectory(prefix="assistant-load-") as tmp:
         if real:
             settings = (settings or Settings.from_env()).with_(llm=SMALL_LLM)
-            if not index.exists(settings.index_dir):
+            if not index.exists(settings.storage.index_dir):
                 settings = settings.with_(index_dir=Path(tmp) / "index")
             library = Library(settings)
             embedder = library.embedder()  # the index's own when there is one
-            if not index.exists(settings.index_dir):
-                library.add_folder(settings.seeds_dir)
+            if not index.exists(settings.storage.index_dir):
+                library.add_folder(settings.storage.seeds_dir)
             pipeline = build(settings, with_llm=True, embedder=embedder)
             ui.warm_up(pipeline)
             generator_name = pipeline.assistant.generator.name
@@ -218,7 +218,7 @@ def run_load(clients: int = 8, questions: int = 3, answer_s: float = 0.5, real: 
 
             settings = (settings or Settings()).with_(index_dir=Path(tmp) / "index", min_similarity=0.0)
             embedder = HashEmbedder()
-            Library(settings, embedder).add_folder(settings.seeds_dir)
+            Library(settings, embedder).add_folder(settings.storage.seeds_dir)
             generator = generator or SlowTaggedGenerator(answer_s)
             pipeline = build(settings, embedder=embedder, generator=generator)
             generator_name = f"{generator.name} ({answer_s} s per answer)"

@@ -65,7 +65,7 @@ def seed_vectors(index_dir: Path) -> tuple[np.ndarray, str]:
     with tempfile.TemporaryDirectory() as tmp:
         # A scratch index whose vectors are read back once: flat whatever ASSISTANT_VECTOR_STORE says
         # (a database table would outlive the folder); the stores are what is measured below.
-        Library(Settings(index_dir=Path(tmp), vector_store="flat"), HashEmbedder(dim=256)).add_folder(ROOT / "seeds")
+        Library(Settings().with_(index_dir=Path(tmp), vector_store="flat"), HashEmbedder(dim=256)).add_folder(ROOT / "seeds")
         idx = index.load(Path(tmp))
         v = np.concatenate([idx.vectors(), np.asarray(idx.sentence_vectors, dtype=np.float32)])
     return v, "seeds/ embedded with the HashEmbedder fake (no ./index)"

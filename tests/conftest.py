@@ -37,10 +37,10 @@ def real_settings():
     from assistant.pipeline import make_embedder
 
     s = Settings.from_env(llm="qwen2.5-coder-0.5b")
-    s = s.with_(index_dir=s.home / "test-index")
+    s = s.with_(index_dir=s.storage.home / "test-index")
     docs, problems = load_folder(SEEDS)
     assert problems == []
-    index.sync(s.index_dir, docs, make_embedder(s), s.chunk_size, s.chunk_overlap, scope="seeds")
+    index.sync(s.storage.index_dir, docs, make_embedder(s), s.storage.chunk_size, s.storage.chunk_overlap, scope="seeds")
     return s
 
 

@@ -87,7 +87,9 @@ class LogitsGenerator(ScriptedGenerator):
         probs = self.empty_quote_probs if "«»" in prompt.prefix else self.probs
         raw = {o: probs.get(o, 1.0) for o in options}
         total = sum(raw.values())
-        return Choice({o: v / total for o, v in raw.items()}, 1.0)
+        # mass: how much of the whole next-token distribution the options hold (an option not in
+        # `probs` counts as certain, so a single asked option the test did not set is "all of it").
+        return Choice({o: v / total for o, v in raw.items()}, min(1.0, total))
 
     def stream(self, prompt: Prompt, max_tokens, temperature):
         self.prompts.append((prompt.system, prompt.user))
@@ -121,8 +123,8 @@ def seeds_runtime(index_dir, folder, generator=None, **settings):
     from assistant.ingest import load_folder
     from assistant.pipeline import build
 
-    s = Settings(index_dir=Path(index_dir), min_similarity=0.0, **settings)
+    s = Settings().with_(index_dir=Path(index_dir), min_similarity=0.0, **settings)
     emb = HashEmbedder()
     docs, _ = load_folder(folder)
-    index.sync(s.index_dir, docs, emb, s.chunk_size, s.chunk_overlap, scope="seeds")
+    index.sync(s.storage.index_dir, docs, emb, s.storage.chunk_size, s.storage.chunk_overlap, scope="seeds")
     return ui.Runtime(s, build(s, embedder=emb, generator=generator or EchoGenerator()))

@@ -9,7 +9,7 @@ from assistant.errors import InputError, PromptError
 from assistant.evidence import EvidenceSelector, EvidenceSettings, approx_tokens
 from assistant.prompts import Prompts, fill
 from assistant.retrieve import HybridRetriever
-from assistant.stream_filter import MARKER, NOT_FOUND, drift, safe_prefix
+from assistant.stream_filter import NOT_FOUND, NOT_FOUND_RE, drift, safe_prefix
 
 
 @pytest.fixture
@@ -241,17 +241,18 @@ def test_answer_label_copied_from_the_example_is_dropped(world, prompts_dir):
 def test_lexical_matching_follows_question_language(world):
     """Dutch questions use every BM25 term; English ones only terms rare in the corpus (names)."""
     idx, emb, _ = world
-    from assistant.retrieve import LEXICAL_IDF_FLOOR
+    from assistant.retrieve import RetrievalSettings
 
+    floor = RetrievalSettings().lexical_idf_floor
     calls = []
     r = HybridRetriever(idx, emb)
     real = r.bm25.scores
     r.bm25.scores = lambda q, min_idf=0.0: calls.append((q, min_idf)) or real(q, min_idf)
     r.search("Why was there no projectplan for Sezen?", 3)
     r.search("Waarom is er geen projectplan voor Sezen?", 3)
-    assert calls == [("Why was there no projectplan for Sezen?", LEXICAL_IDF_FLOOR["en"]),
-                     ("Waarom is er geen projectplan voor Sezen?", LEXICAL_IDF_FLOOR["nl"])]
-    assert LEXICAL_IDF_FLOOR["en"] > LEXICAL_IDF_FLOOR["nl"]
+    assert calls == [("Why was there no projectplan for Sezen?", floor("en")),
+                     ("Waarom is er geen projectplan voor Sezen?", floor("nl"))]
+    assert floor("en") > floor("nl")
     # A common term is dropped under the floor, a rare name is kept.
     bm = r.bm25
     common = max(bm.idf, key=lambda t: -bm.idf[t])
@@ -339,8 +340,8 @@ def test_a_short_date_supports_its_full_year():
 
 
 def test_the_words_not_found_in_an_answer_are_kept():
-    assert MARKER.sub("", "The file was not found in the archive [1].") == "The file was not found in the archive [1]."
-    assert MARKER.sub("", "Het plan is er niet [1].\n\nNot_FOUND") == "Het plan is er niet [1]."
+    assert NOT_FOUND_RE.sub("", "The file was not found in the archive [1].") == "The file was not found in the archive [1]."
+    assert NOT_FOUND_RE.sub("", "Het plan is er niet [1].\n\nNot_FOUND") == "Het plan is er niet [1]."
 
 
 # -- quote-first answers, decided by numbers (LogitsGenerator: pre-filled replies and logits) -----------
@@ -354,7 +355,7 @@ def test_quote_is_an_exact_span_and_streamed_before_the_answer(world, prompts_di
     idx = world[0]
     gen = LogitsGenerator([" contextgedreven organiseren niet uitgaat van vooraf opgestelde planningen [1]."],
                           {NOT_FOUND: 0.1, "[": 0.9})
-    events = list(make(world, prompts_dir, gen).stream(SEZEN_Q))
+    events = list(make(world, prompts_dir, gen, quote_prefill=True).stream(SEZEN_Q))
     kinds = [e.kind for e in events]
     assert kinds.index("evidence") < kinds.index("quote") < kinds.index("token")
     quote = next(e.data for e in events if e.kind == "quote")
@@ -375,6 +376,29 @@ def test_quote_is_an_exact_span_and_streamed_before_the_answer(world, prompts_di
     assert out["decision"]["p_not_found"] == pytest.approx(0.1)
 
 
+def test_default_shows_the_quote_beside_a_plain_answer(world, prompts_dir):
+    """The default (quote_prefill off): the quote is streamed first but not put into the model's
+    reply; p(NOT_FOUND) is the marker's share of the whole first-token distribution and a yes/no
+    verdict is read at that same first reply token."""
+    gen = LogitsGenerator([" het is geen reorganisatie [1]."], {NOT_FOUND: 0.05, "Ja": 0.3, "Nee": 0.7})
+    question = "Is de ontwikkeling naar een regiegemeente een reorganisatie?"
+    events = list(make(world, prompts_dir, gen).stream(question))
+    kinds = [e.kind for e in events]
+    assert kinds.index("evidence") < kinds.index("quote") < kinds.index("token")
+    final = events[-1].data
+    assert final.decision.p_not_found == pytest.approx(0.05) and not final.abstained
+    assert final.decision.verdict == "no" and final.decision.p_yes == pytest.approx(0.3)
+    assert final.text.startswith("Nee, het is geen reorganisatie")
+    # Every reading of the model had a plain reply: no quote line, no answer label in it.
+    assert [c[1] for c in gen.choices] == [(NOT_FOUND,), ("Ja", "Nee")]
+    assert all(c[0].prefix == "" for c in gen.choices) and gen.calls[0].prefix == "Nee,"
+    assert "«" not in gen.calls[0].prefix and "Antwoord in het Nederlands" not in gen.calls[0].prefix
+    # The marker holding most of the first-token mass abstains at the default threshold (0.8).
+    gen = LogitsGenerator(["De burgemeester [1]."], {NOT_FOUND: 0.9})
+    a = make(world, prompts_dir, gen).answer("Wie is de burgemeester van Lochem?")
+    assert a.abstained and a.decision.p_not_found == pytest.approx(0.9) and gen.calls == []
+
+
 def test_abstention_is_decided_by_p_not_found_and_its_threshold(world, prompts_dir):
     question = "Wie is de burgemeester van Lochem?"
     gen = LogitsGenerator(["De burgemeester [1]."], {NOT_FOUND: 0.7, "[": 0.3})
@@ -389,7 +413,8 @@ def test_abstention_is_decided_by_p_not_found_and_its_threshold(world, prompts_d
 @pytest.mark.parametrize("p_no,verdict,lead", [(0.8, "no", "Nee,"), (0.2, "yes", "Ja,")])
 def test_yes_no_verdict_comes_from_the_logits_after_the_quote(world, prompts_dir, p_no, verdict, lead):
     gen = LogitsGenerator([" het is geen reorganisatie [1]."], {NOT_FOUND: 0.05, "[": 0.95, " Ja": 1 - p_no, " Nee": p_no})
-    events = list(make(world, prompts_dir, gen).stream("Is de ontwikkeling naar een regiegemeente een reorganisatie?"))
+    events = list(make(world, prompts_dir, gen, quote_prefill=True, yes_calibration=True)
+                  .stream("Is de ontwikkeling naar een regiegemeente een reorganisatie?"))
     final = events[-1].data
     assert final.decision.yesno and final.decision.verdict == verdict
     assert final.decision.p_yes == pytest.approx(1 - p_no)
@@ -404,15 +429,16 @@ def test_yes_no_verdict_comes_from_the_logits_after_the_quote(world, prompts_dir
     assert "«»" in bias[0].prefix and bias[1] == (" Ja", " Nee") and final.decision.p_yes_null == pytest.approx(0.5)
     gen = LogitsGenerator([" zo is het [1]."], {NOT_FOUND: 0.05, "[": 0.95, " Ja": 0.9, " Nee": 0.1},
                           empty_quote_probs={" Ja": 0.97, " Nee": 0.03})
-    a = make(world, prompts_dir, gen).answer("Is de ontwikkeling naar een regiegemeente een reorganisatie?")
+    a = make(world, prompts_dir, gen, quote_prefill=True, yes_calibration=True).answer(
+        "Is de ontwikkeling naar een regiegemeente een reorganisatie?")
     assert a.decision.verdict == "no" and a.decision.p_yes == pytest.approx(0.9)  # the quote lowered p(yes)
     a = make(world, prompts_dir, LogitsGenerator([" zo is het [1]."], {NOT_FOUND: 0.05, "[": 0.95, " Ja": 0.9, " Nee": 0.1},
                                                  empty_quote_probs={" Ja": 0.97, " Nee": 0.03}),
-             yes_calibration=False).answer("Is de ontwikkeling naar een regiegemeente een reorganisatie?")
+             quote_prefill=True, yes_calibration=False).answer("Is de ontwikkeling naar een regiegemeente een reorganisatie?")
     assert a.decision.verdict == "yes" and a.decision.p_yes_null is None
     # The yes threshold moves the verdict.
     gen = LogitsGenerator([" zo is het [1]."], {NOT_FOUND: 0.05, "[": 0.95, " Ja": 0.6, " Nee": 0.4})
-    a = make(world, prompts_dir, gen, yes_threshold=0.7).answer("Is de ontwikkeling naar een regiegemeente een reorganisatie?")
+    a = make(world, prompts_dir, gen, quote_prefill=True, yes_threshold=0.7).answer("Is de ontwikkeling naar een regiegemeente een reorganisatie?")
     assert a.decision.verdict == "no" and a.text.startswith("Nee,")
 
 

@@ -160,7 +160,7 @@ class _Index:
 
 
 def _runtime(tmp_path) -> ui.Runtime:
-    settings = Settings(index_dir=tmp_path / "index")
+    settings = Settings().with_(index_dir=tmp_path / "index")
     pipeline = SimpleNamespace(settings=settings, index=_Index(), embedder=None,
                                assistant=SimpleNamespace(generator=None))
     return ui.Runtime(settings, pipeline)

@@ -60,8 +60,8 @@ def test_models_list_shows_defaults(tmp_path):
 
 def test_settings_from_env_and_overrides(tmp_path):
     s = Settings.from_env({"ASSISTANT_TOP_K": "7", "ASSISTANT_HOME": str(tmp_path), "ASSISTANT_LLM": "/x/y.gguf"}, top_k=None)
-    assert s.top_k == 7 and s.models_dir == tmp_path / "models" and str(s.llm_path()) == "/x/y.gguf"
-    assert Settings.from_env({"ASSISTANT_TOP_K": "7"}, top_k=3).top_k == 3
+    assert s.answer.top_k == 7 and s.storage.models_dir == tmp_path / "models" and str(s.llm_path()) == "/x/y.gguf"
+    assert Settings.from_env({"ASSISTANT_TOP_K": "7"}, top_k=3).answer.top_k == 3
     assert Settings.from_env({}).llm_path().name.endswith(".gguf")
     with pytest.raises(InputError, match="ASSISTANT_TOP_K"):
         Settings.from_env({"ASSISTANT_TOP_K": "many"})

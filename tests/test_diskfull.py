@@ -37,7 +37,7 @@ def _still_answers(idx_dir: Path, generation: str) -> None:
     assert check(idx_dir).ok
     assert not [p.name for p in idx_dir.iterdir() if p.name.startswith(".tmp-") or p.name == "CURRENT.tmp"]
     assert [p.name for p in idx_dir.iterdir() if p.is_dir() and p.name.startswith("gen-")] == [generation]
-    p = build(Settings(index_dir=idx_dir, min_similarity=0.0), embedder=HashEmbedder(), generator=EchoGenerator())
+    p = build(Settings().with_(index_dir=idx_dir, min_similarity=0.0), embedder=HashEmbedder(), generator=EchoGenerator())
     ans = p.assistant.answer(QUESTION)
     assert not ans.abstained and "Sezen" in ans.text and ans.citations
 

@@ -84,7 +84,7 @@ def test_removing_an_upload_takes_its_passages_and_file_at_once(runtime, tmp_pat
     assert all(h.chunk.source != source for h in runtime.pipeline.assistant.search(QUESTION, 10))
     assert not (runtime.uploads_dir / "zuiderzee.txt").exists()
     assert not any(runtime.uploads_dir.iterdir())  # nothing parked left behind
-    on_disk = index.load(runtime.settings.index_dir)
+    on_disk = index.load(runtime.settings.storage.index_dir)
     assert source not in on_disk.docs and len(on_disk.docs) == 5
     assert source not in on_disk.manifest["added"]
     # The next upload (which syncs the whole uploads folder) does not bring it back.
@@ -94,7 +94,7 @@ def test_removing_an_upload_takes_its_passages_and_file_at_once(runtime, tmp_pat
 
 def test_removing_a_seed_document_keeps_its_file(runtime):
     source = next(s for s in runtime.pipeline.index.docs if s.startswith("seeds/"))
-    path = runtime.settings.seeds_dir / source.split("/", 1)[1]
+    path = runtime.settings.storage.seeds_dir / source.split("/", 1)[1]
     report = runtime.remove_document(source)
     assert report.removed == [source] and path.is_file()
     assert source not in runtime.pipeline.index.docs and len(runtime.pipeline.index.docs) == 4
@@ -113,7 +113,7 @@ def test_reindex_reads_the_file_again(runtime, tmp_path):
 
 
 def test_reindex_of_a_seed_uses_its_meta_title(runtime):
-    meta = json.loads((runtime.settings.seeds_dir / "meta.json").read_text(encoding="utf-8"))
+    meta = json.loads((runtime.settings.storage.seeds_dir / "meta.json").read_text(encoding="utf-8"))
     rel, entry = next(iter(meta.items()))
     source = f"seeds/{rel}"
     before = runtime.pipeline.index.docs[source].title
@@ -128,7 +128,7 @@ def test_unknown_or_ambiguous_names_are_clear_errors(runtime, tmp_path):
     source = _upload(runtime, tmp_path)
     assert documents.find(runtime.pipeline.index, "zuiderzee.txt") == source  # a unique file name will do
     with pytest.raises(InputError, match="came from a folder the index does not record"):
-        documents.source_file(runtime.settings.index_dir, runtime.settings.seeds_dir, "elsewhere/x.txt")
+        documents.source_file(runtime.settings.storage.index_dir, runtime.settings.storage.seeds_dir, "elsewhere/x.txt")
     (runtime.uploads_dir / "zuiderzee.txt").unlink()
     with pytest.raises(InputError, match="the file of uploads/zuiderzee.txt is gone"):
         runtime.reindex_document(source)
@@ -140,7 +140,7 @@ def test_another_embedder_is_refused_before_anything_changes(runtime, tmp_path):
     with pytest.raises(IndexStoreError, match="would re-embed all of them"):
         Library(s, HashEmbedder(name="other")).remove(source)
     assert (runtime.uploads_dir / "zuiderzee.txt").is_file()
-    assert source in index.load(s.index_dir).docs
+    assert source in index.load(s.storage.index_dir).docs
 
 
 def test_a_failed_removal_puts_the_file_back(runtime, tmp_path, monkeypatch):
@@ -158,7 +158,7 @@ def test_a_failed_removal_puts_the_file_back(runtime, tmp_path, monkeypatch):
 
 def test_cli_docs_list_and_remove(runtime, tmp_path, monkeypatch, capsys):
     source = _upload(runtime, tmp_path)
-    base = ["--index-dir", str(runtime.settings.index_dir)]
+    base = ["--index-dir", str(runtime.settings.storage.index_dir)]
     assert cli.main([*base, "docs", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {d["source"] for d in listed} == set(runtime.pipeline.index.docs)
@@ -174,10 +174,10 @@ def test_cli_docs_list_and_remove(runtime, tmp_path, monkeypatch, capsys):
     (runtime.uploads_dir / "zuiderzee.txt").write_text(NOTE.replace("140", "175"), encoding="utf-8")
     assert cli.main([*base, "docs", "reindex", source]) == 0
     assert f"re-indexed {source}: 0 added, 1 updated" in capsys.readouterr().out
-    assert "175 elektrische" in index.load(runtime.settings.index_dir).docs[source].text
+    assert "175 elektrische" in index.load(runtime.settings.storage.index_dir).docs[source].text
     assert cli.main([*base, "docs", "remove", "zuiderzee.txt"]) == 0
     assert f"removed {source}" in capsys.readouterr().out
-    assert source not in index.load(runtime.settings.index_dir).docs
+    assert source not in index.load(runtime.settings.storage.index_dir).docs
     assert not (runtime.uploads_dir / "zuiderzee.txt").exists()
     assert cli.main([*base, "docs", "remove", "zuiderzee.txt"]) == 2
     assert "no document 'zuiderzee.txt' in the index" in capsys.readouterr().err

@@ -156,12 +156,12 @@ def test_ingest_and_search_over_http_and_no_mixing(tmp_path, server):
 
     # Local vectors never join an index built over HTTP, and the other way round.
     with pytest.raises(IndexStoreError, match="built with embedder http:"):
-        build(Settings(index_dir=idx_dir), with_llm=False, embedder=HashEmbedder(dim=64))
+        build(Settings().with_(index_dir=idx_dir), with_llm=False, embedder=HashEmbedder(dim=64))
     local_dir = tmp_path / "local-index"
     _sync(local_dir, docs, HashEmbedder(dim=64))
     with pytest.raises(IndexStoreError, match="settings select http:"):
-        build(Settings(index_dir=local_dir, embed_base_url=server.url), with_llm=False)
-    p = build(Settings(index_dir=idx_dir, embed_base_url=server.url, embed_api_model="local"), with_llm=False)
+        build(Settings().with_(index_dir=local_dir, embed_base_url=server.url), with_llm=False)
+    p = build(Settings().with_(index_dir=idx_dir, embed_base_url=server.url, embed_api_model="local"), with_llm=False)
     assert isinstance(p.embedder, HttpEmbedder)
     # An ingest with another embedder re-embeds everything instead of mixing.
     again = _sync(idx_dir, docs, HashEmbedder(dim=64))

@@ -218,7 +218,7 @@ def gold(tmp_path) -> Path:
 
 
 def _settings(index_dir, **kw) -> Settings:
-    return Settings(index_dir=index_dir, prompts_dir=PROMPTS, seeds_dir=SEEDS, **kw)
+    return Settings().with_(index_dir=index_dir, prompts_dir=PROMPTS, seeds_dir=SEEDS, **kw)
 
 
 def _records(out: Path) -> list[dict]:

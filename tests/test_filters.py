@@ -8,7 +8,7 @@ from assistant.answer import Assistant
 from assistant.evidence import EvidenceSelector, EvidenceSettings, approx_tokens
 from assistant.filters import FilterError, Where, known_values, resolve
 from assistant.prompts import Prompts
-from assistant.retrieve import HybridRetriever
+from assistant.retrieve import HybridRetriever, RetrievalSettings
 
 SEZEN_Q = "Waarom is er voor Traject Sezen geen projectplan opgesteld?"
 
@@ -110,7 +110,7 @@ def test_the_store_path_gives_the_same_hits_as_exact_scoring(world, monkeypatch)
     where = Where.parse(["municipality=Altena"])
     exact = HybridRetriever(idx, emb).search(SEZEN_Q, 5, where)
     monkeypatch.setattr(retrieve, "EXACT_FILTERED", 0)
-    deep = HybridRetriever(idx, emb, candidates=8).search(SEZEN_Q, 5, where)
+    deep = HybridRetriever(idx, emb, RetrievalSettings(candidates=8)).search(SEZEN_Q, 5, where)
     assert [h.chunk.id for h in deep] == [h.chunk.id for h in exact]
     assert all(h.chunk.source.startswith("seeds/004") for h in deep)
 
@@ -184,7 +184,7 @@ def test_eval_with_filters_asks_only_about_matching_documents(world, tmp_path):
     expected = [r["id"] for r in rows
                 if all(d == amersfoort for d in ([r["doc"]] if isinstance(r["doc"], str) else r["doc"] or []))]
     idx, emb = world
-    settings = Settings(index_dir=tmp_path / "index", prompts_dir=root / "prompts", seeds_dir=root / "seeds")
+    settings = Settings().with_(index_dir=tmp_path / "index", prompts_dir=root / "prompts", seeds_dir=root / "seeds")
     out = tmp_path / "run"
     report = evaluation.run(settings, gold, out, retrieval_only=True, embedder=emb, show_progress=False,
                           where=["gemeente=amersfoort"])

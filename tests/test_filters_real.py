@@ -31,7 +31,7 @@ def pipe(settings):
 
 
 def _cli(settings, *args):
-    env = dict(os.environ, ASSISTANT_INDEX_DIR=str(settings.index_dir), ASSISTANT_HOME=str(settings.home))
+    env = dict(os.environ, ASSISTANT_INDEX_DIR=str(settings.storage.index_dir), ASSISTANT_HOME=str(settings.storage.home))
     return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env,
                           timeout=600)
 

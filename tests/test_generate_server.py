@@ -36,7 +36,7 @@ def server(real_settings, tmp_path_factory):
     out = open(log, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(real_settings.llm_path()), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "4096", "--n_threads", str(real_settings.n_threads),
+         "--port", str(port), "--n_ctx", "4096", "--n_threads", str(real_settings.generation.n_threads),
          "--logits_all", "true"],  # the server sends logprobs only with all logits kept
         stdout=out, stderr=subprocess.STDOUT, text=True,
     )

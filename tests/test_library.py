@@ -26,10 +26,10 @@ def docs(tmp_path):
 
 
 def test_add_folder_writes_with_the_settings(tmp_path, docs):
-    s = Settings(index_dir=tmp_path / "index", chunk_size=300, chunk_overlap=30, vector_store="hnsw")
+    s = Settings().with_(index_dir=tmp_path / "index", chunk_size=300, chunk_overlap=30, vector_store="hnsw")
     report = Library(s, HashEmbedder()).add_folder(docs)
     assert sorted(report.added) == ["docs/altena.txt", "docs/lochem.txt", "docs/sezen.txt"]
-    idx = index.load(s.index_dir)
+    idx = index.load(s.storage.index_dir)
     assert idx.store.kind == "hnsw"  # the setting reached the write (eval/load.py ignored it before)
     assert idx.manifest["chunking"]["chunk_size"] == 300 and idx.manifest["chunking"]["chunk_overlap"] == 30
     assert {d.source for d in idx.docs.values()} == set(report.added)
@@ -37,7 +37,7 @@ def test_add_folder_writes_with_the_settings(tmp_path, docs):
 
 
 def test_a_batch_without_scope_adds_and_keeps_the_rest(tmp_path, docs):
-    lib = Library(Settings(index_dir=tmp_path / "index"), HashEmbedder())
+    lib = Library(Settings().with_(index_dir=tmp_path / "index"), HashEmbedder())
     batch = lib.read_folder(docs)
     assert batch.scope == "docs" and len(batch.docs) == 3 and batch.problems == ()
     lib.add(batch)
@@ -51,7 +51,7 @@ def test_a_batch_without_scope_adds_and_keeps_the_rest(tmp_path, docs):
 
 
 def test_uploads_are_checked_stored_and_indexed(tmp_path):
-    lib = Library(Settings(index_dir=tmp_path / "index"), HashEmbedder())
+    lib = Library(Settings().with_(index_dir=tmp_path / "index"), HashEmbedder())
     good, exe = tmp_path / "nota.txt", tmp_path / "tool.exe"
     good.write_text("De gemeente Zuiderzee start een proef met deelfietsen.", encoding="utf-8")
     exe.write_bytes(b"MZ\x00\x01")
@@ -74,7 +74,7 @@ def test_the_index_keeps_the_embedder_it_was_built_with(tmp_path, docs, monkeypa
         return HashEmbedder(name=built_with or "hash-embedder")
 
     monkeypatch.setattr(assistant.pipeline, "make_embedder", make_embedder)
-    s = Settings(index_dir=tmp_path / "index")
+    s = Settings().with_(index_dir=tmp_path / "index")
     Library(s).add_folder(docs)
     assert asked == [None]  # no index yet: the settings' choice
     lib = Library(s)
@@ -86,7 +86,7 @@ def test_the_index_keeps_the_embedder_it_was_built_with(tmp_path, docs, monkeypa
 
 
 def test_one_document_changes_need_the_index_embedder(tmp_path, docs):
-    s = Settings(index_dir=tmp_path / "index")
+    s = Settings().with_(index_dir=tmp_path / "index")
     with pytest.raises(IndexStoreError, match="no index in"):
         Library(s, HashEmbedder()).remove("docs/sezen.txt")
     Library(s, HashEmbedder()).add_folder(docs)
@@ -100,7 +100,7 @@ def test_one_document_changes_need_the_index_embedder(tmp_path, docs):
 def test_a_change_holds_the_write_lock(tmp_path, docs, monkeypatch):
     """While a Library writes, another writer (here a thread taking the lock, as another process or
     browser tab would) waits until the new generation is in place."""
-    s = Settings(index_dir=tmp_path / "index")
+    s = Settings().with_(index_dir=tmp_path / "index")
     lib = Library(s, HashEmbedder())
     lib.add_folder(docs)
     real_sync, events = index.sync, []
@@ -119,7 +119,7 @@ def test_a_change_holds_the_write_lock(tmp_path, docs, monkeypatch):
         time.sleep(0.01)
 
     def other():
-        with index.write_lock(s.index_dir):
+        with index.write_lock(s.storage.index_dir):
             events.append("other")
 
     waiting = threading.Thread(target=other)
@@ -137,10 +137,10 @@ def test_write_lock_is_reentrant_in_one_thread(tmp_path):
 
 
 def test_cli_ingest_names_a_damaged_manifest(tmp_path, docs, capsys):
-    s = Settings(index_dir=tmp_path / "index")
+    s = Settings().with_(index_dir=tmp_path / "index")
     Library(s, HashEmbedder()).add_folder(docs)
-    gen = index.current_generation(s.index_dir)
+    gen = index.current_generation(s.storage.index_dir)
     (gen / "manifest.json").write_text("{cut", encoding="utf-8")
-    assert cli.main(["--index-dir", str(s.index_dir), "ingest", str(docs)]) == 2
+    assert cli.main(["--index-dir", str(s.storage.index_dir), "ingest", str(docs)]) == 2
     err = capsys.readouterr().err
     assert f"{gen / 'manifest.json'} is unreadable" in err and "assistant ingest --rebuild" in err

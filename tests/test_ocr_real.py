@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.real, needs_tesseract]
 @pytest.fixture
 def home(tmp_path):
     """A fresh ASSISTANT_HOME with the real models linked in (and so an empty OCR cache)."""
-    real = Settings.from_env().models_dir
+    real = Settings.from_env().storage.models_dir
     h = tmp_path / "home"
     h.mkdir()
     (h / "models").symlink_to(real.resolve(), target_is_directory=True)
@@ -94,7 +94,7 @@ def test_scanned_pdf_through_the_upload_path(tmp_path, home, scan_folder, monkey
 
     docs, _ = load_folder(seed)
     embedder = make_embedder(s)
-    index.sync(s.index_dir, docs, embedder, s.chunk_size, s.chunk_overlap, scope="seed")
+    index.sync(s.storage.index_dir, docs, embedder, s.storage.chunk_size, s.storage.chunk_overlap, scope="seed")
 
     runs = []
     real = ocr.recognise

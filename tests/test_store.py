@@ -163,8 +163,8 @@ def test_selection_setting():
     assert kind_for("flat", 10**7) == "flat" and kind_for("hnsw", 1) == "hnsw"
     assert kind_for("auto", AUTO_HNSW_CHUNKS) == "flat" and kind_for("auto", AUTO_HNSW_CHUNKS + 1) == "hnsw"
     assert kind_for("postgresql://u:p@/db?host=/tmp", 1) == "pgvector"
-    assert Settings.from_env({"ASSISTANT_VECTOR_STORE": "hnsw"}).vector_store == "hnsw"
-    assert Settings().vector_store == "auto"
+    assert Settings.from_env({"ASSISTANT_VECTOR_STORE": "hnsw"}).storage.vector_store == "hnsw"
+    assert Settings().storage.vector_store == "auto"
     with pytest.raises(InputError, match="vector store"):
         Settings.from_env({"ASSISTANT_VECTOR_STORE": "milvus"})
     with pytest.raises(InputError):

@@ -142,8 +142,8 @@ def test_upload_is_indexed_swapped_and_bad_files_reported(runtime, tmp_path):
     assert result.accepted == ["zuiderzee.txt"]
     assert {p.source for p in result.problems} == {"kapot.txt", "tool.exe"}
     assert result.report.added == ["uploads/zuiderzee.txt"]
-    assert (runtime.settings.index_dir / "uploads" / "zuiderzee.txt").is_file()
-    assert not (runtime.settings.index_dir / "uploads" / "kapot.txt").exists()
+    assert (runtime.settings.storage.index_dir / "uploads" / "zuiderzee.txt").is_file()
+    assert not (runtime.settings.storage.index_dir / "uploads" / "kapot.txt").exists()
     assert {s[0] for s in stages} >= {"checking", "embedding", "loading"}
     assert runtime.pipeline is not before and before.index.docs.get("uploads/zuiderzee.txt") is None
     hits = runtime.pipeline.assistant.search(UPLOAD_Q, 3)
@@ -173,7 +173,7 @@ def test_concurrent_uploads_keep_every_document(runtime, tmp_path):
     for t in threads:
         t.join()
     assert not errors
-    on_disk = index.load(runtime.settings.index_dir)
+    on_disk = index.load(runtime.settings.storage.index_dir)
     live = runtime.pipeline.index
     for i in range(3):
         assert f"uploads/doc{i}.md" in on_disk.docs and f"uploads/doc{i}.md" in live.docs
@@ -304,10 +304,10 @@ def test_browser_with_fakes(tmp_path, seeds_dir):
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for the browser test")
     from playwright.sync_api import sync_playwright
 
-    settings = Settings(index_dir=tmp_path / "index", min_similarity=0.0)
+    settings = Settings().with_(index_dir=tmp_path / "index", min_similarity=0.0)
     emb = HashEmbedder()
     docs, _ = load_folder(seeds_dir)
-    index.sync(settings.index_dir, docs, emb, settings.chunk_size, settings.chunk_overlap, scope="seeds")
+    index.sync(settings.storage.index_dir, docs, emb, settings.storage.chunk_size, settings.storage.chunk_overlap, scope="seeds")
     runtime = ui.Runtime(settings, build(settings, embedder=emb, generator=EchoWithBadCitation()))
     demo, url = ui.serve(runtime, "127.0.0.1", _free_port())
     requests: list[str] = []
@@ -330,11 +330,11 @@ def test_browser_with_fakes(tmp_path, seeds_dir):
 
                 turn.locator('.answer-text button.cite[data-cite="1"]').click()
                 page.wait_for_selector('#source-panel .source[data-n="1"] mark')
-                _check_source_panel(page, settings.index_dir, turn, 1)
+                _check_source_panel(page, settings.storage.index_dir, turn, 1)
                 turn.locator('.answer-text button.cite[data-cite="2"]').click()
                 page.wait_for_selector('#source-panel .source[data-n="2"] mark')
                 assert "Not supported" in page.locator("#source-panel .warn").text_content()
-                _check_source_panel(page, settings.index_dir, turn, 2)
+                _check_source_panel(page, settings.storage.index_dir, turn, 2)
 
                 other = context.new_page()
                 other.goto(url)
@@ -674,7 +674,7 @@ def _seeds_key(settings: Settings) -> str:
     h = hashlib.sha256()
     for p in sorted((ROOT / "seeds").iterdir()):
         h.update(p.name.encode() + b"\0" + p.read_bytes())
-    h.update(f"{make_embedder(settings).name}|{settings.chunk_size}|{settings.chunk_overlap}|{index.FORMAT}".encode())
+    h.update(f"{make_embedder(settings).name}|{settings.storage.chunk_size}|{settings.storage.chunk_overlap}|{index.FORMAT}".encode())
     return h.hexdigest()[:16]
 
 
@@ -683,7 +683,7 @@ def seeds_index(tmp_path_factory) -> Path:
     """A private copy of an index of seeds/ built with the real embedder. The built index is kept
     in the cache folder (keyed by the seeds, embedder and chunking), so reruns skip the embedding."""
     settings = Settings.from_env()
-    cache = settings.home / "test-cache" / f"seeds-index-{_seeds_key(settings)}"
+    cache = settings.storage.home / "test-cache" / f"seeds-index-{_seeds_key(settings)}"
     if not index.exists(cache):
         tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)

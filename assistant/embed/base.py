@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+from ..errors import InputError
+from ..models import DEFAULT_EMBEDDER
 
 
 @runtime_checkable
@@ -80,3 +84,44 @@ def length_sorted_batches(texts: Sequence[str], batch_size: int):
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for i in range(0, len(order), batch_size):
         yield order[i : i + batch_size]
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    """Which embedder: the `embedding` section of config.Settings (pipeline.make_embedder picks the backend)."""
+
+    # A model key from assistant.models.MODELS, or a path to your own sentence-transformers folder.
+    model: str = DEFAULT_EMBEDDER
+    # "auto": the ONNX int8 export when it exists (1.5-2x faster ingest, 3-4x faster queries,
+    # depending on the CPU), else PyTorch; an existing index keeps the backend it was built with.
+    # "onnx" / "torch" force one.
+    backend: str = "auto"
+    # An OpenAI-compatible embeddings server (POST {url}/v1/embeddings) instead of the local model;
+    # empty = local. api_model is the model name sent; prompts the query/document prompts as JSON
+    # {"query": ..., "document": ...} ("" = EmbeddingGemma's, "none" = no prompts).
+    base_url: str = ""
+    api_model: str = "local"
+    prompts: str = ""
+
+    def prompt_dict(self) -> dict[str, str] | None:
+        """The prompts for a served embedder (None: the default, EmbeddingGemma's)."""
+        raw = (self.prompts or "").strip()
+        if not raw:
+            return None
+        if raw.lower() == "none":
+            return {}
+        try:
+            value = json.loads(raw)
+            if not isinstance(value, dict) or not all(isinstance(value.get(k, ""), str) for k in ("query", "document")):
+                raise ValueError
+        except ValueError:
+            raise InputError('ASSISTANT_EMBED_PROMPTS must be JSON {"query": "...", "document": "..."} or "none", '
+                             f"got {raw!r}") from None
+        return {k: value[k] for k in ("query", "document") if k in value}
+
+    def __post_init__(self):
+        if self.backend not in ("auto", "onnx", "torch"):
+            raise InputError(f"embed backend {self.backend!r} is not one of auto, onnx, torch")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise InputError(f"ASSISTANT_EMBED_BASE_URL={self.base_url!r} must start with http:// or https://")
+        self.prompt_dict()  # raises InputError for bad JSON

@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import EmbedderError
-from .base import EMBEDDINGGEMMA_PROMPTS, document_text, query_text
+from .base import EMBEDDINGGEMMA_PROMPTS, EmbeddingSettings, document_text, query_text
 
 FIX = "check that the server runs with embeddings enabled, or unset ASSISTANT_EMBED_BASE_URL to use the local model"
 
@@ -34,14 +34,14 @@ FIX = "check that the server runs with embeddings enabled, or unset ASSISTANT_EM
 class HttpEmbedder:
     backend = "http"
 
-    def __init__(self, base_url: str, model: str = "local", prompts: dict[str, str] | None = None,
+    def __init__(self, base_url: str, model: str = EmbeddingSettings.api_model, prompts: dict[str, str] | None = None,
                  batch_size: int = 32, concurrency: int = 4, timeout: float = 120, api_key: str = ""):
         self.base_url = base_url.rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise EmbedderError(f"embedding server URL must start with http:// or https://, got {base_url!r} "
                                 "(ASSISTANT_EMBED_BASE_URL)")
         self.url = self.base_url + ("/embeddings" if self.base_url.endswith("/v1") else "/v1/embeddings")
-        self.model = model or "local"
+        self.model = model or EmbeddingSettings.api_model
         self.prompts = dict(EMBEDDINGGEMMA_PROMPTS if prompts is None else prompts)
         self.batch_size = max(1, int(batch_size))
         self.concurrency = max(1, int(concurrency))

@@ -8,8 +8,25 @@ an OpenAI-compatible server without either still answers, the older way.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, runtime_checkable
+
+from ..models import DEFAULT_LLM
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Which LLM and how it runs: the `generation` section of config.Settings (pipeline.make_generator
+    picks the backend). The answer's length and temperature are the answer step's (AnswerSettings)."""
+
+    model: str = DEFAULT_LLM  # a model key from assistant.models.MODELS, or a path to your own GGUF file
+    base_url: str = ""  # OpenAI-compatible server; empty = local llama.cpp
+    api_model: str = "local"  # the model name sent to that server
+    n_ctx: int = 4096
+    n_threads: int = max(1, os.cpu_count() or 1)
+    # llama.cpp's penalty on tokens of the last 64 (which at the start are the question's own words)
+    repeat_penalty: float = 1.1
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import GenerationError, ModelMissingError
-from .base import Abilities, Choice, GenerationStats, Prompt, chat_messages, defuse
+from .base import Abilities, Choice, GenerationSettings, GenerationStats, Prompt, chat_messages, defuse
 
 
 @contextmanager
@@ -50,8 +50,9 @@ class LlamaCppGenerator:
 
     abilities = Abilities(prefill=True, logits=True, exact_tokens=True)
 
-    def __init__(self, path: Path, n_ctx: int = 4096, n_threads: int = 2, seed: int = 0, key: str | None = None,
-                 n_batch: int = 512, flash_attn: bool = False, extra_buffers: bool = False, repeat_penalty: float = 1.1):
+    def __init__(self, path: Path, n_ctx: int = GenerationSettings.n_ctx, n_threads: int = GenerationSettings.n_threads,
+                 seed: int = 0, key: str | None = None, n_batch: int = 512, flash_attn: bool = False,
+                 extra_buffers: bool = False, repeat_penalty: float = GenerationSettings.repeat_penalty):
         self.path = Path(path)
         if not self.path.is_file():
             from ..models import missing_message

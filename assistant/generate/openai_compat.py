@@ -15,7 +15,7 @@ import urllib.request
 from typing import Sequence
 
 from ..errors import GenerationError
-from .base import Abilities, Choice, GenerationStats, Prompt, approx_tokens, chat_messages
+from .base import Abilities, Choice, GenerationSettings, GenerationStats, Prompt, approx_tokens, chat_messages
 
 TOP_LOGPROBS = 20  # alternatives asked for at the one position choose() reads
 
@@ -23,7 +23,7 @@ TOP_LOGPROBS = 20  # alternatives asked for at the one position choose() reads
 class OpenAICompatGenerator:
     abilities = Abilities(prefill=False, logits=True, exact_tokens=False)
 
-    def __init__(self, base_url: str, model: str = "local", api_key: str = "", timeout: float = 300):
+    def __init__(self, base_url: str, model: str = GenerationSettings.api_model, api_key: str = "", timeout: float = 300):
         self.base_url = base_url.rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise GenerationError(f"LLM base URL must start with http:// or https://, got {base_url!r}")

@@ -114,7 +114,7 @@ def sync(
     rebuild: bool = False,
     progress: Callable[[int, int], None] | None = None,
     _after_embed: Callable[[], None] | None = None,
-    vector_store: str = "auto",
+    vector_store: str | None = None,
     batch_size: int = EMBED_BATCH,
 ) -> IngestReport:
     """Make the index hold exactly `docs` for `scope` (a source prefix), keeping other scopes.
@@ -130,7 +130,7 @@ def sync(
     report = IngestReport(problems=list(problems or []))
     with write_lock(index_dir):
         settings = chunking(chunk_size, chunk_overlap)
-        old = load(index_dir, vector_store) if exists(index_dir) and not rebuild else None
+        old = load(index_dir, vector_store or "") if exists(index_dir) and not rebuild else None
         how = reuse(old.manifest if old is not None else None, embedder.name, settings, rebuild)
         report.rebuilt, report.rechunked = how.rebuilt, how.rechunked
         if old is not None and not how.keep:
@@ -244,7 +244,7 @@ def _assemble(n: int, dim: int, reuse_rows, old_vectors) -> np.ndarray:
 
 def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document], chunks: list[Chunk],
                       vectors: np.ndarray, sents: list[SentenceSpan], s_vectors: np.ndarray,
-                      vector_store: str = "auto") -> None:
+                      vector_store: str | None = None) -> None:
     name = new_generation_name()
     tmp = index_dir / f"{TMP_PREFIX}{name}"
     tmp.mkdir(parents=True)
@@ -277,5 +277,5 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
     # generation goes with its folder).
     for p in index_dir.iterdir():
         if p.is_dir() and p.name != name and is_generation(p.name):
-            discard(p, vector_store)
+            discard(p, vector_store or "")
             shutil.rmtree(p, ignore_errors=True)

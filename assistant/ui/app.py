@@ -238,7 +238,7 @@ def build_app(runtime: Runtime, lang: str = "auto"):
                                    js_on_load=DOCUMENTS_JS, padding=True, container=False)
                     docs_status = gr.HTML("", elem_id="documents-status", js_on_load=None)
                 with gr.Accordion(_t(first, "settings.heading"), open=True, elem_id="settings") as settings_acc:
-                    k = gr.Slider(1, MAX_K, value=min(MAX_K, settings.top_k), step=1, label=_t(first, "k.label"),
+                    k = gr.Slider(1, MAX_K, value=min(MAX_K, settings.answer.top_k), step=1, label=_t(first, "k.label"),
                                   elem_id="k")
                     stats = gr.HTML(render_stats(runtime, first), elem_id="stats", js_on_load=None)
 

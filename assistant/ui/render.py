@@ -186,9 +186,10 @@ def render_source(turns: list[dict], turn_index: int, n: int, lang: str = DEFAUL
 
 def model_label(settings: Settings, pipeline: Pipeline) -> str:
     gen = pipeline.assistant.generator
-    if settings.llm_base_url:
-        return f"{settings.llm_api_model} at {settings.llm_base_url}"
-    name = settings.llm_key() or Path(settings.llm).name
+    g = settings.generation
+    if g.base_url:
+        return f"{g.api_model} at {g.base_url}"
+    name = settings.llm_key() or Path(g.model).name
     return name if gen is None or getattr(gen, "name", name) == name else f"{name} ({gen.name})"
 
 
@@ -197,14 +198,14 @@ def render_stats(runtime: Runtime, lang: str = DEFAULT) -> str:
     s = runtime.settings
     st = p.index.stats()
     uploads = sum(1 for src in p.index.docs if src.startswith(UPLOAD_SCOPE + "/"))
-    emb = s.embedder_key() or Path(s.embedder).name
+    emb = s.embedder_key() or Path(s.embedding.model).name
     rows = [  # (css class: the same in every language, label, value)
         ("model", "stats.model", model_label(s, p)),
         ("embedder", "stats.embedder", emb),
         ("documents", "stats.documents", _t(lang, "stats.documents.value", n=st["documents"], uploaded=uploads)),
         ("chunks", "stats.chunks", str(st["chunks"])),
         ("last-update", "stats.updated", st["updated"]),
-        ("index-folder", "stats.folder", str(s.index_dir)),
+        ("index-folder", "stats.folder", str(s.storage.index_dir)),
     ]
     body = "".join(f"<tr><th>{_e(_t(lang, key))}</th><td class='stat-{cls}'>{_e(v)}</td></tr>" for cls, key, v in rows)
     return f'<table class="stats">{body}</table>'

@@ -46,7 +46,7 @@ class Runtime:
 
     @property
     def uploads_dir(self) -> Path:
-        return Path(self.settings.index_dir) / UPLOAD_SCOPE
+        return Path(self.settings.storage.index_dir) / UPLOAD_SCOPE
 
     def add_files(self, paths: list[str | Path], progress: Callable[[str, int, int], None] | None = None) -> UploadResult:
         """Check, store and index uploaded files; then swap in a pipeline that can search them."""
@@ -60,7 +60,7 @@ class Runtime:
         return result
 
     def list_documents(self) -> list[documents.DocumentInfo]:
-        return documents.list_documents(self.pipeline.index, self.settings.index_dir)
+        return documents.list_documents(self.pipeline.index, self.settings.storage.index_dir)
 
     def remove_document(self, source: str) -> IngestReport:
         """Take a document out of the index (and its file out of uploads/); answers after this one

@@ -35,7 +35,7 @@ def warm_up(pipeline: Pipeline) -> None:
     """Load the embedder and the LLM now, so the first question is answered at full speed."""
     pipeline.assistant.search("warm up", 1)  # embedder + lexical index
     gen = pipeline.assistant.generator
-    if gen is not None and not pipeline.settings.llm_base_url:
+    if gen is not None and not pipeline.settings.generation.base_url:
         for _ in gen.stream(Prompt("Reply with OK.", "OK?"), 1, 0.0):
             pass
 
