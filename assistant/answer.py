@@ -107,6 +107,8 @@ class AnswerSettings:
     # Pre-fill the quote into the model's reply so the answer continues from it. Off (default): the
     # quote is shown beside a plain answer, which measured better on every count (README "Answers").
     quote_prefill: bool = False
+    # Beside mode only: also name the chosen sentence to the model in the user turn (prompts/quote_hint.*).
+    quote_hint: bool = False
     follow_up_tokens: int = 24  # longest value a follow-up turn may write for a missing part
 
 
@@ -228,7 +230,7 @@ class Assistant:
         state.candidates = self.quotes.candidates(asked, retrieval, state.evidence) if s.quote_first else []
         state.quote = self.quotes.quote(state.candidates[:1], state.candidates)
         system, examples, user = self.messages(question, language, list(state.evidence),
-                                               None if prefill else state.quote)
+                                               None if prefill and not (s.quote_hint and not s.quote_prefill) else state.quote)
         prompt = Prompt(system, user, tuple(examples))
 
         # 1. Not found? The model's probability of the marker as its first reply token (against the

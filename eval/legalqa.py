@@ -78,7 +78,8 @@ def read_questions(path: Path) -> list[dict]:
         for row in reader:
             gold = [x.strip() for x in row["human_attribution"].split(",") if x.strip()]
             if gold:
-                out.append({"id": row["question_id"], "question": fix_mojibake(row["question"]).strip(), "gold": gold})
+                out.append({"id": row["question_id"], "question": fix_mojibake(row["question"]).strip(), "gold": gold,
+                            "answer": fix_mojibake(row.get("human_answer") or "").strip()})
     return out
 
 
@@ -189,6 +190,95 @@ def evaluate(idx, embedder, questions: list[dict], settings) -> dict:
     return results
 
 
+# Quote choosers compared by --quotes: name -> QuoteSettings changes (None: the first sentence of
+# excerpt [1], the baseline a reader gets without a chooser).
+QUOTE_CHOOSERS = [("first sentence of excerpt [1]", None), ("best sentence cosine only",
+                  {"chunk_weight": 0.0, "type_weight": 0.0, "question_penalty": 0.0}), ("the assistant's default", {})]
+ANSWERING_SHARE = 0.6  # a gold-passage sentence "answers" when this share of its words is in the human answer
+
+
+def _words(text: str) -> set[str]:
+    import re
+
+    return {w for w in re.findall(r"\w+", text.lower()) if len(w) > 2}
+
+
+def quotes(idx, embedder, questions: list[dict], settings) -> dict:
+    """How often each chooser's quote (quote.py) is a sentence that answers: a sentence of a gold
+    passage whose words are mostly in the human answer (the answers quote the articles). The gold
+    set's own check of the chooser is eval/gold.jsonl; this is the second set its weights must hold on."""
+    from dataclasses import replace
+
+    from assistant.evidence import EvidenceSelector
+    from assistant.question import analyse
+    from assistant.quote import QuoteChooser
+    from assistant.retrieve import HybridRetriever
+
+    retriever = HybridRetriever(idx, embedder, settings.retrieval)
+    selector = EvidenceSelector(idx, settings.evidence)
+    per_q, counts = {}, {name: {"best": 0, "quote": 0, "in_gold": 0} for name, _ in QUOTE_CHOOSERS}
+    reachable = 0
+    for q in questions:
+        retrieval = retriever.retrieve(q["question"], settings.answer.top_k, language="nl")
+        evidence = selector.select(retrieval)
+        asked = analyse(q["question"], "nl")
+        gold_sources = {f"{SCOPE}/{g}" for g in q["gold"]}
+        answer_words = _words(q["answer"])
+
+        def answers(source: str, text: str) -> bool:
+            w = _words(text)
+            return source in gold_sources and bool(w) and len(w & answer_words) / len(w) >= ANSWERING_SHARE
+
+        row = {}
+        for name, change in QUOTE_CHOOSERS:
+            if change is None:
+                if not evidence:
+                    continue
+                e = evidence[0]
+                first = idx.sentences[selector.rows_of(e)[0]]
+                text = idx.docs[e.source].text
+                best_text = quote_text = text[first.start:first.end]
+                source = e.source
+            else:
+                chooser = QuoteChooser(selector, replace(settings.quote, **change))
+                ranked = chooser.candidates(asked, retrieval, evidence)
+                if not ranked:
+                    continue
+                quote = chooser.quote(ranked[:1], ranked)
+                best_text, quote_text, source = ranked[0].text, quote.text, quote.source
+            hit = {"best": answers(source, best_text), "in_gold": source in gold_sources,
+                   "quote": any(answers(source, t) for t in [best_text] + _sentences_in(idx, source, quote_text))}
+            for k, v in hit.items():
+                counts[name][k] += v
+            row[name] = hit
+        cands = QuoteChooser(selector, settings.quote).candidates(asked, retrieval, evidence)
+        reachable += any(answers(c.excerpt.source, c.text) for c in cands)
+        per_q[q["id"]] = row
+    n = len(questions)
+    return {"questions": n, "reachable": reachable,
+            "choosers": {name: {k: v / n for k, v in c.items()} for name, c in counts.items()}, "per_question": per_q}
+
+
+def _sentences_in(idx, source: str, text: str) -> list[str]:
+    """The index's sentences of `source` inside the quoted text (a quote is one or two of them)."""
+    doc = idx.docs[source].text
+    start = doc.find(text)
+    if start < 0:
+        return [text]
+    end = start + len(text)
+    return [doc[s.start:s.end] for s in idx.sentences if s.source == source and start <= s.start and s.end <= end]
+
+
+def quote_table(result: dict, full: bool) -> str:
+    n = result["questions"]
+    lines = [f"LegalQA-NL quote choice: {n} questions; excerpts hold an answering sentence for {result['reachable']}"
+             + ("" if full else "  (SUBSET of the corpus)"),
+             "chooser                              best sentence answers  quote holds one  quote in a gold passage"]
+    for name, c in result["choosers"].items():
+        lines.append(f"{name:<36} {c['best']:>21.3f}  {c['quote']:>15.3f}  {c['in_gold']:>23.3f}")
+    return "\n".join(lines)
+
+
 def table(results: dict, embedder_name: str, n_docs: int, n_questions: int, full: bool) -> str:
     label = {"dense": f"dense: chunk vectors only ({embedder_name})",
              "dense+sentences": "dense: chunk + best sentence",
@@ -226,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
                          "as the assistant gives every chunk its document title)")
     ap.add_argument("--embedder", help="embedder key or folder (default: the assistant's)")
     ap.add_argument("--out", help="also write the results (with per-question top 10) to this JSON file")
+    ap.add_argument("--quotes", action="store_true",
+                    help="also measure the quote choice (assistant/quote.py) against the human answers")
     args = ap.parse_args(argv)
 
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
@@ -270,14 +362,17 @@ def main(argv: list[str] | None = None) -> int:
         idx = build_index(settings.with_(index_dir=folder, chunk_size=chunk_size, chunk_overlap=0), docs, embedder)
         print(f"index ready: {len(idx.chunks)} passages ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         results = evaluate(idx, embedder, questions, settings)
+        quote_result = quotes(idx, embedder, questions, settings) if args.quotes else None
     except AssistantError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(table(results, settings.embedder_path().name, len(docs), len(questions), full))
+    if quote_result:
+        print(quote_table(quote_result, full))
     if args.out:
         out = {"questions": len(questions), "passages": len(docs), "titles": args.titles, "full": full,
                "embedder": embedder.name, "reference": [dict(zip(("system", "ndcg@10", "recall@10"), r)) for r in REFERENCE],
-               "results": results}
+               "results": results, "quotes": quote_result}
         tmp = Path(args.out).with_suffix(".tmp")
         tmp.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(tmp, args.out)

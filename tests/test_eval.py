@@ -548,6 +548,41 @@ def test_legalqa_one_passage_per_chunk_cached_index_and_scores(tmp_path, monkeyp
     assert "SUBSET" in capsys.readouterr().out
 
 
+def test_legalqa_quotes_scores_the_quote_choice_against_the_human_answer(tmp_path, monkeypatch, capsys):
+    import csv
+
+    from assistant import pipeline
+
+    legalqa = _load_legalqa()
+    corpus = [
+        ("DOC0001", "Wet A", "Artikel 1", "Deze wet regelt de subsidie voor dorpshuizen. De subsidie bedraagt ten hoogste "
+                                          "vijfduizend euro per jaar voor elk dorpshuis."),
+        ("DOC0002", "Wet B", "Artikel 2", "Het college besluit binnen acht weken over een aanvraag voor een vergunning."),
+    ]
+    with open(tmp_path / legalqa.CORPUS_FILE, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["DOC_ID", "law_id", "law_name", "artikel", "text"])
+        for doc_id, law, art, text in corpus:
+            w.writerow([doc_id, "BWBR0000000", law, art, text])
+    with open(tmp_path / legalqa.QUESTIONS_FILE, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["question_id", "question", "human_answer", "human_attribution", "model_answer", "model_attribution"])
+        w.writerow(["1", "Hoeveel bedraagt de subsidie voor een dorpshuis per jaar?",
+                    "De subsidie bedraagt ten hoogste vijfduizend euro per jaar voor elk dorpshuis.", "DOC0001", "", ""])
+    monkeypatch.setattr(pipeline, "make_embedder", lambda settings, *a: HashEmbedder())
+    out = tmp_path / "res.json"
+    assert legalqa.main(["--data-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
+                         "--quotes"]) == 0
+    quotes = json.loads(out.read_text())["quotes"]
+    assert quotes["questions"] == 1 and quotes["reachable"] == 1
+    # The first sentence of excerpt [1] names the law, not the amount; the chooser's quote holds the answer.
+    first, default = quotes["per_question"]["1"]["first sentence of excerpt [1]"], quotes["per_question"]["1"]["the assistant's default"]
+    assert first == {"best": False, "in_gold": True, "quote": False}
+    assert default["quote"] is True and default["in_gold"] is True
+    assert quotes["choosers"]["the assistant's default"]["quote"] == 1.0
+    assert "LegalQA-NL quote choice" in capsys.readouterr().out
+
+
 def test_legalqa_repairs_mojibake_questions():
     legalqa = _load_legalqa()
     assert legalqa.fix_mojibake("financiÃ«le belangen") == "financiële belangen"

@@ -118,6 +118,7 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
         "yes_calibration": settings.answer.yes_calibration,
         "quote_first": settings.answer.quote_first,
         "quote_prefill": settings.answer.quote_prefill,
+        "quote_hint": settings.answer.quote_hint,
         "repeat_penalty": settings.generation.repeat_penalty,
         "index_dir": str(settings.storage.index_dir),
         "index_generation": pipe.index.generation,
