@@ -229,8 +229,11 @@ class Assistant:
         prefill = gen.abilities.prefill and s.quote_first
         state.candidates = self.quotes.candidates(asked, retrieval, state.evidence) if s.quote_first else []
         state.quote = self.quotes.quote(state.candidates[:1], state.candidates)
+        # The quote goes into the user turn when the reply cannot carry it (no pre-fill), or when
+        # quote_hint asks for it beside a plain reply.
+        in_question = not prefill or (s.quote_hint and not s.quote_prefill)
         system, examples, user = self.messages(question, language, list(state.evidence),
-                                               None if prefill and not (s.quote_hint and not s.quote_prefill) else state.quote)
+                                               state.quote if in_question else None)
         prompt = Prompt(system, user, tuple(examples))
 
         # 1. Not found? The model's probability of the marker as its first reply token (against the

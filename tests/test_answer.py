@@ -399,6 +399,16 @@ def test_default_shows_the_quote_beside_a_plain_answer(world, prompts_dir):
     assert a.abstained and a.decision.p_not_found == pytest.approx(0.9) and gen.calls == []
 
 
+def test_quote_hint_names_the_quote_in_the_question_only_when_asked(world, prompts_dir):
+    for hint in (False, True):
+        gen = LogitsGenerator([" contextgedreven organiseren [1]."], {NOT_FOUND: 0.05})
+        a = make(world, prompts_dir, gen, quote_hint=hint).answer(SEZEN_Q)
+        user = gen.calls[0].user
+        assert a.quote is not None and gen.calls[0].prefix == "Omdat"
+        # (the quoted words are in the excerpts either way; the hint line names them as the answer)
+        assert ("Het antwoord staat in deze zin" in user) is hint and (f"[{a.quote.n}] «" in user) is hint
+
+
 def test_abstention_is_decided_by_p_not_found_and_its_threshold(world, prompts_dir):
     question = "Wie is de burgemeester van Lochem?"
     gen = LogitsGenerator(["De burgemeester [1]."], {NOT_FOUND: 0.7, "[": 0.3})
