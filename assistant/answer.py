@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from . import cite
+from . import cite, lang
 from . import question as questions
 from .embed import Embedder
 from .errors import InputError
@@ -109,7 +109,11 @@ class AnswerSettings:
     quote_prefill: bool = False
     # Beside mode only: also name the chosen sentence to the model in the user turn (prompts/quote_hint.*).
     quote_hint: bool = False
+    # An answer that only restates the question gets one more turn, its reply pre-filled with the
+    # quote and the answer label, so the model says what the quoted sentence says (README "Answers").
+    retry_restated: bool = True
     follow_up_tokens: int = 24  # longest value a follow-up turn may write for a missing part
+    restated_tokens: int = 60  # longest sentence the turn after a restating answer may write
 
 
 class Assistant:
@@ -328,8 +332,17 @@ class Assistant:
             text = text[len(shown_lead.rstrip(",")):].lstrip(" ,")  # "Omdat" + "Omdat ...": said once
         text = _join(shown_lead, text)
 
-        # 5. Every asked part answered? One short follow-up turn per missing part.
         conversation, reply = prompt, prompt.prefix + raw
+        # 5. An answer that only restates the question ("Omdat er geen projectplan is opgesteld [1]."):
+        # one more turn that starts from the quote (a check in code, question.says_something).
+        if s.retry_restated and state.quote is not None and gen.abilities.prefill \
+                and not questions.says_something(cite.MARKER.sub(" ", text), question):
+            more, turn = yield from self._restated(conversation, reply, state)
+            conversation, reply = turn, turn.prefix + state.follow_up_raw
+            if more:
+                text = _join(text, more)
+
+        # 6. Every asked part answered? One short follow-up turn per missing part.
         typed = (questions.DATE, questions.NUMBER, questions.NAME, questions.PLACE)
         for part in [p for p in questions.missing(asked, text) if p.asks in typed][:MAX_FOLLOW_UPS]:
             more, turn = yield from self._follow_up(conversation, reply, part, asked, state)
@@ -422,6 +435,40 @@ class Assistant:
         line = f"{label}: {value} [{quote.n}]."
         yield Event("token", " " + line)
         return line, turn
+
+    def _restated(self, prompt: Prompt, reply: str, state: "_State"):
+        """After an answer that only restated the question: a user turn saying so, the reply
+        pre-filled with the quote and the answer label in the question's language. The model's
+        sentence is added to the answer (with the quote's citation) unless it again says nothing
+        new, is in the other language, refuses, or states a figure no excerpt holds. Returns (that
+        sentence or "", the conversation with this turn); only the new turn is read (cache)."""
+        language, quote = state.language, state.quote
+        turn = prompt.follow_up(reply, self.prompts.text(f"restated.{language}"))
+        turn = turn.then(self.quote_line(quote) + "\n" + self.prompts.text(f"answer_label.{language}"))
+        state.follow_ups.append("restated")
+        value = ""
+        pieces = self.generator.stream(turn, self.settings.restated_tokens, 0.0)
+        try:
+            for piece in pieces:
+                value += piece
+                if "\n" in value.lstrip():
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+        state.add_stats(self.generator.last_stats)
+        state.follow_up_raw = value
+        value = NOT_FOUND_RE.sub("", value.strip().split("\n")[0]).strip()
+        plain = cite.MARKER.sub(" ", value)
+        guessed = lang.guess(plain)
+        if not value or is_refusal(value) or not questions.says_something(plain, state.question) \
+                or (guessed is not None and guessed != language) or invents_numbers(value, state.evidence, state.question):
+            return "", turn
+        if not cite.MARKER.search(value):
+            value = value.rstrip(" .") + f" [{quote.n}]."
+        yield Event("token", " " + value)
+        return value, turn
 
     def _abstain(self, state: "_State", reason: str, shown: int = 0) -> Iterator[Event]:
         text = self.not_found(state.language)

@@ -409,6 +409,33 @@ def test_quote_hint_names_the_quote_in_the_question_only_when_asked(world, promp
         assert ("Het antwoord staat in deze zin" in user) is hint and (f"[{a.quote.n}] «" in user) is hint
 
 
+def test_an_answer_that_restates_the_question_gets_one_turn_from_the_quote(world, prompts_dir):
+    question = "Waarom is er voor Traject Sezen geen projectplan opgesteld?"
+    restating = " er voor Traject Sezen geen projectplan is opgesteld [1]."
+    gen = LogitsGenerator([restating, " het traject contextgedreven werkt en niet vooraf plant [1].\n"], {NOT_FOUND: 0.05})
+    a = make(world, prompts_dir, gen).answer(question)
+    assert len(gen.calls) == 2 and a.decision.follow_ups == ("restated",)
+    turn = gen.calls[1]
+    # The new turn says the answer only repeated the question; its reply starts with the quote and the label.
+    assert turn.user == (prompts_dir / "restated.nl.txt").read_text(encoding="utf-8").strip()
+    assert turn.prefix.startswith(f"[{a.quote.n}] «") and turn.prefix.endswith("Antwoord in het Nederlands:")
+    assert gen.last_stats.evaluated_tokens < gen.last_stats.prompt_tokens / 2  # the rest was cached
+    assert "het traject contextgedreven werkt en niet vooraf plant [1]" in a.text  # (cite.py may add a source)
+    assert a.text.startswith("Omdat er voor Traject Sezen geen projectplan is opgesteld")
+    # A second restatement, or an answer in the other language, is not added; nor is anything when off.
+    for second in (" er is geen projectplan opgesteld voor Traject Sezen.", " the project works without plans [1]."):
+        gen = LogitsGenerator([restating, second], {NOT_FOUND: 0.05})
+        a = make(world, prompts_dir, gen).answer(question)
+        assert a.text.startswith("Omdat er voor Traject Sezen geen projectplan is opgesteld [")
+        assert "opgesteld voor Traject Sezen" not in a.text and "without plans" not in a.text and len(gen.calls) == 2
+    gen = LogitsGenerator([restating, " iets anders [1]."], {NOT_FOUND: 0.05})
+    a = make(world, prompts_dir, gen, retry_restated=False).answer(question)
+    assert len(gen.calls) == 1 and a.decision.follow_ups == ()
+    # An answer that says something is left alone.
+    gen = LogitsGenerator([" het traject contextgedreven werkt [1]."], {NOT_FOUND: 0.05})
+    assert len(gen.calls) == 0 and make(world, prompts_dir, gen).answer(question).decision.follow_ups == ()
+
+
 def test_abstention_is_decided_by_p_not_found_and_its_threshold(world, prompts_dir):
     question = "Wie is de burgemeester van Lochem?"
     gen = LogitsGenerator(["De burgemeester [1]."], {NOT_FOUND: 0.7, "[": 0.3})
@@ -456,7 +483,8 @@ def test_missing_part_is_asked_in_a_follow_up_that_reads_only_the_new_tokens(wor
     question = "Welke motie nam de Lochemse gemeenteraad aan en wanneer?"
     gen = LogitsGenerator([" De motie over de regiegemeente [1].", " 2 juli 2012\n"],
                           {NOT_FOUND: 0.05, "[": 0.95})
-    final = make(world, prompts_dir, gen).answer(question)
+    # (the answer names one new word only, which would also count as restating: that turn is tested apart)
+    final = make(world, prompts_dir, gen, retry_restated=False).answer(question)
     assert final.decision.follow_ups == ("date",)
     first, follow = gen.calls[0], gen.calls[-1]
     assert follow.history and follow.history[-1][0] == first.user  # the earlier exchange is history

@@ -119,6 +119,7 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
         "quote_first": settings.answer.quote_first,
         "quote_prefill": settings.answer.quote_prefill,
         "quote_hint": settings.answer.quote_hint,
+        "retry_restated": settings.answer.retry_restated,
         "repeat_penalty": settings.generation.repeat_penalty,
         "index_dir": str(settings.storage.index_dir),
         "index_generation": pipe.index.generation,
