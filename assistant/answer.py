@@ -334,9 +334,9 @@ class Assistant:
 
         conversation, reply = prompt, prompt.prefix + raw
         # 5. An answer that only restates the question ("Omdat er geen projectplan is opgesteld [1]."):
-        # one more turn that starts from the quote (a check in code, question.says_something).
+        # one more turn that starts from the quote (a check in code, question.restates).
         if s.retry_restated and state.quote is not None and gen.abilities.prefill \
-                and not questions.says_something(cite.MARKER.sub(" ", text), question):
+                and questions.restates(text, question):
             more, turn = yield from self._restated(conversation, reply, state)
             conversation, reply = turn, turn.prefix + state.follow_up_raw
             if more:
@@ -415,19 +415,7 @@ class Assistant:
         turn = prompt.follow_up(reply, self.prompts.render(f"follow_up.{language}", part=part.text, need=need))
         turn = turn.then(self.quote_line(quote) + "\n" + label + ":")
         state.follow_ups.append(part.asks)
-        value = ""
-        pieces = self.generator.stream(turn, self.settings.follow_up_tokens, 0.0)
-        try:
-            for piece in pieces:
-                value += piece
-                if "\n" in value:
-                    break
-        finally:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()
-        state.add_stats(self.generator.last_stats)
-        state.follow_up_raw = value
+        value = self._read_line(turn, self.settings.follow_up_tokens, state)
         value = cite.MARKER.sub("", NOT_FOUND_RE.sub("", value.split("\n")[0])).strip(" .;,")
         if not value or is_refusal(value) or not questions.answered(part, value, state.question) \
                 or invents_numbers(value, state.evidence, state.question):
@@ -435,6 +423,25 @@ class Assistant:
         line = f"{label}: {value} [{quote.n}]."
         yield Event("token", " " + line)
         return line, turn
+
+    def _read_line(self, turn: Prompt, max_tokens: int, state: "_State", skip_blank: bool = False) -> str:
+        """What the model writes in an extra turn, greedily, up to its first line break (after
+        leading blank lines when `skip_blank`: a sentence after a label may start on a new line,
+        a short value may not), recorded as the turn's raw text and its tokens counted."""
+        value = ""
+        pieces = self.generator.stream(turn, max_tokens, 0.0)
+        try:
+            for piece in pieces:
+                value += piece
+                if "\n" in (value.lstrip() if skip_blank else value):
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+        state.add_stats(self.generator.last_stats)
+        state.follow_up_raw = value
+        return value
 
     def _restated(self, prompt: Prompt, reply: str, state: "_State"):
         """After an answer that only restated the question: a user turn saying so, the reply
@@ -446,23 +453,10 @@ class Assistant:
         turn = prompt.follow_up(reply, self.prompts.text(f"restated.{language}"))
         turn = turn.then(self.quote_line(quote) + "\n" + self.prompts.text(f"answer_label.{language}"))
         state.follow_ups.append("restated")
-        value = ""
-        pieces = self.generator.stream(turn, self.settings.restated_tokens, 0.0)
-        try:
-            for piece in pieces:
-                value += piece
-                if "\n" in value.lstrip():
-                    break
-        finally:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()
-        state.add_stats(self.generator.last_stats)
-        state.follow_up_raw = value
+        value = self._read_line(turn, self.settings.restated_tokens, state, skip_blank=True)
         value = NOT_FOUND_RE.sub("", value.strip().split("\n")[0]).strip()
-        plain = cite.MARKER.sub(" ", value)
-        guessed = lang.guess(plain)
-        if not value or is_refusal(value) or not questions.says_something(plain, state.question) \
+        guessed = lang.guess(cite.MARKER.sub(" ", value))
+        if not value or is_refusal(value) or questions.restates(value, state.question) \
                 or (guessed is not None and guessed != language) or invents_numbers(value, state.evidence, state.question):
             return "", turn
         if not cite.MARKER.search(value):

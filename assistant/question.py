@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import lang
+from . import cite, lang
 from .lexical import Tokenizer
 
 # What a part asks for. "other" is checked only for saying something new.
@@ -196,6 +196,12 @@ def says_something(answer: str, question: str, min_new: int = 2) -> bool:
     least `min_new` content words (stemmed) the question does not."""
     new = set(_tokenize(answer)) - set(_tokenize(question))
     return len(new) >= min_new
+
+
+def restates(answer: str, question: str) -> bool:
+    """The answer only repeats the question: says_something on its text without citation markers
+    (a "[12]" is not something said). What answer.py retries and the evaluation counts."""
+    return not says_something(cite.MARKER.sub(" ", answer), question)
 
 
 def missing(question: Question, answer: str) -> list[Part]:

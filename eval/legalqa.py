@@ -231,42 +231,31 @@ def quotes(idx, embedder, questions: list[dict], settings) -> dict:
 
         row = {}
         for name, change in QUOTE_CHOOSERS:
-            if change is None:
+            if change is None:  # the baseline: the first sentence of excerpt [1]
                 if not evidence:
                     continue
-                e = evidence[0]
-                first = idx.sentences[selector.rows_of(e)[0]]
-                text = idx.docs[e.source].text
-                best_text = quote_text = text[first.start:first.end]
-                source = e.source
+                source, rows = evidence[0].source, selector.rows_of(evidence[0])[:1]
+                best_text = idx.sentence_text(rows[0])
             else:
                 chooser = QuoteChooser(selector, replace(settings.quote, **change))
                 ranked = chooser.candidates(asked, retrieval, evidence)
                 if not ranked:
                     continue
                 quote = chooser.quote(ranked[:1], ranked)
-                best_text, quote_text, source = ranked[0].text, quote.text, quote.source
+                source, best_text = quote.source, ranked[0].text
+                rows = [j for j in selector.rows_of(evidence[quote.n - 1])
+                        if quote.start <= idx.sentences[j].start and idx.sentences[j].end <= quote.end]
             hit = {"best": answers(source, best_text), "in_gold": source in gold_sources,
-                   "quote": any(answers(source, t) for t in [best_text] + _sentences_in(idx, source, quote_text))}
+                   "quote": any(answers(source, idx.sentence_text(j)) for j in rows)}
             for k, v in hit.items():
                 counts[name][k] += v
             row[name] = hit
-        cands = QuoteChooser(selector, settings.quote).candidates(asked, retrieval, evidence)
-        reachable += any(answers(c.excerpt.source, c.text) for c in cands)
+        # Every chooser ranks the same sentences (those of the excerpts); is any of them answering?
+        reachable += any(answers(e.source, idx.sentence_text(j)) for e in evidence for j in selector.rows_of(e))
         per_q[q["id"]] = row
     n = len(questions)
     return {"questions": n, "reachable": reachable,
             "choosers": {name: {k: v / n for k, v in c.items()} for name, c in counts.items()}, "per_question": per_q}
-
-
-def _sentences_in(idx, source: str, text: str) -> list[str]:
-    """The index's sentences of `source` inside the quoted text (a quote is one or two of them)."""
-    doc = idx.docs[source].text
-    start = doc.find(text)
-    if start < 0:
-        return [text]
-    end = start + len(text)
-    return [doc[s.start:s.end] for s in idx.sentences if s.source == source and start <= s.start and s.end <= end]
 
 
 def quote_table(result: dict, full: bool) -> str:

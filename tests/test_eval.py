@@ -494,9 +494,24 @@ def _load_legalqa():
     return mod
 
 
-def test_legalqa_one_passage_per_chunk_cached_index_and_scores(tmp_path, monkeypatch, capsys):
+def _write_legalqa(folder, legalqa, corpus, questions):
+    """The two LegalQA-NL CSV files: corpus rows (DOC_ID, law name, article, text) and questions
+    (id, question, human answer, gold DOC_IDs)."""
     import csv
 
+    with open(folder / legalqa.CORPUS_FILE, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["DOC_ID", "law_id", "law_name", "artikel", "text"])
+        for doc_id, law, art, text in corpus:
+            w.writerow([doc_id, "BWBR0000000", law, art, text])
+    with open(folder / legalqa.QUESTIONS_FILE, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["question_id", "question", "human_answer", "human_attribution", "model_answer", "model_attribution"])
+        for qid, question, answer, gold in questions:
+            w.writerow([qid, question, answer, gold, "", ""])
+
+
+def test_legalqa_one_passage_per_chunk_cached_index_and_scores(tmp_path, monkeypatch, capsys):
     from assistant import pipeline
 
     legalqa = _load_legalqa()
@@ -507,16 +522,10 @@ def test_legalqa_one_passage_per_chunk_cached_index_and_scores(tmp_path, monkeyp
         ("DOC0003", "Grondwet", "Artikel 1", "allen die zich in nederland bevinden, worden in gelijke gevallen gelijk behandeld."),
         ("DOC0004", "Jeugdwet", "Artikel 3", "het college is verantwoordelijk voor jeugdhulp aan jeugdigen in de gemeente."),
     ]
-    with open(tmp_path / legalqa.CORPUS_FILE, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["DOC_ID", "law_id", "law_name", "artikel", "text"])
-        for doc_id, law, art, text in corpus:
-            w.writerow([doc_id, "BWBR0000000", law, art, text])
-    with open(tmp_path / legalqa.QUESTIONS_FILE, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["question_id", "question", "human_answer", "human_attribution", "model_answer", "model_attribution"])
-        w.writerow(["1", "Hoe wordt de huurtoeslag berekend naar het inkomen?", "", "DOC0001", "", ""])
-        w.writerow(["2", "Is het verboden een middel uit lijst i te telen of te verkopen?", "", "DOC0002, DOC0004", "", ""])
+    _write_legalqa(tmp_path, legalqa, corpus, [
+        ("1", "Hoe wordt de huurtoeslag berekend naar het inkomen?", "", "DOC0001"),
+        ("2", "Is het verboden een middel uit lijst i te telen of te verkopen?", "", "DOC0002, DOC0004"),
+    ])
 
     emb = HashEmbedder()
     monkeypatch.setattr(pipeline, "make_embedder", lambda settings, *a: emb)
@@ -549,8 +558,6 @@ def test_legalqa_one_passage_per_chunk_cached_index_and_scores(tmp_path, monkeyp
 
 
 def test_legalqa_quotes_scores_the_quote_choice_against_the_human_answer(tmp_path, monkeypatch, capsys):
-    import csv
-
     from assistant import pipeline
 
     legalqa = _load_legalqa()
@@ -559,16 +566,10 @@ def test_legalqa_quotes_scores_the_quote_choice_against_the_human_answer(tmp_pat
                                           "vijfduizend euro per jaar voor elk dorpshuis."),
         ("DOC0002", "Wet B", "Artikel 2", "Het college besluit binnen acht weken over een aanvraag voor een vergunning."),
     ]
-    with open(tmp_path / legalqa.CORPUS_FILE, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["DOC_ID", "law_id", "law_name", "artikel", "text"])
-        for doc_id, law, art, text in corpus:
-            w.writerow([doc_id, "BWBR0000000", law, art, text])
-    with open(tmp_path / legalqa.QUESTIONS_FILE, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["question_id", "question", "human_answer", "human_attribution", "model_answer", "model_attribution"])
-        w.writerow(["1", "Hoeveel bedraagt de subsidie voor een dorpshuis per jaar?",
-                    "De subsidie bedraagt ten hoogste vijfduizend euro per jaar voor elk dorpshuis.", "DOC0001", "", ""])
+    _write_legalqa(tmp_path, legalqa, corpus, [
+        ("1", "Hoeveel bedraagt de subsidie voor een dorpshuis per jaar?",
+         "De subsidie bedraagt ten hoogste vijfduizend euro per jaar voor elk dorpshuis.", "DOC0001"),
+    ])
     monkeypatch.setattr(pipeline, "make_embedder", lambda settings, *a: HashEmbedder())
     out = tmp_path / "res.json"
     assert legalqa.main(["--data-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache"), "--out", str(out),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.question import DATE, NAME, NUMBER, OTHER, PLACE, REASON, Part, analyse, answered, missing, says_something
+from assistant.question import DATE, NAME, NUMBER, OTHER, PLACE, REASON, Part, analyse, answered, missing, restates, says_something
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,12 @@ def test_restating_the_question_says_nothing():
     q = "Waarom is er geen projectplan voor Sezen opgesteld?"
     assert not says_something("Er is geen projectplan voor Sezen opgesteld [1].", q)
     assert says_something("Omdat contextgedreven organiseren niet uitgaat van vooraf opgestelde planningen [1].", q)
+
+
+
+def test_restates_ignores_citation_markers():
+    q = "Waarom is er geen projectplan voor Sezen opgesteld?"
+    # Two-digit citation numbers are tokens, so the raw text would count as saying something new.
+    assert says_something("Er is geen projectplan voor Sezen opgesteld [12] [13].", q)
+    assert restates("Er is geen projectplan voor Sezen opgesteld [12] [13].", q)
+    assert not restates("Omdat het traject contextgedreven werkt [1].", q)

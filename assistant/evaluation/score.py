@@ -11,7 +11,7 @@ import time
 from .. import cite as cite_mod
 from .. import lang as lang_mod
 from .. import metrics as M
-from ..question import says_something
+from ..question import restates as restates_question
 from .gold import GoldItem
 
 RETRIEVAL_K = 10
@@ -132,7 +132,7 @@ def answer_metrics(item: GoldItem, ask: dict, evidence: M.Evidence) -> dict:
         "p_yes_null": decision.get("p_yes_null"),
         "follow_ups": len(decision.get("follow_ups") or []),
     }
-    restates = not abstained and not says_something(cite_mod.MARKER.sub(" ", answer), item.question)
+    restates = not abstained and restates_question(answer, item.question)
     out["restates"] = restates if keywords else None
     out["failure"] = M.failure_mode(answer, abstained, keywords, excerpts, restates, item.yesno, verdict) \
         if item.answerable else None
