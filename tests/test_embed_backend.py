@@ -41,11 +41,11 @@ def test_models_fetch_exports_again_when_the_recipe_changed(tmp_path, monkeypatc
     model, _ = _model_with_export(tmp_path, recipe="onnx-int8-nodown-v1")
     calls = []
     monkeypatch.setattr(onnx_export, "export", lambda folder, target, log=print: calls.append((folder, target)))
-    cli._export_onnx(model)
+    cli.models.export_onnx(model)
     assert calls == [(model, export_folder(model))]
     assert "made by onnx-int8-nodown-v1, not " + RECIPE in capsys.readouterr().err
 
     calls.clear()
     (export_folder(model) / "embedder.json").write_text(json.dumps({"recipe": RECIPE}))
-    cli._export_onnx(model)
+    cli.models.export_onnx(model)
     assert calls == []  # the current recipe: nothing to do

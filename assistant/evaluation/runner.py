@@ -187,7 +187,7 @@ def run(settings, gold: Path, out: Path, compare: Path | None = None, retrieval_
 
 
 def run_cli(settings, args) -> int:
-    """`assistant eval` (its arguments from cli.py): run, print the metrics table and the comparison."""
+    """`assistant eval` (its arguments from cli/serve.py): run, print the metrics table and the comparison."""
     if getattr(args, "k", None):
         settings = settings.with_(top_k=args.k)
     report = run(

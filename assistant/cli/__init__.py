@@ -1,0 +1,88 @@
+"""Command line: `assistant models|ingest|check|docs|search|ask|chat|eval`. Run `assistant --help`.
+
+    common.py  settings from flags + environment, progress bars, locations, --where
+    models.py  models list | fetch (and the ONNX export)
+    index.py   ingest, check, docs
+    query.py   search, ask
+    serve.py   chat, eval
+Each command module adds its own subcommands (`add`); this file holds the global flags and main().
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import AssistantError
+from . import index, models, query, serve
+from .common import offline_env
+
+EPILOG = """examples:
+  assistant models fetch                 # download + verify the default LLM and embedder (~2.3 GB)
+  assistant ingest                       # index the bundled seeds/ folder (incremental)
+  assistant check                        # verify the index files (counts, spans, hashes, vectors)
+  assistant search "why was there no projectplan for Sezen?" -k 5 --json
+  assistant search "Wat is de regiegemeente?" --where municipality=Lochem --where year=2012
+  assistant ask "Waarom is er geen projectplan voor Sezen?"
+  assistant chat                         # browser chat on http://127.0.0.1:7860
+  assistant docs list                    # the indexed documents; `docs remove NAME` takes one out
+  ASSISTANT_AUTH=ana:s3cret assistant chat --host 0.0.0.0   # on the network: a login is required
+  assistant eval --gold eval/gold.jsonl --out eval/runs/latest
+
+settings: every option below can also be set as an environment variable ASSISTANT_<NAME>,
+e.g. ASSISTANT_LLM=/models/qwen2.5-7b-instruct-q4_k_m.gguf or ASSISTANT_HOME=/data/assistant.
+"""
+
+COMMANDS = (models, index, query, serve)  # each adds its subcommands, in this order in --help
+
+
+def parser() -> argparse.ArgumentParser:
+    from ..config import Settings
+
+    default = Settings()  # for the help texts
+    ap = argparse.ArgumentParser(
+        prog="assistant",
+        description="Offline question answering over Dutch government documents, with numbered citations.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g = ap.add_argument_group("settings (also ASSISTANT_<NAME> environment variables)")
+    g.add_argument("--home", help=f"cache folder for models (default {default.storage.home})")
+    g.add_argument("--index-dir", help=f"index folder (default {default.storage.index_dir})")
+    g.add_argument("--llm", help="model key (see `assistant models list`) or path to your own .gguf")
+    g.add_argument("--embedder", help="model key or path to a sentence-transformers folder")
+    g.add_argument("--embed-backend", choices=["auto", "onnx", "torch"],
+                   help="embedding runtime: onnx (int8, 1.5-2x faster ingest, 3-4x faster queries), torch, or auto "
+                        "(default: onnx when its export exists; an existing index keeps its own)")
+    g.add_argument("--vector-store", metavar="flat|hnsw|auto|postgresql://...",
+                   help="where `ingest` puts chunk vectors: flat (exact, in memory), hnsw (FAISS HNSW + SQ8, "
+                        "memory-mapped, exact re-scoring), auto (hnsw past 200,000 chunks; default) or a PostgreSQL "
+                        "URL (pgvector); search reads whatever the index was written with")
+    g.add_argument("--llm-base-url", help="use an OpenAI-compatible server instead of local llama.cpp, e.g. http://gpu-box:8080")
+    g.add_argument("--embed-base-url", help="use an OpenAI-compatible embeddings server (/v1/embeddings) instead of the "
+                                            "local embedding model, e.g. http://gpu-box:8081")
+    g.add_argument("--threads", type=int, help="CPU threads for the LLM (default: all cores)")
+    g.add_argument("--n-ctx", type=int, help=f"LLM context size in tokens (default {default.generation.n_ctx})")
+    g.add_argument("--temperature", type=float, help=f"sampling temperature (default {default.answer.temperature})")
+    g.add_argument("--max-tokens", type=int, help=f"longest answer in tokens (default {default.answer.max_tokens})")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.add(sub, default)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    offline_env()
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AssistantError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

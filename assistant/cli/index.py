@@ -1,0 +1,120 @@
+"""`assistant ingest|check|docs`: what goes into the index, and whether it is intact."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from .common import progress_bar, settings
+
+
+def _ocr_progress():
+    """An on_page callback for ingest: one progress bar per PDF that is being OCR'd."""
+    current: dict = {}
+
+    def on_page(name: str, done: int, total: int) -> None:
+        if current.get("name") != name:
+            current.update(name=name, bar=progress_bar(f"OCR {name}", "page"))
+        bar, update = current["bar"]
+        update(done, total)
+        if done >= total:
+            bar.close()
+
+    return on_page
+
+
+def cmd_ingest(args) -> int:
+    from ..library import Library
+    from ..pages import ranges
+
+    s = settings(args)
+    folder = Path(args.path) if args.path else s.storage.seeds_dir
+    # An existing index keeps the embedding backend it was built with (Library.embedder), read from
+    # its manifest: one that cannot be read stops the ingest with an error naming the file, before any
+    # model loads. --rebuild starts over with the best available backend.
+    library = Library(s)
+    batch = library.read_folder(folder, on_page=_ocr_progress())
+    for p in batch.problems:
+        print(f"skipped {p.source}: {p.reason}", file=sys.stderr)
+    for d in batch.docs:
+        if d.ocr_pages:
+            print(f"read by OCR: {d.source}, page{'s' if len(d.ocr_pages) > 1 else ''} {ranges(d.ocr_pages)} "
+                  f"of {len(d.pages)}", file=sys.stderr)
+    if not batch.docs and not batch.problems:
+        print(f"no documents found in {folder}", file=sys.stderr)
+    bar, update = progress_bar("embedding", "text")
+    try:
+        report = library.add(batch, rebuild=args.rebuild, progress=update)
+    finally:
+        bar.close()
+    if report.rebuilt:
+        print(f"rebuilt the whole index: {report.rebuilt}", file=sys.stderr)
+    if report.rechunked:
+        print(f"split every document again, unchanged chunks keep their vectors: {report.rechunked}", file=sys.stderr)
+    print(f"indexed {folder} into {s.storage.index_dir}: {report.summary()}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from ..check import check
+
+    s = settings(args)
+    report = check(s.storage.index_dir, s.storage.vector_store)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(report.text(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_docs(args) -> int:
+    """List the indexed documents, or remove / re-index one (the browser's document panel does the same)."""
+    from .. import documents, index
+    from ..library import Library
+
+    s = settings(args)
+    idx = index.load(s.storage.index_dir, s.storage.vector_store)
+    if args.action == "list":
+        docs = documents.list_documents(idx, s.storage.index_dir)
+        if args.json:
+            print(json.dumps([d.to_json() for d in docs], ensure_ascii=False, indent=2))
+            return 0
+        for d in docs:
+            pages = f"{d.pages} pages, " if d.pages is not None else ""
+            about = f"{d.about}; " if d.about else ""
+            print(f"{d.source}  {d.title!r}  ({about}{pages}{d.chunks} chunks, added {d.added or 'unknown'})")
+        print(f"{len(docs)} documents in {s.storage.index_dir}", file=sys.stderr)
+        return 0
+    if not args.name:
+        raise InputError(f"`assistant docs {args.action}` needs the document: its source or file name (see `assistant docs list`)")
+    source = documents.find(idx, args.name)
+    idx.store.close()
+    library = Library(s)  # embeds with the index's own embedder: nothing is re-embedded by mistake
+    if args.action == "remove":
+        report = library.remove(source)
+        kept = "" if documents.is_upload(source) else " (its file stays in its folder: the next ingest of it adds it back)"
+        print(f"removed {source}{kept}: {report.chunks_total} chunks left in {s.storage.index_dir}")
+        return 0
+    report = library.reindex(source)
+    print(f"re-indexed {source}: {report.summary()}")
+    return 0
+
+
+def add(sub, default) -> None:
+    i = sub.add_parser("ingest", help="index a folder of .txt/.md/.pdf/.docx/.html (incremental)")
+    i.add_argument("path", nargs="?", help="folder to index (default: the bundled seeds/)")
+    i.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    i.set_defaults(func=cmd_ingest)
+
+    k = sub.add_parser("check", help="verify the index: files, counts, exact spans, document hashes, unit vectors "
+                                     "(exit 0 when intact, 1 when damaged)")
+    k.add_argument("--json", action="store_true", help="print {ok, generation, problems:[{file,message}], counts, seconds, fix}")
+    k.set_defaults(func=cmd_check)
+
+    d = sub.add_parser("docs", help="list the indexed documents, or remove / re-index one")
+    d.add_argument("action", choices=["list", "remove", "reindex"])
+    d.add_argument("name", nargs="?", help="remove / reindex: the document's source (uploads/nota.pdf) or file name")
+    d.add_argument("--json", action="store_true", help="list: print [{source, title, chunks, pages, added, uploaded, about}]")
+    d.set_defaults(func=cmd_docs)
