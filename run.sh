@@ -3,11 +3,16 @@
 #   ./run.sh          set everything up (venv, models, index) and open the browser chat
 #   ./run.sh test     set everything up and run the test suite (what CI runs)
 #   ./run.sh setup    set up only
-# Downloads and builds are cached in $ASSISTANT_HOME (default ~/.cache/nl-gov-assistant):
+# Downloads and builds are cached in $ASSISTANT_HOME (default ~/.cache/nl-gov-assistant; macOS
+# ~/Library/Caches/nl-gov-assistant):
 # models/ (about 2.8 GB), pip/ (wheels, including the compiled llama-cpp-python).
 set -euo pipefail
 cd "$(dirname "$0")"
-export ASSISTANT_HOME="${ASSISTANT_HOME:-$HOME/.cache/nl-gov-assistant}"
+if [ "$(uname -s)" = Darwin ]; then
+  export ASSISTANT_HOME="${ASSISTANT_HOME:-$HOME/Library/Caches/nl-gov-assistant}"
+else
+  export ASSISTANT_HOME="${ASSISTANT_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/nl-gov-assistant}"
+fi
 export PIP_CACHE_DIR="$ASSISTANT_HOME/pip"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 mode="${1:-chat}"
@@ -35,13 +40,22 @@ if [ ! -x "$VENV/bin/python" ]; then
   step "creating virtual environment in $VENV"
   "$PY" -m venv "$VENV"
 fi
-stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+# What to install: the user's chat needs the [export] extra (torch, to make the ONNX export of the
+# embedder once); the tests need [test] (export + eval + pg + pytest, playwright, pgserver).
+extras=export
+[ "$mode" = test ] && extras=test
+# Reinstall when pyproject.toml, the lock or the extras change (hashed in Python: macOS has no sha256sum).
+stamp="$VENV/.installed-$("$VENV/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(open("pyproject.toml","rb").read()+open("requirements.lock","rb").read()+sys.argv[1].encode()).hexdigest()[:16])' "$extras")"
 if [ ! -f "$stamp" ]; then
-  step "installing Python packages (first time: builds llama-cpp-python, ~10 min on 2 cores; cached after)"
+  step "installing Python packages [$extras] (first time: builds llama-cpp-python, ~10 min on 2 cores; cached after)"
   "$VENV/bin/pip" install --quiet --upgrade pip
-  # The CPU build of torch first, pinned, so nothing pulls the multi-GB CUDA build.
-  "$VENV/bin/pip" install --quiet torch==2.13.0
-  "$VENV/bin/pip" install --quiet -e ".[test]"
+  # The CPU build of torch first, pinned, so nothing pulls the multi-GB CUDA build (Linux: PyTorch's CPU
+  # wheel index; macOS wheels are CPU-only anyway).
+  if [ "$(uname -s)" = Linux ]; then
+    "$VENV/bin/pip" install --quiet torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu
+  fi
+  # requirements.lock as constraints: every package at its pinned version.
+  "$VENV/bin/pip" install --quiet -c requirements.lock -e ".[$extras]"
   touch "$stamp"
 fi
 A="$VENV/bin/assistant"

@@ -12,7 +12,13 @@ defaults once; `pipeline.build` hands each component its section:
     generation  GenerationSettings  (generate/base.py)   which LLM, local or served, its runtime
 
 Every field also has a flat name (FLAT): its environment variable ASSISTANT_<NAME>, its `with_()`
-keyword and, where there is one, its CLI flag. Only `Settings.from_env` looks at the environment.
+keyword and, where there is one, its CLI flag. Only `Settings.resolve` (and `from_env`, which calls it)
+looks at the environment and the config file. Each setting comes from, last wins:
+
+    default  <-  config file (TOML)  <-  ASSISTANT_<NAME> environment variable  <-  CLI flag
+
+The config file is ASSISTANT_CONFIG, else `config.toml` in the OS's config folder (places.py);
+`assistant config show` prints every setting with where it came from.
 """
 
 from __future__ import annotations
@@ -28,24 +34,22 @@ from .errors import InputError
 from .evidence import EvidenceSettings
 from .generate.base import GenerationSettings
 from .models import MODELS
+from .places import places
 from .quote import QuoteSettings
 from .retrieve import RetrievalSettings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def default_home() -> Path:
-    return Path.home() / ".cache" / "nl-gov-assistant"
+PLACES = places()  # checkout or installed: where the index, prompts, seeds and caches are by default
+CONFIG_ENV = "ASSISTANT_CONFIG"
 
 
 @dataclass(frozen=True)
 class StorageSettings:
     """Where things are kept: no single component reads all of it (index, library, prompts, OCR)."""
 
-    home: Path = default_home()  # cache: models, pip wheels, OCR'd pages
-    index_dir: Path = REPO_ROOT / "index"
-    prompts_dir: Path = REPO_ROOT / "prompts"
-    seeds_dir: Path = REPO_ROOT / "seeds"
+    home: Path = PLACES.cache  # cache: models, pip wheels, OCR'd pages
+    index_dir: Path = PLACES.index  # also the browser's uploads (index_dir/uploads)
+    prompts_dir: Path = PLACES.prompts
+    seeds_dir: Path = PLACES.seeds
     # Chunking (characters; ~250 tokens, small enough for precise citations, 5 fit the context)
     chunk_size: int = 900
     chunk_overlap: int = 150
@@ -115,16 +119,34 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
-        """Defaults <- ASSISTANT_<NAME> environment variables <- explicit overrides (CLI flags)."""
+        """Defaults <- config file <- ASSISTANT_<NAME> environment variables <- explicit overrides (CLI flags)."""
+        return cls.resolve(env, **overrides)[0]
+
+    @classmethod
+    def resolve(cls, env: dict[str, str] | None = None, config: Path | None = None,
+                **overrides) -> tuple["Settings", dict[str, str]]:
+        """The settings and, per flat name, where its value came from ("default", the config file's
+        path, "ASSISTANT_<NAME>", "flag"). `config` is the config file (None: ASSISTANT_CONFIG, else the
+        OS's default place; a missing default file is no error, a missing named one is)."""
         env = dict(os.environ if env is None else env)
         defaults = cls()
-        values = {}
+        sources = {name: "default" for name in FLAT}
+        values: dict = {}
+        path, named = _config_path(env, config)
+        if path is not None and (named or path.is_file()):
+            for name, value in read_config(path, defaults).items():
+                values[name] = value
+                sources[name] = str(path)
         for name, (section, attr) in FLAT.items():
             raw = env.get(f"ASSISTANT_{name.upper()}")
             if raw is None or raw == "":
                 continue
             values[name] = _parse(name, raw, getattr(getattr(defaults, section), attr))
-        return defaults.with_(**values).with_(**overrides)
+            sources[name] = f"ASSISTANT_{name.upper()}"
+        for name, value in overrides.items():
+            if value is not None and name in FLAT:
+                sources[name] = "flag"
+        return defaults.with_(**values).with_(**overrides), sources
 
     def __getattr__(self, name: str):
         # Only called for names that are not attributes: point a reader of the old flat layout to the section.
@@ -170,6 +192,82 @@ def _parse(name: str, raw: str, default):
     except ValueError:
         raise InputError(f"ASSISTANT_{name.upper()}={raw!r} is not a valid {type(default).__name__}")
     return raw
+
+
+def _config_path(env: dict[str, str], config: Path | None) -> tuple[Path | None, bool]:
+    """(the config file to read, whether it was named explicitly)."""
+    if config is not None:
+        return Path(config).expanduser(), True
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]).expanduser(), True
+    return PLACES.config, False
+
+
+def read_config(path: Path, defaults: "Settings | None" = None) -> dict:
+    """The settings a TOML config file sets, by flat name. Either flat names at the top level
+    (`top_k = 3`, `llm = "/models/x.gguf"`) or sections (`[answer]` `top_k = 3`); an unknown name, a
+    wrong type or a file that is not TOML is an InputError naming the file and the key."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    defaults = defaults or Settings()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"config file {path} not found: create it, or fix the --config / {CONFIG_ENV} path")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"config file {path} cannot be read: {e}")
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"config file {path} is not valid TOML: {e}")
+    by_field = {(section, attr): name for name, (section, attr) in FLAT.items()}
+    out: dict = {}
+
+    def put(name: str, value, key: str) -> None:
+        if name not in FLAT:
+            close = difflib.get_close_matches(name, list(FLAT), n=3)
+            raise InputError(f"config file {path}: unknown setting {key!r}"
+                             + (f" (did you mean {', '.join(close)}?)" if close else "")
+                             + "; `assistant config show` lists them")
+        section, attr = FLAT[name]
+        default = getattr(getattr(defaults, section), attr)
+        out[name] = _typed(name, value, default, f"config file {path}: {key}")
+
+    for key, value in data.items():
+        if key in SECTIONS and isinstance(value, dict):
+            for attr, v in value.items():
+                name = by_field.get((key, attr))
+                if name is None:
+                    raise InputError(f"config file {path}: [{key}] has no setting {attr!r}; "
+                                     f"`assistant config show` lists them")
+                put(name, v, f"[{key}] {attr}")
+        else:
+            put(key, value, key)
+    return out
+
+
+def _typed(name: str, value, default, where: str):
+    """A config file value as the setting's type (TOML has its own types: check, do not guess)."""
+    if isinstance(default, Path) or (default is None and isinstance(value, str)):
+        if not isinstance(value, str):
+            raise InputError(f"{where} must be a string (a path or a name), not {value!r}")
+        return Path(value).expanduser() if isinstance(default, Path) else value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise InputError(f"{where} must be true or false, not {value!r}")
+        return value
+    if isinstance(default, int) and not isinstance(value, bool):
+        if not isinstance(value, int):
+            raise InputError(f"{where} must be a whole number, not {value!r}")
+        return value
+    if isinstance(default, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise InputError(f"{where} must be a number, not {value!r}")
+        return float(value)
+    if isinstance(default, str) and not isinstance(value, str):
+        raise InputError(f"{where} must be a string, not {value!r}")
+    return value
 
 
 def _resolve(models_dir: Path, name: str) -> Path:

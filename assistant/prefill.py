@@ -16,11 +16,12 @@ import subprocess
 import sys
 import time
 
-from .config import REPO_ROOT, Settings
+from .config import PLACES, Settings
+from .places import checkout_root
 
 
 def prefill_text(tokens: int = 800) -> str:
-    text = (REPO_ROOT / "seeds" / "001_df41d20decff5aed.txt").read_text(encoding="utf-8")
+    text = (PLACES.seeds / "001_df41d20decff5aed.txt").read_text(encoding="utf-8")
     return text[: int(tokens * 3.4)]  # 3.4 characters per token (Qwen2.5 on Dutch, measured)
 
 
@@ -45,7 +46,7 @@ def both(timeout: float = 600) -> dict:
     out: dict = {}
     for name, flag in (("repack_off", []), ("repack_on", ["--extra-buffers"])):
         proc = subprocess.run([sys.executable, "-m", "assistant.prefill", *flag], capture_output=True, text=True,
-                              timeout=timeout, cwd=REPO_ROOT)
+                              timeout=timeout, cwd=checkout_root())
         if proc.returncode == 0 and proc.stdout.strip():
             out[name] = json.loads(proc.stdout.strip().splitlines()[-1])["prefill_tok_s"]
         else:

@@ -12,6 +12,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# A developer's own config file (~/.config/nl-gov-assistant/config.toml) must not change what the
+# tests see: point ASSISTANT_CONFIG at an empty one unless a test run names its own.
+if not os.environ.get("ASSISTANT_CONFIG"):
+    _empty = Path(tempfile.mkdtemp(prefix="assistant-config-")) / "config.toml"
+    _empty.write_text("", encoding="utf-8")
+    os.environ["ASSISTANT_CONFIG"] = str(_empty)
 
 SEEDS = ROOT / "seeds"
 PROMPTS = ROOT / "prompts"

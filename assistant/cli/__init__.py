@@ -5,6 +5,7 @@
     index.py   ingest, check, docs
     query.py   search, ask
     serve.py   chat, eval
+    config.py  config show (every setting and where it came from)
 Each command module adds its own subcommands (`add`); this file holds the global flags and main().
 """
 
@@ -14,7 +15,7 @@ import argparse
 import sys
 
 from ..errors import AssistantError
-from . import index, models, query, serve
+from . import config, index, models, query, serve
 from .common import offline_env
 
 EPILOG = """examples:
@@ -28,12 +29,36 @@ EPILOG = """examples:
   assistant docs list                    # the indexed documents; `docs remove NAME` takes one out
   ASSISTANT_AUTH=ana:s3cret assistant chat --host 0.0.0.0   # on the network: a login is required
   assistant eval --gold eval/gold.jsonl --out eval/runs/latest
+  assistant config show                  # every setting, its value and where it came from
 
-settings: every option below can also be set as an environment variable ASSISTANT_<NAME>,
+settings: every option below can also be set in the config file (TOML: `top_k = 3` or `[answer]
+top_k = 3`; see `assistant --version` for where it is) or as an environment variable ASSISTANT_<NAME>,
 e.g. ASSISTANT_LLM=/models/qwen2.5-7b-instruct-q4_k_m.gguf or ASSISTANT_HOME=/data/assistant.
+A flag wins over the environment, the environment over the config file.
 """
 
-COMMANDS = (models, index, query, serve)  # each adds its subcommands, in this order in --help
+
+class _Version(argparse.Action):
+    """--version: the version, and whether this is a checkout or an installed package and where its
+    index, cache and config file are (computed only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from ..config import Settings
+        from ..places import places, version
+
+        p = places()
+        s = Settings.from_env()
+        print(f"assistant (nl-gov-assistant) {version()}, Python {sys.version.split()[0]}")
+        print(p.describe())
+        if (s.storage.index_dir, s.storage.home) != (p.index, p.cache):
+            print(f"in use:       index {s.storage.index_dir}, cache {s.storage.home} (set by config/environment)")
+        parser.exit()
+
+
+COMMANDS = (models, index, query, serve, config)  # each adds its subcommands, in this order in --help
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,7 +71,9 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    g = ap.add_argument_group("settings (also ASSISTANT_<NAME> environment variables)")
+    ap.add_argument("--version", action=_Version, help="print the version, where the index, cache and config file are, and exit")
+    ap.add_argument("--config", metavar="FILE", help="config file (TOML) to read instead of the default one (also ASSISTANT_CONFIG)")
+    g = ap.add_argument_group("settings (also ASSISTANT_<NAME> environment variables and the config file)")
     g.add_argument("--home", help=f"cache folder for models (default {default.storage.home})")
     g.add_argument("--index-dir", help=f"index folder (default {default.storage.index_dir})")
     g.add_argument("--llm", help="model key (see `assistant models list`) or path to your own .gguf")

@@ -33,10 +33,16 @@ def flag_overrides(args) -> dict:
     )
 
 
-def settings(args):
+def resolved(args):
+    """(settings, where each came from) for this command line: defaults <- config file <- environment <- flags."""
     from ..config import Settings
 
-    return Settings.from_env(**flag_overrides(args))
+    config = Path(args.config).expanduser() if getattr(args, "config", None) else None
+    return Settings.resolve(config=config, **flag_overrides(args))
+
+
+def settings(args):
+    return resolved(args)[0]
 
 
 def progress_bar(desc: str, unit: str):
