@@ -1,7 +1,7 @@
 """Command line: `assistant models|ingest|check|docs|search|ask|chat|eval`. Run `assistant --help`.
 
     common.py  settings from flags + environment, progress bars, locations, --where
-    models.py  models list | fetch (and the ONNX export)
+    models.py  models list | fetch (and the ONNX export) | export | import (by USB stick)
     index.py   ingest, check, docs
     query.py   search, ask
     serve.py   chat, eval
@@ -20,6 +20,7 @@ from .common import offline_env
 
 EPILOG = """examples:
   assistant models fetch                 # download + verify the default LLM and embedder (~2.3 GB)
+  assistant models export /media/usb/m   # copy them to a stick; offline: assistant models import /media/usb/m
   assistant ingest                       # index the bundled seeds/ folder (incremental)
   assistant check                        # verify the index files (counts, spans, hashes, vectors)
   assistant search "why was there no projectplan for Sezen?" -k 5 --json
