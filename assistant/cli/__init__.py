@@ -1,6 +1,7 @@
-"""Command line: `assistant models|ingest|check|docs|search|ask|chat|eval`. Run `assistant --help`.
+"""Command line: `assistant setup|models|ingest|check|docs|search|ask|chat|eval`. Run `assistant --help`.
 
     common.py  settings from flags + environment, progress bars, locations, --where
+    setup.py   setup: check this machine, fetch the models, build the first index
     models.py  models list | fetch (and the ONNX export)
     index.py   ingest, check, docs
     query.py   search, ask
@@ -14,10 +15,11 @@ import argparse
 import sys
 
 from ..errors import AssistantError
-from . import index, models, query, serve
+from . import index, models, query, serve, setup
 from .common import offline_env
 
 EPILOG = """examples:
+  assistant setup                        # check this machine, fetch the models, index seeds/ (--check: only look)
   assistant models fetch                 # download + verify the default LLM and embedder (~2.3 GB)
   assistant ingest                       # index the bundled seeds/ folder (incremental)
   assistant check                        # verify the index files (counts, spans, hashes, vectors)
@@ -33,7 +35,7 @@ settings: every option below can also be set as an environment variable ASSISTAN
 e.g. ASSISTANT_LLM=/models/qwen2.5-7b-instruct-q4_k_m.gguf or ASSISTANT_HOME=/data/assistant.
 """
 
-COMMANDS = (models, index, query, serve)  # each adds its subcommands, in this order in --help
+COMMANDS = (setup, models, index, query, serve)  # each adds its subcommands, in this order in --help
 
 
 def parser() -> argparse.ArgumentParser:
