@@ -320,6 +320,13 @@ def test_setup_builds_the_index_from_the_seeds(monkeypatch, tmp_path, capsys):
     assert "0 added, 0 updated, 0 removed, 5 unchanged" in capsys.readouterr().out
 
 
+def test_setup_without_models_says_the_index_could_not_be_built(tmp_path, capsys):
+    assert setup_main(tmp_path, "--no-models") == 1  # the embedder is not in the empty home
+    out, err = capsys.readouterr()
+    assert "index: failed: Embedding model" in err and "assistant models fetch embeddinggemma-300m" in err
+    assert "not ready: fix the index" in out and "Traceback" not in err
+
+
 def test_a_failed_required_check_exits_1_and_says_what_to_fix(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(ic, "check_llama", lambda required=True: ic.Check("llama.cpp", False, "gone", "build it", required))
     assert setup_main(tmp_path, "--check") == 1

@@ -173,7 +173,7 @@ def cmd_setup(args) -> int:
         lines.append(f"warning {c.name}: {c.fix}")
     me = _me()
     if failed or not (models_ok and index_ok):
-        what = ", ".join(c.name for c in failed) or "the step above"
+        what = ", ".join([c.name for c in failed] + ["the models"] * (not models_ok) + ["the index"] * (not index_ok))
         lines.append(f"not ready: fix {what} (see above), then run `{me} setup` again")
     elif args.check and _pending(s, args):
         lines.append(f"next    `{me} setup` (fetches what is missing, builds the index), then `{me} chat`")
