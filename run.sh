@@ -63,18 +63,16 @@ A="$VENV/bin/assistant"
 case "$mode" in
   chat|setup)
     ensure_tesseract
-    step "fetching models into $ASSISTANT_HOME/models (sha256-verified; skipped when present)"
-    "$A" models fetch
-    step "indexing seeds/ (incremental)"
-    "$A" ingest seeds
+    # The rest is `assistant setup`, as in run.ps1 on Windows: checks (naming the fix for anything
+    # missing), models into $ASSISTANT_HOME/models (sha256-verified, skipped when present), the ONNX
+    # export, seeds/ indexed (incremental). Only the Debian packages are installed here.
+    "$A" setup
     if [ "$mode" = chat ]; then
       step "starting the browser chat"
       exec "$A" chat "${@:2}"
     fi
     ;;
   test)
-    step "fetching models (default + small test LLM)"
-    "$A" models fetch --small
     ensure_tesseract
     if ! command -v chromium >/dev/null 2>&1; then
       step "installing Debian's chromium for the browser test"
@@ -84,6 +82,8 @@ case "$mode" in
         echo "chromium not found (sudo apt-get install chromium): browser test will be skipped" >&2
       fi
     fi
+    # As for chat, plus the small test LLM; no first index (the tests build their own).
+    "$A" setup --small --no-index
     step "running tests"
     set +e
     "$VENV/bin/python" -m pytest -ra "${@:2}"

@@ -1,6 +1,7 @@
-"""Command line: `assistant models|ingest|check|docs|search|ask|chat|eval`. Run `assistant --help`.
+"""Command line: `assistant setup|models|ingest|check|docs|search|ask|chat|eval`. Run `assistant --help`.
 
     common.py  settings from flags + environment, progress bars, locations, --where
+    setup.py   setup: check this machine, fetch the models, build the first index
     models.py  models list | fetch (and the ONNX export) | export | import (by USB stick)
     index.py   ingest, check, docs
     query.py   search, ask
@@ -15,10 +16,11 @@ import argparse
 import sys
 
 from ..errors import AssistantError
-from . import config, index, models, query, serve
+from . import config, index, models, query, serve, setup
 from .common import offline_env
 
 EPILOG = """examples:
+  assistant setup                        # check this machine, fetch the models, index seeds/ (--check: only look)
   assistant models fetch                 # download + verify the default LLM and embedder (~2.3 GB)
   assistant models export /media/usb/m   # copy them to a stick; offline: assistant models import /media/usb/m
   assistant ingest                       # index the bundled seeds/ folder (incremental)
@@ -59,7 +61,7 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-COMMANDS = (models, index, query, serve, config)  # each adds its subcommands, in this order in --help
+COMMANDS = (setup, models, index, query, serve, config)  # each adds its subcommands, in this order in --help
 
 
 def parser() -> argparse.ArgumentParser:

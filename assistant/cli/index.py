@@ -26,11 +26,18 @@ def _ocr_progress():
 
 
 def cmd_ingest(args) -> int:
+    s = settings(args)
+    ingest_folder(s, Path(args.path) if args.path else s.storage.seeds_dir, rebuild=args.rebuild)
+    return 0
+
+
+def ingest_folder(s, folder: Path, rebuild: bool = False):
+    """Index `folder` into the settings' index (incremental: unchanged documents keep their vectors),
+    with OCR and embedding progress, skipped files named and a one-line summary on stdout: what
+    `assistant ingest` and `assistant setup` both do. Returns the IngestReport."""
     from ..library import Library
     from ..pages import ranges
 
-    s = settings(args)
-    folder = Path(args.path) if args.path else s.storage.seeds_dir
     # An existing index keeps the embedding backend it was built with (Library.embedder), read from
     # its manifest: one that cannot be read stops the ingest with an error naming the file, before any
     # model loads. --rebuild starts over with the best available backend.
@@ -46,7 +53,7 @@ def cmd_ingest(args) -> int:
         print(f"no documents found in {folder}", file=sys.stderr)
     bar, update = progress_bar("embedding", "text")
     try:
-        report = library.add(batch, rebuild=args.rebuild, progress=update)
+        report = library.add(batch, rebuild=rebuild, progress=update)
     finally:
         bar.close()
     if report.rebuilt:
@@ -54,7 +61,7 @@ def cmd_ingest(args) -> int:
     if report.rechunked:
         print(f"split every document again, unchanged chunks keep their vectors: {report.rechunked}", file=sys.stderr)
     print(f"indexed {folder} into {s.storage.index_dir}: {report.summary()}")
-    return 0
+    return report
 
 
 def cmd_check(args) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -32,6 +31,16 @@ def cmd_models(args) -> int:
     if args.action == "import":
         return _import(args, s)
     keys = args.names or ([models.DEFAULT_LLM, models.DEFAULT_EMBEDDER] + ([models.SMALL_LLM] if args.small else []))
+    fetch_models(s, keys, onnx=not args.no_onnx)
+    return 0
+
+
+def fetch_models(s, keys: list[str], onnx: bool = True) -> None:
+    """Fetch the models `keys` that are missing (a progress bar each, then one line), and make the ONNX
+    export of an embedding model among them when `onnx` and the settings' backend allow it: what
+    `assistant models fetch` and `assistant setup` both do."""
+    from .. import models
+
     for key in keys:
         if models.is_installed(s.storage.models_dir, key):
             print(f"{key}: already installed at {models.model_path(s.storage.models_dir, key)}", file=sys.stderr)
@@ -42,9 +51,8 @@ def cmd_models(args) -> int:
             finally:
                 bar.close()
             print(f"{key}: verified and installed at {path}", file=sys.stderr)
-        if models.MODELS[key].kind == "st" and s.embedding.backend != "torch" and not args.no_onnx:
+        if models.MODELS[key].kind == "st" and s.embedding.backend != "torch" and onnx:
             export_onnx(models.model_path(s.storage.models_dir, key))
-    return 0
 
 
 def _byte_bar(desc: str, total: int):
@@ -82,22 +90,28 @@ def _import(args, s) -> int:
     return 0
 
 
-def export_onnx(folder: Path) -> None:
-    """Make the fast ONNX int8 version of an embedding model (offline, once; ~2 minutes)."""
+def export_onnx(folder: Path) -> bool:
+    """Make the fast ONNX int8 version of an embedding model (offline, once; ~2 minutes). False when it
+    is not there and cannot be made (torch / onnx not installed: the message says what to do)."""
     from ..embed.onnx_export import RECIPE, export, export_folder
-    from ..embed.onnx_rt import MANIFEST, is_export
+    from ..install_check import EXPORT_FIX, export_recipe, export_tools_missing
 
     target = export_folder(folder)
-    if is_export(target):
-        made_by = json.loads((target / MANIFEST).read_text()).get("recipe")
+    made_by = export_recipe(target)
+    missing = export_tools_missing()
+    if missing and made_by != RECIPE:
+        print(f"{folder.name}: no ONNX export made: {', '.join(missing)} not installed; {EXPORT_FIX}", file=sys.stderr)
+        return made_by is not None  # an older export still works
+    if made_by is not None:
         if made_by == RECIPE:
             print(f"{folder.name}: ONNX export already at {target}", file=sys.stderr)
-            return
+            return True
         # An older recipe (v1 saturated on CPUs without VNNI): export again. Indexes built with it
         # are re-embedded by the next `assistant ingest` (the embedder name changed).
         print(f"{folder.name}: ONNX export at {target} was made by {made_by}, not {RECIPE}: exporting again",
               file=sys.stderr)
     export(folder, target, log=lambda msg: print(f"{folder.name}: {msg}", file=sys.stderr))
+    return True
 
 
 def add(sub, default) -> None:
