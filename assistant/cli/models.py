@@ -42,7 +42,7 @@ def export_onnx(folder: Path) -> None:
 
     target = export_folder(folder)
     if is_export(target):
-        made_by = json.loads((target / MANIFEST).read_text()).get("recipe")
+        made_by = json.loads((target / MANIFEST).read_text(encoding="utf-8")).get("recipe")
         if made_by == RECIPE:
             print(f"{folder.name}: ONNX export already at {target}", file=sys.stderr)
             return
