@@ -153,7 +153,7 @@ def check(index_dir: Path, vector_store: str = "") -> CheckReport:
     if gen is None:
         pointer = index_dir / "CURRENT"
         if pointer.is_file():
-            report.bad(str(pointer), f"names {pointer.read_text(errors='replace').strip()!r}, which is not a folder here")
+            report.bad(str(pointer), f"names {pointer.read_text(encoding='utf-8', errors='replace').strip()!r}, which is not a folder here")
         else:
             report.bad(str(index_dir), "no index here (CURRENT is missing): run `assistant ingest` first")
         report.seconds = time.perf_counter() - t0

@@ -215,7 +215,9 @@ def _walk(folder: Path):
 def _read_bytes(path: Path, name: str, limit: int, follow_symlinks: bool = True) -> bytes:
     """The whole file, if it is a regular file of at most `limit` bytes (checked on the open file,
     so a file swapped for a symlink or a pipe after the folder was listed is not read)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    # O_BINARY (Windows only): without it the descriptor is in text mode, and reads turn \r\n into
+    # \n and stop at the first Ctrl-Z byte (a PDF or .docx would arrive damaged).
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     if not follow_symlinks:
         flags |= getattr(os, "O_NOFOLLOW", 0)
     try:

@@ -128,7 +128,7 @@ class StoredBM25(BM25):
         self.tokenize = Tokenizer()
         # Read-only and immutable: a generation never changes once written; one connection shared by
         # the UI's threads under a lock.
-        self._conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._conn = sqlite3.connect(read_only_uri(path, immutable=True), uri=True, check_same_thread=False)
         self._lock = threading.Lock()
         meta = dict(self._conn.execute("SELECT key, value FROM meta"))
         if meta.get("tokenizer") != TOKENIZER:
@@ -166,11 +166,21 @@ class StoredBM25(BM25):
         self._conn.close()
 
 
+def read_only_uri(path, immutable: bool = False) -> str:
+    """The SQLite URI that opens `path` read-only: "file://" + the absolute path with "/" for
+    separators and "%", "?" and "#" escaped (a bare "file:" + path opens another file when a folder
+    name holds one of those, on any system). Windows: file:///C:/..., and a network share
+    \\\\server\\share keeps an empty authority (file:////server/share/...), which SQLite requires."""
+    p = os.path.abspath(path).replace(os.sep, "/").replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    uri = "file://" + (p if p.startswith("/") else "/" + p)
+    return uri + "?mode=ro" + ("&immutable=1" if immutable else "")
+
+
 def verify(path, n: int | None) -> str:
     """What is wrong with a lexical.sqlite that should hold `n` chunks (None: not known): "" when
     it opens, passes SQLite's integrity check and holds one row and one length per chunk."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
     except sqlite3.Error as e:
         return f"cannot be opened ({e})"
     try:

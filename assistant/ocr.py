@@ -7,7 +7,9 @@ by page, so a mixed PDF keeps its text layer where it has one. A page with neith
 is blank (or vector art): there is nothing for OCR to read, so it is left empty without running it.
 
 When Tesseract or its Dutch model is missing, a PDF that needs OCR is skipped with an InputError
-naming the packages to install; a PDF that needs none is read as before.
+saying how to install them on this system (install_hint); a PDF that needs none is read as before.
+Tesseract is the `tesseract` on PATH, or the program $TESSERACT_CMD names; on Windows, whose
+installers do not put it on PATH, also the default install folders (tesseract_cmd).
 
 Limits (hostile or huge files; the pypdf limits in ingest.py apply first): at most MAX_OCR_PAGES
 pages are OCR'd per file, each page is rendered at DPI but never to more than MAX_PIXELS pixels (a
@@ -27,6 +29,8 @@ import functools
 import hashlib
 import math
 import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -61,29 +65,85 @@ def needs_ocr(layer_text: str) -> bool:
     return _chars(layer_text) < MIN_LAYER_CHARS
 
 
+TESSERACT_ENV = "TESSERACT_CMD"
+UB_MANNHEIM = "https://github.com/UB-Mannheim/tesseract/wiki"
+
+
+def install_hint(platform: str | None = None) -> str:
+    """How to install Tesseract with its Dutch model on this system (`platform`: sys.platform)."""
+    platform = sys.platform if platform is None else platform
+    if platform == "win32":
+        return (f"install it with the UB Mannheim installer ({UB_MANNHEIM}), selecting the Dutch language "
+                f"under additional language data, or set {TESSERACT_ENV} to the path of tesseract.exe")
+    if platform == "darwin":
+        return f"install it with Homebrew (brew install tesseract tesseract-lang), or set {TESSERACT_ENV}"
+    return f"install the Debian packages {PACKAGES} ({INSTALL}), or set {TESSERACT_ENV}"
+
+
+def tesseract_cmd(environ=None) -> str | None:
+    """The Tesseract program to run: $TESSERACT_CMD when set (as given, so a wrong path is named in
+    the error); else None, meaning `tesseract` on PATH (pytesseract's default), except on Windows
+    when it is not on PATH: the first of the default install folders that holds tesseract.exe
+    (UB Mannheim's installer and Chocolatey: Program Files; an install for one user: LocalAppData)."""
+    env = os.environ if environ is None else environ
+    given = env.get(TESSERACT_ENV, "").strip().strip('"')
+    if given:
+        return given
+    if os.name != "nt" or shutil.which("tesseract"):
+        return None
+    folders = [env.get("ProgramFiles"), r"C:\Program Files", env.get("ProgramFiles(x86)"), r"C:\Program Files (x86)",
+               os.path.join(env["LOCALAPPDATA"], "Programs") if env.get("LOCALAPPDATA") else None]
+    for folder in dict.fromkeys(f for f in folders if f):
+        exe = os.path.join(folder, "Tesseract-OCR", "tesseract.exe")
+        if os.path.isfile(exe):
+            return exe
+    return None
+
+
+def _pytesseract():
+    """pytesseract, pointed at tesseract_cmd() when that finds one (otherwise left as it is)."""
+    import pytesseract
+
+    cmd = tesseract_cmd()
+    if cmd:
+        pytesseract.pytesseract.tesseract_cmd = cmd
+    return pytesseract
+
+
 @functools.lru_cache(maxsize=1)
 def missing() -> str:
     """Why OCR cannot run on this machine, as the end of a sentence naming the fix; "" when it can."""
     try:
-        import pytesseract
+        pytesseract = _pytesseract()
     except ImportError:
         return "the Python package pytesseract is missing (run `pip install -e .` in the project)"
     try:
         langs = pytesseract.get_languages(config="")
     except pytesseract.TesseractNotFoundError:
-        return f"Tesseract is not installed: install the Debian packages {PACKAGES} ({INSTALL})"
+        cmd = pytesseract.pytesseract.tesseract_cmd
+        where = f" (no program at {cmd})" if os.environ.get(TESSERACT_ENV, "").strip() else ""
+        return f"Tesseract is not installed{where}: {install_hint()}"
     except Exception as e:  # a broken install: tesseract runs but fails
-        return f"Tesseract does not run ({type(e).__name__}: {e}): reinstall the Debian packages {PACKAGES}"
+        return f"Tesseract does not run ({type(e).__name__}: {e}): reinstall it ({install_hint()})"
     if LANG not in langs:
-        return (f"Tesseract's Dutch model is not installed: install the Debian package tesseract-ocr-nld "
-                f"({INSTALL})")
+        return f"Tesseract's Dutch model ({LANG}) is not installed: {_dutch_hint()}"
     return ""
+
+
+def _dutch_hint(platform: str | None = None) -> str:
+    platform = sys.platform if platform is None else platform
+    if platform == "win32":
+        return (f"run the UB Mannheim installer ({UB_MANNHEIM}) again and select the Dutch language, or put "
+                "nld.traineddata (github.com/tesseract-ocr/tessdata_fast) in the tessdata folder next to tesseract.exe")
+    if platform == "darwin":
+        return "install it with Homebrew (brew install tesseract-lang)"
+    return f"install the Debian package tesseract-ocr-nld ({INSTALL})"
 
 
 @functools.lru_cache(maxsize=1)
 def engine() -> str:
     """What produced the text (part of the cache key): a new Tesseract or other settings read again."""
-    import pytesseract
+    pytesseract = _pytesseract()
 
     return f"tesseract-{pytesseract.get_tesseract_version()}-{LANG}-{DPI}dpi-{MAX_PIXELS}px"
 
@@ -144,8 +204,9 @@ def read_pages(data: bytes, name: str, layer: Sequence[str], *, max_chars: int,
 
 def recognise(image, name: str = "image", page: int = 1) -> str:
     """Tesseract's text of one page image (PIL), in Dutch."""
-    import pytesseract
     import pytesseract.pytesseract as runner
+
+    pytesseract = _pytesseract()
 
     # Tesseract's OpenMP threads spin-wait for each other: on this shared 2-core VM one A4 page took
     # 3.0-4.1 s with the default threads and 0.9-1.0 s with OMP_THREAD_LIMIT=1 (3 runs each). pytesseract

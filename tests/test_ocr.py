@@ -19,9 +19,13 @@ from assistant.ingest import load_file, load_folder
 
 
 def _has_dutch_tesseract() -> bool:
-    if not shutil.which("tesseract"):
+    cmd = ocr.tesseract_cmd() or shutil.which("tesseract")  # Windows: not on PATH, found where it installs
+    if not cmd:
         return False
-    out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True)
+    try:
+        out = subprocess.run([cmd, "--list-langs"], capture_output=True, text=True)
+    except OSError:  # $TESSERACT_CMD names no program
+        return False
     return "nld" in out.stdout.split()
 
 

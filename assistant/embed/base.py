@@ -47,7 +47,7 @@ def fingerprint(folder: Path) -> str:
 def read_prompts(folder: Path) -> dict[str, str]:
     """The model's own query/document prompts from config_sentence_transformers.json ({} if none)."""
     try:
-        cfg = json.loads((Path(folder) / "config_sentence_transformers.json").read_text())
+        cfg = json.loads((Path(folder) / "config_sentence_transformers.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     prompts = cfg.get("prompts") or {}

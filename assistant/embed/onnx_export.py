@@ -93,7 +93,7 @@ def export(source: Path, target: Path | None = None, log: Callable[[str], None] 
             "prompts": prompts,
             "seconds": round(time.perf_counter() - t0, 1),
         }
-        (tmp / "embedder.json").write_text(json.dumps(meta, indent=1))
+        (tmp / "embedder.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

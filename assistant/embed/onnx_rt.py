@@ -35,7 +35,7 @@ class OnnxEmbedder:
                 f"ONNX embedder not found at {self.folder}: run `assistant models fetch` (it exports the installed "
                 f"embedding model to ONNX, about 2 minutes), or set ASSISTANT_EMBED_BACKEND=torch."
             )
-        self.meta = json.loads((self.folder / MANIFEST).read_text())
+        self.meta = json.loads((self.folder / MANIFEST).read_text(encoding="utf-8"))
         self.prompts = self.meta["prompts"]
         self.dim = int(self.meta["dim"])
         # Same source model + same export recipe -> same vectors; anything else is another embedder.

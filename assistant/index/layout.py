@@ -47,7 +47,7 @@ FILES = (MANIFEST, DOCS, CHUNKS, SENTENCES, SENTENCE_VECTORS)
 def live_name(index_dir: Path) -> str:
     """What CURRENT names ("" when there is no pointer)."""
     try:
-        return (Path(index_dir) / CURRENT).read_text().strip()
+        return (Path(index_dir) / CURRENT).read_text(encoding="utf-8").strip()
     except OSError:
         return ""
 

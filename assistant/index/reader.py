@@ -164,14 +164,17 @@ def load(index_dir: Path, vector_store: str = "") -> Index:
     vfile = vectors_file(gen)
     with reading(gen / vfile):  # the backend names its own files; anything else is blamed on this one
         store = open_store(gen, dsn=vector_store, ids=[c.id for c in chunks])
-    with reading(gen / SENTENCES) as path:
-        sents = [SentenceSpan(*json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
-    with reading(gen / SENTENCE_VECTORS) as path:
-        svec = np.load(path, mmap_mode="r")
-    mismatch = count_mismatch(gen, manifest, len(chunks), store.count(), vfile, len(sents), svec.shape[0])
-    if mismatch is not None:
-        store.close()
-        raise mismatch
+    try:
+        with reading(gen / SENTENCES) as path:
+            sents = [SentenceSpan(*json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
+        with reading(gen / SENTENCE_VECTORS) as path:
+            svec = np.load(path, mmap_mode="r")
+        mismatch = count_mismatch(gen, manifest, len(chunks), store.count(), vfile, len(sents), svec.shape[0])
+        if mismatch is not None:
+            raise mismatch
+    except BaseException:
+        store.close()  # a damaged generation keeps no file open (Windows could not delete it)
+        raise
     return Index(manifest, docs, chunks, store, sents, svec, folder=gen)
 
 

@@ -10,10 +10,10 @@ checkpointed batches (checkpoints.py), so a rerun after a kill resumes.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from filelock import UnixFileLock, WindowsFileLock
 
 from .. import lexical
 from ..embed import Embedder
@@ -79,6 +80,11 @@ class IngestReport:
 
 
 _held = threading.local()  # the index folders whose write lock this thread holds
+# The operating system's own file lock: flock on Linux and macOS, LockFileEx on Windows. The OS
+# drops it when the process dies, so a killed ingest never leaves the index locked. Never filelock's
+# soft lock (a marker file, which a killed process leaves behind): FileLock falls back to it where
+# flock is missing, and UnixFileLock does on a file system without flock unless told not to.
+_OsLock = WindowsFileLock if sys.platform == "win32" else UnixFileLock
 
 
 @contextmanager
@@ -93,14 +99,14 @@ def write_lock(index_dir: Path):
         yield
         return
     index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / LOCK, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    # A new lock object per outermost hold, used by this thread only: the re-entrancy is ours
+    # (`held`), so it is the same whatever filelock does with two objects for one file in a thread.
+    with _OsLock(index_dir / LOCK, fallback_to_soft=False):
         held.add(key)
         try:
             yield
         finally:
             held.discard(key)
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def sync(
@@ -164,6 +170,9 @@ def sync(
         }
         if old is not None:
             old.store.close()
+            # Let go of the old generation's files (its memory-mapped sentence vectors) before the
+            # write below deletes its folder: Windows cannot delete a file that is open or mapped.
+            old = None
         with disk_full_guard(index_dir):  # disk full: one clear error, the half-written generation removed
             _write_generation(index_dir, manifest, new.docs, list(new.chunks), vectors, list(new.sentences),
                               s_vectors, vector_store)

@@ -27,7 +27,7 @@ def read_meta(folder: Path) -> dict:
     if not path.exists():
         return {"backend": "flat"}
     with reading(path):
-        meta = json.loads(path.read_text())
+        meta = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict):
             raise ValueError("not a JSON object")
     return meta
@@ -91,7 +91,17 @@ def write_text(path: Path, text: str) -> None:
 
 def fsync_path(path: Path) -> None:
     """fsync a file or a folder by path (a folder: so a rename inside it survives a power cut)."""
-    fd = os.open(path, os.O_RDONLY)
+    flags = os.O_RDONLY
+    if os.name == "nt":
+        # Windows cannot open a folder as a file (PermissionError), so a folder cannot be fsynced,
+        # and need not be: NTFS journals its metadata, so after a crash or power cut a rename is
+        # either done or not, never half done (what the index's generation swap relies on; the last
+        # rename before the cut may be lost, and the previous generation is then the live one).
+        if os.path.isdir(path):
+            return
+        # os.fsync is FlushFileBuffers there, which needs a handle with write access.
+        flags = os.O_RDWR | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:

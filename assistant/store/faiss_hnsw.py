@@ -4,12 +4,14 @@ Two files hold the vectors:
 
     vectors.hnsw.faiss  the HNSW graph + one byte per dimension per chunk (SQ8): finds candidates.
                         Loaded memory-mapped (faiss IO_FLAG_MMAP_IFC): opening it costs milliseconds
-                        and only the pages a search visits become resident.
+                        and only the pages a search visits become resident. (faiss cannot map a
+                        file on macOS: there it is read into memory, _read_graph.)
     vectors.npy         the float32 vectors exactly as embedded. Every candidate is re-scored with
                         them, so the scores the retriever fuses (and `vector()` for chunks found by
                         BM25 only) are the exact cosines, never SQ8 approximations. Rows are read
-                        with pread, not a memory map: a mapped file faults in 64 KB around every
-                        row touched, and at a million chunks the whole 3 GB file ended up resident.
+                        one by one (pread; seek + read on Windows: RawFile), not through a memory
+                        map: a mapped file faults in 64 KB around every row touched, and at a
+                        million chunks the whole 3 GB file ended up resident.
 
 A search asks the graph for `rerank` x k candidates with efSearch = max(ef_search, that), re-scores
 them exactly and returns the best k. HNSW cannot delete: `remove` leaves a tombstone (an empty line
@@ -22,6 +24,7 @@ Sizes at 768 dimensions: graph ~8 x M bytes per chunk (M=32: 256 B), codes 768 B
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -182,8 +185,6 @@ class HnswStore:
 
     @classmethod
     def load(cls, folder: Path, ef_search: int | None = None, rerank: int | None = None, mmap: bool = True) -> "HnswStore":
-        import faiss
-
         folder = Path(folder)
         meta = read_meta(folder)
         with reading(folder / META):
@@ -195,26 +196,30 @@ class HnswStore:
         store._deleted = {n for n, i in enumerate(store._ids) if i is None}
         with reading(folder / RAW) as path:
             store._raw = RawFile(path)
-        shape = store._raw.shape
-        if shape != (len(store._ids), store.dim):
-            store.close()
+        try:
+            store._read_rest(folder, meta, mmap)
+        except BaseException:
+            store.close()  # a damaged store keeps no file open (Windows could not delete its generation)
+            raise
+        return store
+
+    def _read_rest(self, folder: Path, meta: dict, mmap: bool) -> None:
+        """After the exact vectors: their shape checked against the ids, and the graph read."""
+        shape = self._raw.shape
+        if shape != (len(self._ids), self.dim):
             # store.json's count (of live ids) says which of the two files lost rows
-            want, live = meta.get("count"), len(store._ids) - len(store._deleted)
-            if shape[1] != store.dim or (want is not None and want == live):
-                raise damaged(folder / RAW, f"has shape {shape}, expected ({len(store._ids)}, {store.dim})")
-            raise damaged(folder / IDS, f"holds {len(store._ids)} ids for the {shape[0]} vectors of {RAW}")
+            want, live = meta.get("count"), len(self._ids) - len(self._deleted)
+            if shape[1] != self.dim or (want is not None and want == live):
+                raise damaged(folder / RAW, f"has shape {shape}, expected ({len(self._ids)}, {self.dim})")
+            raise damaged(folder / IDS, f"holds {len(self._ids)} ids for the {shape[0]} vectors of {RAW}")
         if (folder / GRAPH).exists():
             with reading(folder / GRAPH) as path:
-                store.index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
-            store._path = (folder / GRAPH) if mmap else None
-            if store.index.ntotal != len(store._ids):
-                n = store.index.ntotal
-                store.close()
-                raise damaged(folder / GRAPH, f"holds {n} vectors for {len(store._ids)} ids")
-        elif len(store._ids):
-            store.close()
+                self.index, mapped = _read_graph(path, mmap)
+            self._path = (folder / GRAPH) if mapped else None
+            if self.index.ntotal != len(self._ids):
+                raise damaged(folder / GRAPH, f"holds {self.index.ntotal} vectors for {len(self._ids)} ids")
+        elif len(self._ids):
             raise damaged(folder / GRAPH, "is missing: the index is damaged")
-        return store
 
     # -- helpers ----------------------------------------------------------------------------------
     def _new_index(self):
@@ -251,10 +256,35 @@ class HnswStore:
         return self._label
 
 
+def _read_graph(path: Path, mmap: bool):
+    """(the faiss index in `path`, whether it is memory-mapped). faiss maps files on Linux and
+    Windows only (faiss/impl/mapped_io.cpp); elsewhere (macOS) it raises "Not implemented", and the
+    graph is read into memory instead (about 1 KB a chunk at 768 dimensions with SQ8)."""
+    import faiss
+
+    if mmap:
+        try:
+            return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), True
+        except RuntimeError as e:
+            if "Not implemented" not in str(e):
+                raise
+    return faiss.read_index(str(path)), False
+
+
 class RawFile:
-    """Rows of a float32 .npy file read with pread (one call per row, or one per contiguous run)."""
+    """Rows of a float32 .npy file read with positioned reads (one per row, or one per contiguous run).
+
+    os.pread where the OS has it (Linux, macOS): it takes the offset, so threads read at once
+    (the browser answers several questions at a time). Windows has no os.pread: there a seek and a
+    read into the rows' buffer, under a lock so two threads never move the one file position
+    between them. Either way only the rows asked for are read, never a page around them.
+
+    A file object, not a bare descriptor: one left unclosed (a Pipeline replaced after an upload
+    is dropped, not closed) is closed when it is collected, so the space of a deleted generation's
+    vectors is given back."""
 
     def __init__(self, path: Path):
+        self.path = Path(path)
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
             read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
@@ -266,26 +296,52 @@ class RawFile:
         self.row_bytes = 4 * self.shape[1]
         size = os.stat(path).st_size
         if size != self.offset + self.row_bytes * self.shape[0]:
-            # rows are read with pread: a cut file would fail (or read short) only at query time
+            # rows are read one by one: a cut file would fail (or read short) only at query time
             raise damaged(path, f"has {size} bytes, its {self.shape} float32 rows need "
                                 f"{self.offset + self.row_bytes * self.shape[0]} (cut off: the file is truncated)")
-        self.fd = os.open(path, os.O_RDONLY)
+        self._file = open(path, "rb", buffering=0)
+        self._pread = getattr(os, "pread", None)
+        self._lock = threading.Lock()  # the file position, where there is no pread
 
     def rows(self, labels: np.ndarray) -> np.ndarray:
         labels = np.asarray(labels, dtype=np.int64)
         out = np.empty((len(labels), self.shape[1]), np.float32)
-        if len(labels) > 1 and labels[-1] - labels[0] == len(labels) - 1 and (np.diff(labels) == 1).all():
-            buf = os.pread(self.fd, self.row_bytes * len(labels), self.offset + int(labels[0]) * self.row_bytes)
-            out[:] = np.frombuffer(buf, np.float32).reshape(len(labels), -1)
+        if not len(labels):
             return out
-        for j, label in enumerate(labels):
-            if not 0 <= label < self.shape[0]:
-                raise IndexError(f"row {label} out of range")
-            out[j] = np.frombuffer(os.pread(self.fd, self.row_bytes, self.offset + int(label) * self.row_bytes), np.float32)
+        if labels.min() < 0 or labels.max() >= self.shape[0]:
+            raise IndexError(f"row {labels[(labels < 0) | (labels >= self.shape[0])][0]} out of range")
+        if self._file is None:
+            raise ValueError(f"{self.path} is closed")
+        if len(labels) > 1 and labels[-1] - labels[0] == len(labels) - 1 and (np.diff(labels) == 1).all():
+            runs = [(out, int(labels[0]))]  # one read for a contiguous run (persist copies the file so)
+        else:
+            runs = [(out[j], label) for j, label in enumerate(labels.tolist())]
+        if self._pread is not None:
+            fd = self._file.fileno()
+            for dest, first in runs:
+                buf = self._pread(fd, dest.nbytes, self.offset + first * self.row_bytes)
+                self._check(len(buf), dest.nbytes, first)
+                dest[...] = np.frombuffer(buf, np.float32).reshape(dest.shape)
+            return out
+        with self._lock:  # seek + read: no other thread may move the position in between
+            for dest, first in runs:
+                self._file.seek(self.offset + first * self.row_bytes)
+                view, got = memoryview(dest).cast("B"), 0
+                while got < dest.nbytes:  # readinto may return less than asked (a regular file never does)
+                    n = self._file.readinto(view[got:])
+                    if not n:
+                        break
+                    got += n
+                self._check(got, dest.nbytes, first)
         return out
 
+    def _check(self, got: int, want: int, first: int) -> None:
+        if got != want:  # the file was cut after it was opened (its size was checked then)
+            raise damaged(self.path, f"is cut off: row {first + got // self.row_bytes} is missing (the file was "
+                                     "truncated while in use)")
+
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
