@@ -15,6 +15,9 @@ Set-Location -LiteralPath $PSScriptRoot
 if (-not $env:ASSISTANT_HOME) { $env:ASSISTANT_HOME = Join-Path $env:LOCALAPPDATA 'nl-gov-assistant\Cache' }
 $env:PIP_CACHE_DIR = Join-Path $env:ASSISTANT_HOME 'pip'
 $env:PIP_DISABLE_PIP_VERSION_CHECK = '1'
+# Python's UTF-8 mode: files and redirected output in UTF-8, not the ANSI code page (cp1252 cannot
+# write the arrows and accents in the tests' and the evaluation's text).
+$env:PYTHONUTF8 = '1'
 $Mode = if ($args.Count -gt 0) { [string]$args[0] } else { 'chat' }
 $Rest = @(if ($args.Count -gt 1) { $args[1..($args.Count - 1)] })
 $Venv = if ($env:ASSISTANT_VENV) { $env:ASSISTANT_VENV } else { '.venv' }

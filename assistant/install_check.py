@@ -213,7 +213,7 @@ def export_recipe(target: Path) -> str | None:
     if not is_export(target):
         return None
     try:
-        return json.loads((Path(target) / MANIFEST).read_text()).get("recipe") or "?"
+        return json.loads((Path(target) / MANIFEST).read_text(encoding="utf-8")).get("recipe") or "?"
     except (OSError, ValueError):
         return "?"
 
