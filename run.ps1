@@ -69,7 +69,7 @@ if (-not (Test-Path -LiteralPath $stamp)) {
     Step "installing Python packages [$Extras] (first time: builds llama-cpp-python, ~10 min on 2 cores; cached after)"
     Invoke-Checked $Py @('-m', 'pip', 'install', '--quiet', '--upgrade', 'pip')
     # The CPU build of torch first, pinned, so nothing pulls a CUDA build.
-    Invoke-Checked $Py @('-m', 'pip', 'install', '--quiet', 'torch==2.13.0', '--index-url', 'https://download.pytorch.org/whl/cpu')
+    Invoke-Checked $Py @('-m', 'pip', 'install', '--quiet', '--no-deps', 'torch==2.13.0', '--index-url', 'https://download.pytorch.org/whl/cpu')
     # requirements.lock (when there is one) as constraints: every package at its pinned version.
     $constraints = @(if (Test-Path -LiteralPath $Lock) { '-c', $Lock })
     Invoke-Checked $Py (@('-m', 'pip', 'install', '--quiet') + $constraints + @('-e', ".[$Extras]"))

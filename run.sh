@@ -52,7 +52,9 @@ if [ ! -f "$stamp" ]; then
   # The CPU build of torch first, pinned, so nothing pulls the multi-GB CUDA build (Linux: PyTorch's CPU
   # wheel index; macOS wheels are CPU-only anyway).
   if [ "$(uname -s)" = Linux ]; then
-    "$VENV/bin/pip" install --quiet torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu
+    # --no-deps: only torch itself is looked up there (torch's own dependencies come with the next
+    # step, pinned); a machine that cannot reach that index loses seconds, not one retry per package.
+    "$VENV/bin/pip" install --quiet --no-deps torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu
   fi
   # requirements.lock as constraints: every package at its pinned version.
   "$VENV/bin/pip" install --quiet -c requirements.lock -e ".[$extras]"

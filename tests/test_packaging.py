@@ -106,7 +106,7 @@ def _files(folder: Path) -> dict[str, tuple[int, int]]:
 def test_wheel_installed_plain_runs_from_any_folder(tmp_path):
     from assistant.config import Settings
 
-    home = Settings.from_env().storage.home  # the real models (and pip's cache of built wheels)
+    home = Settings.from_env().storage.home  # the real models (exported from here), pip's cache of built wheels
     dist, env_dir, work = tmp_path / "dist", tmp_path / "venv", tmp_path / "work"
 
     def run(cmd, **kw):
@@ -139,10 +139,21 @@ def test_wheel_installed_plain_runs_from_any_folder(tmp_path):
     seed = ROOT / "seeds" / "000_a4ba55a0b15ccb7c.txt"  # the council questions about Sezen
     (work / "docs" / "sezen.txt").write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_") or k == "ASSISTANT_CONFIG"}
-    env.update(ASSISTANT_HOME=str(home), XDG_DATA_HOME=str(tmp_path / "data"), PYTHONDONTWRITEBYTECODE="1",
+    env.update(XDG_DATA_HOME=str(tmp_path / "data"), PYTHONDONTWRITEBYTECODE="1",
                ASSISTANT_LLM="qwen2.5-coder-0.5b", HF_HUB_OFFLINE="1")
     env.pop("PYTHONPATH", None)
     exe = str(bindir / "assistant")
+
+    # The models arrive as a laptop without a registry gets them: exported from a machine that has them
+    # and imported into an empty home (the ONNX export only: the plain install has no torch to use more).
+    stick, new_home = tmp_path / "stick", tmp_path / "home"
+    exported = run([exe, "--home", str(home), "models", "export", str(stick), "qwen2.5-coder-0.5b",
+                    "embeddinggemma-300m", "--no-st"], cwd=work.parent, env=env, timeout=600)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    imported = run([exe, "--home", str(new_home), "models", "import", str(stick)], cwd=work.parent, env=env, timeout=600)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert not (new_home / "models" / "embeddinggemma-300m").exists()  # no sentence-transformers folder
+    env["ASSISTANT_HOME"] = str(new_home)
 
     version = run([exe, "--version"], cwd=work, env=env, timeout=120)
     assert version.returncode == 0, version.stderr

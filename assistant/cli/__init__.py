@@ -13,6 +13,7 @@ Each command module adds its own subcommands (`add`); this file holds the global
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import AssistantError
@@ -103,9 +104,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     offline_env()
-    args = parser().parse_args(argv)
     try:
+        args = parser().parse_args(argv)
         return args.func(args)
+    except BrokenPipeError:
+        # `assistant ... | head`: the reader left. Python's recommended exit: no traceback, and stdout
+        # pointed at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except AssistantError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
