@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from assistant import ingest
+from assistant.readers import limits
 from assistant.ingest import load_file, load_folder, printable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +85,7 @@ def test_hostile_corpus_is_ingested_or_skipped_with_bounded_memory(tmp_path):
         assert printable(expected[source].parts[-1]) in reason, (source, reason)  # names the file
 
     for d in docs.values():
-        assert d["chars"] > 0 and d["chars"] <= ingest.MAX_CHARS
+        assert d["chars"] > 0 and d["chars"] <= limits.MAX_CHARS
         assert not d["script_marker"], d["source"]  # no <script>/<style>/iframe/... content
         assert not d["outside_marker"], d["source"]  # nothing read through a symlink
         assert not d["control_chars"], d["source"]
@@ -150,11 +151,11 @@ def test_bad_meta_json_is_a_problem_not_an_exception(tmp_path):
 
 
 def test_limits_are_reported_with_the_file_name(tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest, "MAX_CHARS", 100)
+    monkeypatch.setattr(limits, "MAX_CHARS", 100)
     (tmp_path / "lang.txt").write_text("woord " * 50)
     with pytest.raises(Exception, match=r"lang.txt: 300 characters of text, over the limit of 100"):
         load_file(tmp_path / "lang.txt")
-    monkeypatch.setattr(ingest, "MAX_TEXT_FILE_BYTES", 10)
+    monkeypatch.setattr(limits, "MAX_TEXT_FILE_BYTES", 10)
     with pytest.raises(Exception, match=r"lang.txt: file is 0.0 MB, over the 0 MB limit for .txt files"):
         load_file(tmp_path / "lang.txt")
 

@@ -15,6 +15,7 @@ from scans import BRIDGE_WORDS, PAGE_1, PAGE_2, concat_pdfs, scanned_pdf, text_p
 
 from assistant import ingest, ocr
 from assistant.errors import InputError
+from assistant.readers import limits
 from assistant.ingest import load_file, load_folder
 
 
@@ -151,7 +152,7 @@ def test_huge_page_is_rendered_within_the_pixel_budget(tmp_path, monkeypatch):
 
 
 def test_ocr_text_counts_against_the_document_limit(tmp_path, fake_tesseract, monkeypatch):
-    monkeypatch.setattr(ingest, "MAX_CHARS", 100)
+    monkeypatch.setattr(limits, "MAX_CHARS", 100)
     path = tmp_path / "lang.pdf"
     path.write_bytes(scanned_pdf(["Een.", "Twee."]))
     with pytest.raises(InputError, match=r"lang.pdf: more than 100 characters of text"):

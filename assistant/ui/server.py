@@ -16,7 +16,7 @@ import time
 from ..config import Settings
 from ..errors import AssistantError, InputError
 from ..generate import Prompt
-from ..ingest import MAX_FILE_BYTES
+from ..readers.limits import MAX_FILE_BYTES
 from ..pipeline import Pipeline, build
 from .app import CSS, build_app, theme
 from .auth import _login_checker, check_exposure, is_loopback
