@@ -414,3 +414,51 @@ def test_cli_failure_midway_exit_code_and_folder(tmp_path, fake_network, capsys)
     assert main(["import", "diwoo", f"{OOO}/sitemap.xml", str(out)]) == 2
     assert "sitemap-2.xml" in capsys.readouterr().err and not out.exists()
     no_leftovers(tmp_path)
+
+
+def test_woogle_gzipped_dump_is_streamed_and_scattered_rows_are_reported(tmp_path):
+    import gzip
+
+    rows = ("foi_documentId,foi_pageNumber,foi_bodyText,dc_title,dc_publisher_name\n"
+            "a,1,Eerste pagina van document a.,Document a,gemeente Lochem\n"
+            "b,1,Document b.,Document b,gemeente Lochem\n"
+            "a,2,Een verdwaalde pagina van a.,,\n")
+    dump = tmp_path / "dump.csv.gz"
+    dump.write_bytes(gzip.compress(rows.encode("utf-8")))
+    logs = []
+    result = import_records(woogle.records(dump), tmp_path / "w", log=logs.append)
+    assert len(result.new) == 2 and any("line 4" in m and "sort the dump" in m for m in logs)
+    docs = by_title(load_folder(tmp_path / "w")[0])
+    assert docs["Document a"].meta.municipalities == ("Lochem",) and "verdwaalde" not in docs["Document a"].text
+    bad = tmp_path / "cut.csv.gz"
+    bad.write_bytes(gzip.compress(rows.encode("utf-8"))[:-12])
+    with pytest.raises(InputError, match="cut.csv.gz: cannot read it"):
+        import_records(woogle.records(bad), tmp_path / "w2", log=lambda m: None)
+    assert not (tmp_path / "w2").exists()
+
+
+def test_interrupted_import_leaves_the_folder_as_it_was(tmp_path):
+    out = tmp_path / "lochem"
+    import_records(ori.search(ori_web(), "Lochem", None), out, ori_web(), log=lambda m: None)
+    before = snapshot(out)
+
+    def interrupted(data):
+        raise KeyboardInterrupt
+
+    web = ori_web()
+    web.routes["https://api.openraadsinformatie.nl/v1/resolve/lochem/4711"] = b"%PDF-1.4 anders\n%%EOF"
+    web.routes[ORI_SEARCH] = lambda data: es_search(data) if json.loads(data)["from"] == 0 else interrupted(data)
+    with pytest.raises(KeyboardInterrupt):
+        import_records(ori.search(web, "Lochem", None, page_size=2), out, web, log=lambda m: None)
+    assert snapshot(out) == before
+    no_leftovers(tmp_path)
+
+
+def test_meta_json_over_ingests_limit_is_refused_before_writing(tmp_path, monkeypatch):
+    from assistant.importers import base
+
+    monkeypatch.setattr(base, "_meta_limit", lambda: 500)
+    with pytest.raises(InputError, match="over the 0 MB that `assistant ingest` reads.*several folders"):
+        import_records(woogle.records(DATA / "woogle" / "woo_bodytext.csv"), tmp_path / "w", log=lambda m: None)
+    assert not (tmp_path / "w").exists()
+    no_leftovers(tmp_path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 from ..errors import InputError
@@ -51,9 +52,11 @@ def cmd_import(args) -> int:
         else:
             fetcher = make_fetcher()
             records = ori.search(fetcher, args.municipality, since, index=args.index,
+                                 page_size=min(limit or ori.PAGE_SIZE, ori.PAGE_SIZE),
                                  on_total=lambda n: totals.setdefault("n", n), log=_log)
             fetcher = None if args.text_only else fetcher
-        result = import_records(records, out, fetcher, limit=limit, what="ORI documents")
+        result = import_records(records, out, fetcher, limit=limit, total=lambda: totals.get("n"),
+                                what="ORI documents")
     elif args.source == "diwoo":
         url, first, folder = diwoo.read_start(args.sitemap)
         if args.from_dir:
@@ -62,7 +65,9 @@ def cmd_import(args) -> int:
             fetcher = LocalThenNetwork(folder, make_fetcher())
         else:
             fetcher = make_fetcher()
-        result = import_records(diwoo.walk(fetcher, url, first), out, fetcher, limit=limit, what="DiWoo documents")
+        records = diwoo.walk(fetcher, url, first, on_total=lambda n: totals.setdefault("n", n))
+        result = import_records(records, out, fetcher, limit=limit, total=lambda: totals.get("n"),
+                                what="DiWoo documents")
     else:
         result = import_records(woogle.records(Path(args.file)), out, None, limit=limit, what="Woogle documents")
     print(result.summary())
@@ -86,12 +91,16 @@ COMMON = ("Writes each document (the PDF or other file where it can be downloade
           "whole stops the import.")
 
 
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=100)
+
+
 def add(sub, default) -> None:
     p = sub.add_parser(
         "import", help="fetch documents + metadata from ORI, DiWoo (open.overheid.nl) or a Woogle dump",
-        description="Fetch documents and their metadata (title, date, municipality or organisation, type, "
+        description=_wrap("Fetch documents and their metadata (title, date, municipality or organisation, type, "
                     "source URL) from a Dutch open-government source into a folder for `assistant ingest`. "
-                    + COMMON,
+                    + COMMON),
         epilog="examples:\n"
                "  assistant import ori --municipality Utrecht --since 2024-01-01 --limit 200 docs/utrecht\n"
                "  assistant import diwoo https://open.overheid.nl/sitemap.xml docs/woo --limit 100\n"
@@ -109,11 +118,11 @@ def add(sub, default) -> None:
 
     o = src.add_parser(
         "ori", help="Open Raadsinformatie: a municipality's council documents (Elasticsearch API)",
-        description="Council documents (MediaObjects: agendas, proposals, letters, minutes) of one municipality "
+        description=_wrap("Council documents (MediaObjects: agendas, proposals, letters, minutes) of one municipality "
                     "from Open Raadsinformatie's search API, api.openraadsinformatie.nl/v1/elastic/ori_<name>_*/_search, "
                     "paged 100 at a time (at most 10,000 per search: narrow with --since). Metadata: title = name, "
                     "date = last_discussed_at (else date_modified), municipality = --municipality, type = ORI's "
-                    "classification (else \"raadsinformatie\"), source_url = original_url. " + COMMON,
+                    "classification (else \"raadsinformatie\"), source_url = original_url. " + COMMON),
         epilog="examples:\n"
                "  assistant import ori --municipality Utrecht --since 2024-01-01 docs/utrecht\n"
                "  assistant import ori --municipality \"Den Haag\" --index ori_den_haag_20240101 --limit 20 docs/dh\n"
@@ -137,11 +146,11 @@ def add(sub, default) -> None:
 
     d = src.add_parser(
         "diwoo", help="DiWoo metadata from open.overheid.nl sitemaps (Woo publications)",
-        description="Woo publications listed by a sitemap index (or one sitemap) whose entries are DiWoo metadata "
+        description=_wrap("Woo publications listed by a sitemap index (or one sitemap) whose entries are DiWoo metadata "
                     "XML documents: title = officieleTitel, date = creatiedatum, municipality from the publisher's "
                     "TOOI code (e.g. .../tooi/id/gemeente/gm0363 = Amsterdam; an unknown gm-code is kept as it is) "
                     "or organisation for a ministry/province, type = informatiecategorie, source_url = weblocatie "
-                    "(the file, downloaded). " + COMMON,
+                    "(the file, downloaded). " + COMMON),
         epilog="examples:\n"
                "  assistant import diwoo https://open.overheid.nl/sitemap.xml docs/woo --limit 100\n"
                "  assistant import diwoo sitemap.xml docs/woo       # relative <loc>s are files beside sitemap.xml\n"
@@ -156,9 +165,9 @@ def add(sub, default) -> None:
 
     w = src.add_parser(
         "woogle", help="a Woogle (UvA Woo dataset) dump: CSV or JSON Lines",
-        description="Documents from a Woogle dump file (.csv, .csv.gz, .jsonl): page rows are joined per document id "
+        description=_wrap("Documents from a Woogle dump file (.csv, .csv.gz, .jsonl): page rows are joined per document id "
                     "(foi_documentId), in page order. title = dc_title, date = foi_publishedDate / dc_date, "
-                    "municipality (or organisation) = dc_publisher_name, type = dc_type; written as .txt. " + COMMON,
+                    "municipality (or organisation) = dc_publisher_name, type = dc_type; written as .txt. " + COMMON),
         epilog="examples:\n"
                "  assistant import woogle woo_bodytext.csv.gz docs/woogle --limit 500\n"
                "  assistant import woogle export.jsonl docs/woogle\n",

@@ -326,11 +326,12 @@ def _content(rec: Record, fetcher: Fetcher | None) -> tuple[bytes, str] | Bad:
 
 
 def import_records(records: Iterable[Record | Bad], out: Path, fetcher: Fetcher | None = None, *,
-                   limit: int | None = None, log: Callable[[str], None] = _log, total: int | None = None,
-                   what: str = "documents") -> ImportResult:
+                   limit: int | None = None, log: Callable[[str], None] = _log,
+                   total: Callable[[], int | None] | None = None, what: str = "documents") -> ImportResult:
     """Write the records' documents and meta.json entries into `out` (see the module docstring).
     InputError from `records` (a wholly unusable response) stops the import with `out` unchanged;
-    a Bad record is skipped with a message; nothing usable at all is an error too."""
+    a Bad record is skipped with a message; nothing usable at all is an error too. `total()` is
+    how many records the source says it has, once it knows (for the progress bar)."""
     from tqdm import tqdm
 
     out = Path(out).expanduser()
@@ -343,7 +344,7 @@ def import_records(records: Iterable[Record | Bad], out: Path, fetcher: Fetcher 
     result = ImportResult(out)
     entries: dict[str, dict] = {}
     staged: list[str] = []
-    bar = tqdm(total=total, desc=f"importing {what}", unit="doc", file=sys.stderr, dynamic_ncols=True,
+    bar = tqdm(total=limit, desc=f"importing {what}", unit="doc", file=sys.stderr, dynamic_ncols=True,
                disable=None, leave=False)
     try:
         for rec in records:
@@ -377,6 +378,8 @@ def import_records(records: Iterable[Record | Bad], out: Path, fetcher: Fetcher 
                 staged.append(name)
                 result.new.append(name)
             entries[name] = rec.meta
+            if total is not None and not limit and bar.total is None and total():
+                bar.total = total()
             bar.update(1)
             if limit and len(entries) >= limit:
                 break
@@ -394,11 +397,24 @@ def import_records(records: Iterable[Record | Bad], out: Path, fetcher: Fetcher 
     return result
 
 
+def _meta_limit() -> int:
+    try:  # the size ingest reads a meta.json up to (larger ones are ignored, with a message)
+        from ..ingest import MAX_META_BYTES
+        return int(MAX_META_BYTES)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return 10 * 2**20
+
+
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _commit(stage: Path, out: Path, staged: list[str], meta: dict, old_meta: dict) -> None:
+    size = len(json.dumps(meta, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8"))
+    if size > _meta_limit():
+        raise InputError(f"{out / META_FILE} would be {size / 2**20:.1f} MB, over the {_meta_limit() / 2**20:.0f} MB "
+                         f"that `assistant ingest` reads ({len(meta):,} documents); nothing was written: import into "
+                         "several folders (e.g. with --since or --limit)")
     if not out.exists():  # a new folder: complete in the staging folder, then one rename
         _write_json(stage / META_FILE, meta)
         os.chmod(stage, 0o755)  # mkdtemp made it private; an ordinary folder from here on
