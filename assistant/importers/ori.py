@@ -135,8 +135,9 @@ def search(fetcher: Fetcher, municipality: str, since: str | None, index: str | 
         try:
             data = fetcher.get(url, body)
         except FetchError as e:
-            raise InputError(f"ORI search failed: {e}; check --municipality (index {index or index_for(municipality)}) "
-                             "or give --index") from e
+            hint = (f"; check --municipality (index {index or index_for(municipality)}) or give --index"
+                    if e.reason.startswith(("HTTP 400", "HTTP 404")) else "")
+            raise InputError(f"ORI search failed: {e}{hint}") from e
         hits, total = _hits(data, where)
         if start == 0 and on_total and total is not None:
             on_total(total)
