@@ -462,3 +462,17 @@ def test_meta_json_over_ingests_limit_is_refused_before_writing(tmp_path, monkey
         import_records(woogle.records(DATA / "woogle" / "woo_bodytext.csv"), tmp_path / "w", log=lambda m: None)
     assert not (tmp_path / "w").exists()
     no_leftovers(tmp_path)
+
+
+def test_a_record_imported_before_under_another_name_is_not_duplicated(tmp_path):
+    """Its PDF was a 404 the first time (so its text was written as .txt); now the PDF is there."""
+    out = tmp_path / "lochem"
+    import_records(ori.search(ori_web(), "Lochem", None), out, ori_web(), log=lambda m: None)
+    before = snapshot(out)
+    web = ori_web()
+    web.routes["https://api.openraadsinformatie.nl/v1/resolve/lochem/4712"] = web.routes[
+        "https://api.openraadsinformatie.nl/v1/resolve/lochem/4711"]
+    logs = []
+    result = import_records(ori.search(web, "Lochem", None), out, web, log=logs.append)
+    assert result.new == [] and len(result.unchanged) == 3 and snapshot(out) == before
+    assert any("4712 was imported before" in m for m in logs)

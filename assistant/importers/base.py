@@ -344,6 +344,7 @@ def import_records(records: Iterable[Record | Bad], out: Path, fetcher: Fetcher 
     result = ImportResult(out)
     entries: dict[str, dict] = {}
     staged: list[str] = []
+    known = {_identity(v): k for k, v in old_meta.items() if isinstance(v, dict) and _identity(v)}
     bar = tqdm(total=limit, desc=f"importing {what}", unit="doc", file=sys.stderr, dynamic_ncols=True,
                disable=None, leave=False)
     try:
@@ -359,6 +360,17 @@ def import_records(records: Iterable[Record | Bad], out: Path, fetcher: Fetcher 
                 continue
             data, suffix = got
             name = safe_name(rec.meta.get("title"), rec.id, suffix)
+            prev = known.get(_identity(rec.meta))
+            if prev and prev != name and prev not in entries and (out / prev).is_file():
+                # imported before under another name (the title changed, or the PDF came back)
+                log(f"kept {prev}: record {show(rec.id)} was imported before under that name (delete it to "
+                    "import the current version)")
+                entries[prev] = old_meta[prev]
+                result.unchanged.append(prev)
+                bar.update(1)
+                if limit and len(entries) >= limit:
+                    break
+                continue
             if name in entries:
                 msg = f"record {show(rec.id)}: appears twice in the source; the first one is kept"
                 result.skipped.append(msg)
@@ -395,6 +407,12 @@ def import_records(records: Iterable[Record | Bad], out: Path, fetcher: Fetcher 
         bar.close()
         shutil.rmtree(stage, ignore_errors=True)
     return result
+
+
+def _identity(meta: dict) -> tuple | None:
+    """(source, id) of a meta.json entry this importer wrote, else None."""
+    src, ident = meta.get("source"), meta.get("id")
+    return (src, ident) if isinstance(src, str) and isinstance(ident, str) and ident else None
 
 
 def _meta_limit() -> int:
