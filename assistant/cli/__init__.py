@@ -1,8 +1,9 @@
-"""Command line: `assistant setup|models|ingest|check|docs|search|ask|chat|eval`. Run `assistant --help`.
+"""Command line: `assistant setup|models|import|ingest|check|docs|search|ask|chat|eval`. Run `assistant --help`.
 
     common.py  settings from flags + environment, progress bars, locations, --where
     setup.py   setup: check this machine, fetch the models, build the first index
     models.py  models list | fetch (and the ONNX export) | export | import (by USB stick)
+    importing.py  import ori|diwoo|woogle: documents + meta.json from open-government sources
     index.py   ingest, check, docs
     query.py   search, ask
     serve.py   chat, eval
@@ -17,13 +18,14 @@ import os
 import sys
 
 from ..errors import AssistantError
-from . import config, index, models, query, serve, setup
+from . import config, importing, index, models, query, serve, setup
 from .common import offline_env
 
 EPILOG = """examples:
   assistant setup                        # check this machine, fetch the models, index seeds/ (--check: only look)
   assistant models fetch                 # download + verify the default LLM and embedder (~2.3 GB)
   assistant models export /media/usb/m   # copy them to a stick; offline: assistant models import /media/usb/m
+  assistant import ori --municipality Utrecht --since 2024-01-01 docs/utrecht   # then: assistant ingest docs/utrecht
   assistant ingest                       # index the bundled seeds/ folder (incremental)
   assistant check                        # verify the index files (counts, spans, hashes, vectors)
   assistant search "why was there no projectplan for Sezen?" -k 5 --json
@@ -62,7 +64,7 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-COMMANDS = (setup, models, index, query, serve, config)  # each adds its subcommands, in this order in --help
+COMMANDS = (setup, models, importing, index, query, serve, config)  # each adds its subcommands, in this order in --help
 
 
 def parser() -> argparse.ArgumentParser:
