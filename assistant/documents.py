@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .index import Index
-from .ingest import META_FILE, load_file
+from .ingest import META_FILE, load_documents
 from .types import Document
 
 UPLOAD_SCOPE = "uploads"  # the browser's uploads: <index_dir>/uploads, sources "uploads/<name>"
@@ -110,9 +110,42 @@ def source_file(index_dir: Path, seeds_dir: Path, source: str) -> tuple[Path, Pa
 
 
 def read_again(index_dir: Path, seeds_dir: Path, source: str, ocr_cache: Path | None = None) -> Document:
-    """`source`'s file read again, as ingest reads it (with its meta.json title)."""
-    folder, path = source_file(index_dir, seeds_dir, source)
-    return load_file(path, source, _meta_title(folder, path), follow_symlinks=False, ocr_cache=ocr_cache)
+    """`source`'s file read again, as ingest reads it (with its meta.json title). A mail's
+    attachment ("<mail>#<name>") is read again from the mail."""
+    return read_again_all(index_dir, seeds_dir, source, ocr_cache)[0]
+
+
+def read_again_all(index_dir: Path, seeds_dir: Path, source: str, ocr_cache: Path | None = None) -> list[Document]:
+    """`source`'s documents read again: the file's own, then its attachments' (a mail); for an
+    attachment's source, that attachment alone (read from its mail, which must still have it)."""
+    try:
+        folder, path = source_file(index_dir, seeds_dir, source)
+    except InputError:
+        mail = _mail_of(index_dir, seeds_dir, source)
+        if mail is None:
+            raise
+        folder, path = source_file(index_dir, seeds_dir, mail)
+        docs, problems = load_documents(path, mail, _meta_title(folder, path), follow_symlinks=False, ocr_cache=ocr_cache)
+        for d in docs:
+            if d.source == source:
+                return [d]
+        why = next((p.reason for p in problems if p.source == source), "it is no longer attached")
+        raise InputError(f"{source}: attachment of {mail}, which no longer gives it a readable document ({why}); "
+                         f"re-index the mail itself") from None
+    docs, _ = load_documents(path, source, _meta_title(folder, path), follow_symlinks=False, ocr_cache=ocr_cache)
+    return docs
+
+
+def _mail_of(index_dir: Path, seeds_dir: Path, source: str) -> str | None:
+    """The source of the file an attachment's source ("<mail>#<name>") comes from, when that file exists."""
+    at = len(source)
+    while (at := source.rfind("#", 0, at)) > 0:
+        try:
+            source_file(index_dir, seeds_dir, source[:at])
+            return source[:at]
+        except InputError:
+            continue
+    return None
 
 
 def _meta_title(folder: Path, path: Path) -> str | None:

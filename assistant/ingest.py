@@ -1,4 +1,5 @@
-"""Load documents (.txt .md .pdf .docx .html) from a folder into Document values.
+"""Load documents (.txt .md .pdf .docx .html .odt .ods .xlsx .pptx .eml) from a folder into Document
+values; a mail's attachments become documents of their own ("<mail>#<attachment>", load_documents).
 
 A file that cannot be read, is binary, or has no text is reported as a Problem and skipped:
 one bad upload must never stop the other documents from being indexed. `load_folder` never raises
@@ -36,7 +37,7 @@ import os
 import re
 import stat
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import metadata, ocr, readers
@@ -44,6 +45,7 @@ from .errors import InputError
 from .pages import join_pages
 from .readers.html import html_to_text  # noqa: F401  (part of this module's interface: tests, eval)
 from .readers import limits
+from .readers.base import Extracted
 from .readers.limits import too_long
 from .readers.names import _BIDI, printable
 from .types import Document
@@ -91,16 +93,17 @@ def load_folder(folder: Path, scope: str | None = None, *, on_page: ocr.PageProg
         try:
             entry = meta.get(rel)
             title = entry.get("title") if isinstance(entry, dict) else None
-            doc = load_file(path, source, title if isinstance(title, str) and title.strip() else None,
-                            follow_symlinks=False, on_page=on_page, ocr_cache=ocr_cache,
-                            sidecar=entry if isinstance(entry, dict) else None)
+            found, unread = load_documents(path, source, title if isinstance(title, str) and title.strip() else None,
+                                           follow_symlinks=False, on_page=on_page, ocr_cache=ocr_cache,
+                                           sidecar=entry if isinstance(entry, dict) else None)
         except InputError as e:
             problems.append(Problem(source, str(e)))
             continue
         except Exception as e:  # never let one file stop the folder
             problems.append(Problem(source, f"{path.name}: cannot read ({type(e).__name__}: {e})"))
             continue
-        docs.append(doc)
+        docs.extend(found)
+        problems.extend(unread)
     return docs, problems
 
 
@@ -108,25 +111,61 @@ def load_file(path: Path, source: str | None = None, title: str | None = None, *
               follow_symlinks: bool = True, on_page: ocr.PageProgress | None = None,
               ocr_cache: Path | None = None, sidecar: dict | None = None) -> Document:
     """Read one file; raises InputError (with the file named) when it has no usable text.
-    `sidecar` is the file's meta.json entry: its metadata wins over what the file and text say."""
-    path = Path(path)
+    `sidecar` is the file's meta.json entry: its metadata wins over what the file and text say.
+    A mail's attachments are not read here: load_documents reads them too."""
+    return _load(Path(path), source, title, follow_symlinks, on_page, ocr_cache, sidecar)[0]
+
+
+def load_documents(path: Path, source: str | None = None, title: str | None = None, *,
+                   follow_symlinks: bool = True, on_page: ocr.PageProgress | None = None,
+                   ocr_cache: Path | None = None, sidecar: dict | None = None) -> tuple[list[Document], list[Problem]]:
+    """The file's Document (as load_file; InputError when the file itself is unusable), then one
+    Document per readable attachment when the file has any (a mail): source "<source>#<name>",
+    title the attachment's name, meta.part_of the mail's source, the mail's date when the attachment
+    shows none of its own. An attachment that cannot be read is a Problem naming "<source>#<name>";
+    the mail is indexed all the same. An attached mail is read, its own attachments are not (depth 2)."""
+    doc, extracted = _load(Path(path), source, title, follow_symlinks, on_page, ocr_cache, sidecar)
+    docs, problems = [doc], []
+    if extracted is not None:
+        _attachment_documents(doc, extracted, docs, problems, on_page, ocr_cache)
+    return docs, problems
+
+
+def _load(path: Path, source: str | None, title: str | None, follow_symlinks: bool, on_page, ocr_cache,
+          sidecar: dict | None):
     source = source or path.name
     name = printable(path.name)
     reader = readers.reader_for(path.suffix)
     if reader is None:
         raise InputError(f"{name}: unsupported file type {path.suffix or '(none)'}")
-    limit = limits.MAX_TEXT_FILE_BYTES if path.suffix.lower() in readers.TEXT_SUFFIXES else limits.MAX_FILE_BYTES
+    try:
+        data = _read_bytes(path, name, _size_limit(path.suffix), follow_symlinks)
+    except OSError as e:
+        raise InputError(f"{name}: cannot read ({type(e).__name__}: {e})") from e
+    return _document(data, reader, path.suffix, printable(path.stem), name, source, title, sidecar, on_page, ocr_cache)
+
+
+def _size_limit(suffix: str) -> int:
+    return limits.MAX_TEXT_FILE_BYTES if suffix.lower() in readers.TEXT_SUFFIXES else limits.MAX_FILE_BYTES
+
+
+def _document(data: bytes, reader, suffix: str, stem: str, name: str, source: str, title: str | None,
+              sidecar: dict | None, on_page, ocr_cache):
+    """(Document, the reader's Extracted or None) from a file's bytes."""
     starts: tuple[int, ...] = ()
     ocr_pages: tuple[int, ...] = ()
+    extracted = None
     try:
-        data = _read_bytes(path, name, limit, follow_symlinks)
         if getattr(reader, "PAGED", False):
             pdf = reader.read(data, name, on_page=on_page, ocr_cache=ocr_cache)
             # Cleaned page by page (removing characters never crosses a page), so the offsets are exact.
             text, starts = join_pages([clean_text(p) for p in pdf.texts])
             ocr_pages = pdf.ocr_pages
         else:
-            text = clean_text(reader.read(data, name))
+            out = reader.read(data, name)
+            if isinstance(out, Extracted):
+                extracted, out = out, out.text
+            text = clean_text(out)
     except InputError:
         raise
     except Exception as e:  # parsers raise many types on corrupt input
@@ -137,11 +176,79 @@ def load_file(path: Path, source: str | None = None, title: str | None = None, *
         raise too_long(name, len(text))
     if not text.strip():
         raise InputError(f"{name}: no text found (empty, or scanned pages in which OCR found no text)")
-    info = metadata.file_info(path.suffix, data, path.stem)
-    title = title or info.title or _guess_title(path, text)
-    meta = metadata.extract(text, title, sidecar, info)
+    info = metadata.file_info(suffix, data, stem)
+    own = {}  # what the file says about itself in meta.json's form (a mail's Subject and Date)
+    if extracted is not None:
+        own = {k: v for k, v in extracted.meta.items() if isinstance(v, str) and v.strip()}
+        if own.get("title"):
+            own["title"] = " ".join(clean_text(own["title"]).split())[:300]
+    title = title or own.get("title") or info.title or _guess_title(stem, text)
+    side = {**own, **(sidecar or {})}
+    meta = metadata.extract(text, title, side or None, info)
+    from_file = {k for k in own if k not in (sidecar or {})}
+    if from_file:  # the file's own header, not the curator's meta.json
+        meta = replace(meta, origin=tuple((k, "file" if k in from_file and o == "sidecar" else o) for k, o in meta.origin))
     return Document(source=source, title=title, text=text, sha256=sha256_text(text),
-                    pages=starts, ocr_pages=ocr_pages, meta=meta)
+                    pages=starts, ocr_pages=ocr_pages, meta=meta), extracted
+
+
+MAX_PART_DEPTH = 2  # a mail's attachments are read; an attached mail's attachments are not
+
+
+def _attachment_documents(parent: Document, extracted: Extracted, docs: list[Document], problems: list[Problem],
+                          on_page, ocr_cache, depth: int = 1) -> None:
+    used = {d.source for d in docs}
+
+    def unique(base: str) -> str:
+        src, n = f"{parent.source}#{base}", 2
+        while src in used:
+            stem, dot, ext = base.rpartition(".")
+            src = f"{parent.source}#{stem} ({n}){dot}{ext}" if dot and stem else f"{parent.source}#{base} ({n})"
+            n += 1
+        used.add(src)
+        return src
+
+    for raw, why in extracted.skipped:
+        base = _attachment_name(raw)
+        problems.append(Problem(unique(base), f"{base}: attachment not read: {why}"))
+    for att in extracted.attachments:
+        base = _attachment_name(att.name)
+        source = unique(base)
+        suffix = Path(base).suffix
+        if depth >= MAX_PART_DEPTH:
+            problems.append(Problem(source, f"{base}: attachment of an attached mail: not read (save it as a file of its own)"))
+            continue
+        reader = readers.reader_for(suffix)
+        if reader is None:
+            problems.append(Problem(source, f"{base}: unsupported file type {suffix or '(none)'} (attachment of {parent.source})"))
+            continue
+        limit = _size_limit(suffix)
+        if len(att.data) > limit:
+            problems.append(Problem(source, f"{base}: attachment is {len(att.data) / 2**20:.1f} MB, over the "
+                                            f"{limit / 2**20:.0f} MB limit for {suffix.lower()} files"))
+            continue
+        try:
+            doc, inner = _document(att.data, reader, suffix, Path(base).stem, base, source, base, None, on_page, ocr_cache)
+        except InputError as e:
+            problems.append(Problem(source, f"{e} (attachment of {parent.source})"))
+            continue
+        except Exception as e:  # never let one attachment stop the mail
+            problems.append(Problem(source, f"{base}: cannot read ({type(e).__name__}: {e}) (attachment of {parent.source})"))
+            continue
+        meta = replace(doc.meta, part_of=parent.source)
+        if meta.date is None and parent.meta.date:
+            meta = replace(meta, date=parent.meta.date,
+                           origin=tuple(sorted(dict(meta.origin, date="mail").items())))
+        docs.append(replace(doc, meta=meta))
+        if inner is not None:
+            _attachment_documents(docs[-1], inner, docs, problems, on_page, ocr_cache, depth + 1)
+
+
+def _attachment_name(raw: str) -> str:
+    """An attachment's file name, printable, without any folder part."""
+    base = (raw or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = " ".join(printable(base).split())
+    return base.lstrip(".")[:200] or "bijlage"
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -237,12 +344,12 @@ def _bad_name(rel: str) -> str:
     return ""
 
 
-def _guess_title(path: Path, text: str) -> str:
+def _guess_title(stem: str, text: str) -> str:
     for line in text[:20_000].splitlines():
         line = line.strip().strip("#").strip()
         if 3 <= len(line) <= 120:
             return line
-    return printable(path.stem)
+    return stem
 
 
 def _read_meta(path: Path, source: str) -> tuple[dict, Problem | None]:

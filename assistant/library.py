@@ -171,10 +171,11 @@ class Library:
         """Read `source`'s file again (from uploads/ or the seeds folder) and index it: a changed
         text is split and embedded again, an unchanged one keeps its vectors."""
         embedder = self._index_embedder()
-        doc = documents.read_again(self.index_dir, self.settings.storage.seeds_dir, source,
-                                   ocr_cache=self.settings.storage.ocr_cache_dir)
+        # a mail comes with its attachments ("<mail>#<name>", in the mail's scope: index/plan.py)
+        docs = documents.read_again_all(self.index_dir, self.settings.storage.seeds_dir, source,
+                                        ocr_cache=self.settings.storage.ocr_cache_dir)
         with index.write_lock(self.index_dir):
-            return self._sync([doc], source, progress=progress, embedder=embedder)
+            return self._sync(docs, source, progress=progress, embedder=embedder)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _sync(self, docs: list[Document], scope: str | None, *, problems=(), rebuild: bool = False,

@@ -42,6 +42,9 @@ class DocMeta:
     type: str | None = None  # "raadsinformatiebrief", "schriftelijke vragen", ...
     # Where each known field came from: (("date", "sidecar"), ("type", "text"), ...)
     origin: tuple[tuple[str, str], ...] = ()
+    # The source of the document this one is part of: a mail's, for each of its attachments (ingest.py).
+    # Stored only when set, so documents of other files are written exactly as before.
+    part_of: str | None = None
 
     @property
     def year(self) -> int | None:
@@ -55,7 +58,7 @@ class DocMeta:
             "organisation": self.organisation,
             "type": self.type,
             "origin": dict(self.origin),
-        }
+        } | ({"part_of": self.part_of} if self.part_of else {})
 
     @classmethod
     def from_json(cls, d: dict | None) -> "DocMeta":
@@ -63,8 +66,9 @@ class DocMeta:
             return cls()
         origin = d.get("origin") or {}
         pairs = origin.items() if isinstance(origin, dict) else (tuple(p) for p in origin if len(p) == 2)
+        part_of = d.get("part_of")
         return cls(d.get("date"), tuple(d.get("municipalities") or ()), d.get("organisation"), d.get("type"),
-                   tuple(sorted(pairs)))
+                   tuple(sorted(pairs)), part_of if isinstance(part_of, str) else None)
 
     def label(self) -> str:
         """One short line for people: "Amersfoort · raadsinformatiebrief · 2014-09-09"."""

@@ -250,6 +250,105 @@ def _docxs(c: _Corpus) -> None:
     c.add("docx-named.txt", (c.folder / "minimal.docx").read_bytes(), "skip", "binary")
 
 
+# -- office formats (.odt .ods .xlsx .pptx) and mail (.eml .msg) ---------------------------------
+_ODF_NS = (b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+           b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+           b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"')
+
+
+def _odf(path: Path, body: bytes, prolog: bytes = b"", spreadsheet: bool = False) -> None:
+    kind = b"spreadsheet" if spreadsheet else b"text"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), b"application/vnd.oasis.opendocument." + kind)
+        z.writestr("content.xml", b'<?xml version="1.0" encoding="UTF-8"?>' + prolog + b"<office:document-content "
+                   + _ODF_NS + b"><office:body>" + body + b"</office:body></office:document-content>")
+
+
+def _laughs(root: bytes) -> bytes:
+    return (b'<!DOCTYPE ' + root + b' [<!ENTITY lol "lol">'
+            + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
+            + b"]>")
+
+
+def _offices(c: _Corpus) -> None:
+    good = b"<office:text><text:p>" + GOOD.encode() + b"</text:p></office:text>"
+    _odf(c.record("good.odt", "ingest"), good)
+    _odf(c.record("good.ods", "ingest"), b'<office:spreadsheet><table:table table:name="Blad1"><table:table-row>'
+         b"<table:table-cell><text:p>Onderwerp</text:p></table:table-cell></table:table-row><table:table-row>"
+         b"<table:table-cell><text:p>" + GOOD.encode() + b"</text:p></table:table-cell></table:table-row>"
+         b"</table:table></office:spreadsheet>", spreadsheet=True)
+    whole = (c.folder / "good.odt").read_bytes()
+    c.add("truncated.odt", whole[: len(whole) // 2], "skip")
+    c.add("random-bytes.odt", random.Random(24).randbytes(4096), "skip")
+    c.add("random-bytes.ods", random.Random(25).randbytes(4096), "skip")
+    _odf(c.record("billion-laughs.odt", "skip", "document type"),
+         b"<office:text><text:p>&lol9;</text:p></office:text>", prolog=_laughs(b"office:document-content"))
+    _odf(c.record("xxe.odt", "skip", "document type"), b"<office:text><text:p>&x;</text:p></office:text>",
+         prolog=b'<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>')
+    _odf(c.record("deeply-nested-xml.odt", "skip", "nested"),
+         b"<office:text>" + b"<text:section>" * 100_000 + b"</text:section>" * 100_000 + b"</office:text>")
+    _odf(c.record("zip-bomb-content.odt", "skip", "zip bomb", "a 40 MB content.xml"),
+         b"<office:text>" + (b"<text:p>" + GOOD.encode() + b"</text:p>") * (40 * MB // (len(GOOD) + 20)) + b"</office:text>")
+    _odf(c.record("repeated-cells.ods", "skip", "cells", "one cell repeated 10^9 times"),
+         b'<office:spreadsheet><table:table table:name="B"><table:table-row table:number-rows-repeated="1000000">'
+         b'<table:table-cell table:number-columns-repeated="1000"><text:p>x</text:p></table:table-cell>'
+         b"</table:table-row></table:table></office:spreadsheet>", spreadsheet=True)
+    c.add("odt-named.pptx", whole, "skip", "slides")
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["Onderwerp"])
+    wb.active.append([GOOD])
+    buf = io.BytesIO()
+    wb.save(buf)
+    xlsx = buf.getvalue()
+    c.add("good.xlsx", xlsx, "ingest")
+    c.add("truncated.xlsx", xlsx[: len(xlsx) // 2], "skip")
+    c.add("random-bytes.xlsx", random.Random(26).randbytes(4096), "skip")
+    parts = {}
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
+        for i in z.infolist():
+            parts[i.filename] = z.read(i)
+
+    def variant(name: str, member: str, data: bytes, expect: str, reason: str = "", note: str = "") -> None:
+        with zipfile.ZipFile(c.record(name, expect, reason, note), "w", zipfile.ZIP_DEFLATED) as z:
+            for m, d in parts.items():
+                z.writestr(m, data if m == member else d)
+
+    sheet = "xl/worksheets/sheet1.xml"
+    variant("billion-laughs.xlsx", sheet, b'<?xml version="1.0"?>' + _laughs(b"worksheet") + parts[sheet], "skip", "document type")
+    variant("row-beyond-excel.xlsx", sheet,
+            parts[sheet].replace(b"</sheetData>", b'<row r="999999999"><c r="A999999999" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'),
+            "either", note="a row number far beyond Excel's maximum")
+    c.add("random-bytes.pptx", random.Random(27).randbytes(4096), "skip")
+    c.add("truncated.pptx", xlsx[:2000], "skip")
+    c.add("zip-no-slides.pptx", xlsx, "skip", "slides")
+
+
+def _mails(c: _Corpus) -> None:
+    from email.message import EmailMessage
+
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"], m["Date"] = "griffie@example.nl", "raad@example.nl", "Begroting", "Tue, 09 Sep 2014 10:15:00 +0200"
+    m.set_content(GOOD)
+    m.add_attachment(GOOD.encode(), maintype="text", subtype="plain", filename="bijlage.txt")
+    m.add_attachment(b"PK\x03\x04 broken zip", maintype="application", subtype="octet-stream", filename="kapot.docx")
+    bomb = c.folder / "zip-bomb-one-member.docx"  # written by _docxs: a 400 MB member, ~0.4 MB on disk
+    m.add_attachment(bomb.read_bytes(), maintype="application", subtype="octet-stream", filename="bom.docx")
+    c.add("with-attachments.eml", bytes(m), "ingest", note="one good attachment, two unreadable (Problems for mail#name)")
+    c.add("broken-mime.eml", b"From: a@b.nl\nSubject: kapot\nContent-Type: multipart/mixed; boundary=\"x\"\n\n"
+          b"--x\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n!!!niet-base64" + GOOD.encode()
+          + b"\n--x\nContent-Type: multipart/alternative; boundary=\"\"\n\n--y\n", "either")
+    nested = b"From: a@b.nl\nSubject: diep\n\n" + GOOD.encode()
+    for _ in range(200):
+        nested = b"From: a@b.nl\nSubject: fw\nContent-Type: message/rfc822\n\n" + nested
+    c.add("deeply-nested.eml", nested, "either", note="200 mails inside each other")
+    c.add("random-bytes.eml", random.Random(28).randbytes(4096), "skip")
+    c.add("no-headers.eml", GOOD, "skip", "not an e-mail")
+    c.add("outlook.msg", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "skip", ".eml")
+
+
 # -- text ----------------------------------------------------------------------------------------
 def _texts(c: _Corpus, big_txt_mb: int) -> None:
     c.add("good.txt", GOOD, "ingest")
@@ -409,6 +508,8 @@ def write_corpus(folder: Path, outside: Path | None = None, big_txt_mb: int = 50
     _texts(c, big_txt_mb)
     _pdfs(c)
     _docxs(c)
+    _offices(c)
+    _mails(c)
     _htmls(c)
     _names(c, outside)
     return c.entries

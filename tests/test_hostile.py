@@ -70,6 +70,17 @@ def test_hostile_corpus_is_ingested_or_skipped_with_bounded_memory(tmp_path):
     expected = {f"hostile/{printable(e.rel)}": e for e in entries}
     assert len(expected) == len(entries)
 
+    # a mail's attachments are documents or Problems of their own, "<mail>#<name>": the mail is ingested
+    parts = {s for s in set(docs) | set(problems) if s not in expected and "#" in s}
+    for s in parts:
+        mail = s.split("#", 1)[0]
+        assert mail in docs and mail.endswith(".eml"), s
+        if s in problems:
+            assert s.split("#", 1)[1].split("#")[-1] in problems[s][0], (s, problems[s])  # names the attachment
+    assert sum(1 for s in parts if s in docs) >= 1 and sum(1 for s in parts if s in problems) >= 2
+    docs = {s: d for s, d in docs.items() if s not in parts}
+    problems = {s: r for s, r in problems.items() if s not in parts}
+
     # every entry accounted for, exactly once, and nothing else (no file behind a symlink or in a hidden folder)
     assert set(docs) | set(problems) == set(expected), (set(docs) | set(problems)) ^ set(expected)
     assert not set(docs) & set(problems)

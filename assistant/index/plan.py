@@ -88,7 +88,9 @@ def plan(old: Index | None, docs: list[Document], scope: str | None, chunk_size:
     keep_docs: dict[str, Document] = {}
     added, updated, removed, unchanged = [], [], [], []
     for source, d in old_docs.items():
-        in_scope = scope is not None and (source.startswith(scope + "/") or source == scope)
+        # "<mail>#<attachment>": a mail's attachments go with it (removed, re-indexed)
+        in_scope = scope is not None and (source.startswith(scope + "/") or source == scope
+                                          or source.startswith(scope + "#"))
         if source in new_by_source:
             continue
         if in_scope:

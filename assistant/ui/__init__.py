@@ -9,7 +9,7 @@ What the page does:
   citations whose sentence is not supported by the excerpt are flagged;
 - an abstained answer ("not found in the documents") lists the nearest passages instead;
 - follow-up questions send the conversation to `stream()`, and the search query it used is shown;
-- uploads (.txt .md .pdf .docx .html) are copied to <index_dir>/uploads and synced into the index
+- uploads (.txt .md .pdf .docx .html .odt .ods .xlsx .pptx .eml) are copied to <index_dir>/uploads and synced into the index
   (scope "uploads") with visible progress; the pipeline is then rebuilt and swapped in, so the new
   documents are searchable at once. Bad files get a message and are not kept;
 - a document panel: the indexed documents (title, pages, chunks, date added), each removable (its
