@@ -9,6 +9,7 @@ limits and builds Documents; the readers only turn bytes into text.
     pdf.py     .pdf (text layer per page, OCR for pages without one)
     docx.py    .docx (zip checked and re-packed before python-docx opens it)
     html.py    .html .htm (linear-time scanner)
+    table.py   tables as one line per row with its headers (used by pdf.py and docx.py)
 """
 
 from __future__ import annotations
