@@ -10,6 +10,8 @@ Hand-written because no library reads structure out of plain text converted from
 forms; the rules are deliberately simple and were checked on the five seed documents:
 - a heading is a short line (<= 100 characters) without a closing full stop, comma or semicolon,
   that is not a form field ("Naam:<tab>...") and is followed by more text;
+- a table row line ("Project: X | Budget: ...", readers/table.py) is never a heading: it must be
+  quotable, and evidence.py does not start an excerpt at a heading;
 - a question is a line that starts like a list item ("1.", "2)", "b)", "- c)", "Vraag 3") and
   contains a question mark. It is the context of what follows until the next question or heading.
 """
@@ -94,6 +96,7 @@ def _marks(text: str) -> list[Mark]:
             continue
         last = i == len(lines) - 1
         if (len(stripped) <= MAX_HEADING and not last and stripped[-1] not in ".,;" and "\t" not in stripped
-                and not _ANSWER.match(stripped) and not stripped.startswith(("•", "http")) and len(stripped) >= 3):
+                and not _ANSWER.match(stripped) and not stripped.startswith(("•", "http")) and len(stripped) >= 3
+                and " | " not in stripped):  # a table row (readers/table.py) is content, not a heading
             out.append(Mark("heading", s, e))
     return out

@@ -125,18 +125,18 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
 def test_odt_paragraphs_headings_lists_and_tables(tmp_path):
     doc = load_file(write(tmp_path, "beleid.odt", ODT))
     assert doc.text.split("\n\n") == ["Parkeerbeleid Zuiderzee", "De raad besluit tot  betaald parkeren in het centrum.",
-                                      "Vergunning voor bewoners", "Zone | Tarief\nZone: Centrum | Tarief: 3 euro"]
+                                      "Vergunning voor bewoners", "Zone: Centrum | Tarief: 3 euro"]
     _spans_exact(doc)
 
 
 def test_ods_one_section_per_sheet_and_repeats_are_not_expanded_into_empty_rows(tmp_path):
     doc = load_file(write(tmp_path, "begroting.ods", ODS))
-    assert doc.text == "Blad: Begroting\nPost | Bedrag\nPost: Speeltuinen | Bedrag: 12000"
+    assert doc.text == "Blad: Begroting\nPost: Speeltuinen | Bedrag: 12000"
 
 
 def test_xlsx_rows_with_headers(tmp_path):
     doc = load_file(write(tmp_path, "subsidies.xlsx", xlsx()))
-    assert doc.text == ("Blad: Subsidies\nVereniging | Bedrag | Datum\nVereniging: Harmonie Zuiderzee | Bedrag: 2500\n"
+    assert doc.text == ("Blad: Subsidies\nVereniging: Harmonie Zuiderzee | Bedrag: 2500\n"
                         "Vereniging: IJsclub De Vries | Bedrag: 1200 | Datum: 2024-03-01")
 
 

@@ -16,7 +16,8 @@ limits and builds Documents; the readers only turn bytes into text.
     eml.py     .eml (standard library email; attachments become documents of their own)
     msg.py     .msg (Outlook: refused with what to do instead)
     base.py    Extracted/Attachment: what a reader returns when a file carries metadata or attachments
-    zipsafe.py xmlsafe.py rows.py  zips read with bounded reads, XML without DTDs, table rows as lines
+    zipsafe.py xmlsafe.py  zips read with bounded reads, XML without DTDs
+    table.py   tables as one line per row with its headers (used by pdf.py and docx.py)
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..errors import InputError
 from . import xmlsafe, zipsafe
 from .limits import MAX_SHEET_CELLS
-from .rows import table_lines
+from .table import row_lines as table_lines
 
 SUFFIXES = (".odt", ".ods")
 

@@ -13,7 +13,7 @@ import datetime as dt
 from ..errors import InputError
 from . import xmlsafe, zipsafe
 from .limits import MAX_SHEET_CELLS, MAX_SHEET_ROWS
-from .rows import table_lines
+from .table import row_lines as table_lines
 
 SUFFIXES = (".xlsx",)
 EXCEL_MAX_ROWS = 1_048_576
