@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from . import cite, lang
+from . import cells, cite, lang
 from . import question as questions
 from .embed import Embedder
 from .errors import InputError
@@ -114,6 +114,9 @@ class AnswerSettings:
     retry_restated: bool = True
     follow_up_tokens: int = 24  # longest value a follow-up turn may write for a missing part
     restated_tokens: int = 60  # longest sentence the turn after a restating answer may write
+    # A question about one cell of a quoted table row (the row and one column named) is answered by
+    # code with that cell (cells.py), not by the model.
+    table_cells: bool = True
 
 
 class Assistant:
@@ -240,6 +243,12 @@ class Assistant:
                                                state.quote if in_question else None)
         prompt = Prompt(system, user, tuple(examples))
 
+        # 0. A question about one cell of the quoted table row: that cell is the answer (cells.py).
+        found = cells.answer_cell(question, state.quote.text) if s.table_cells and state.quote is not None else None
+        if found is not None:
+            yield from self._cell(found, state)
+            return
+
         # 1. Not found? The model's probability of the marker as its first reply token (against the
         # quote's "[", or, in a plain reply, against everything else it could write).
         if gen.abilities.logits:
@@ -363,6 +372,18 @@ class Assistant:
             yield from self._abstain(state, "numbers", 1)
             return
         yield state.done(cite.strip_invalid(text, len(state.evidence)), False, citations)
+
+    def _cell(self, found: cells.Cell, state: "_State") -> Iterator[Event]:
+        """The quoted row's cell as the answer, written by code in the question's language, cited."""
+        state.timings["quote_s"] = round(time.perf_counter() - state.t0, 4)
+        yield Event("quote", state.quote)
+        text = self.prompts.render(f"cell.{state.language}", header=found.header, row=found.row,
+                                   value=found.value, n=state.quote.n)
+        state.timings["first_token_s"] = round(time.perf_counter() - state.t0, 4)
+        yield Event("token", text)
+        state.decision = replace(state.decision, cell=found.header)
+        text, citations, _ = cite.extract(text, state.evidence, self._support_score(state.question))
+        yield state.done(text, False, citations)
 
     def verdict_words(self, language: str) -> tuple[str, str]:
         yes, no = (w.strip() for w in self.prompts.text(f"verdict.{language}").split("|"))

@@ -131,12 +131,13 @@ class Decision:
     lead: str = ""  # the answer's first words written by code: the verdict ("Nee,") or "Omdat"
     follow_ups: tuple[str, ...] = ()  # parts asked again in a follow-up turn
     reason: str = ""  # why the answer abstained: "similarity", "not_found", "model", "refusal", "numbers"
+    cell: str | None = None  # the table column whose cell in the quoted row code gave as the answer (cells.py)
 
     def to_json(self) -> dict:
         r = lambda v: None if v is None else round(v, 4)  # noqa: E731
         return {"p_not_found": r(self.p_not_found), "not_found_threshold": self.not_found_threshold,
                 "yesno": self.yesno, "p_yes": r(self.p_yes), "p_yes_null": r(self.p_yes_null), "verdict": self.verdict, "lead": self.lead, "parts": list(self.parts),
-                "follow_ups": list(self.follow_ups), "abstain_reason": self.reason or None}
+                "follow_ups": list(self.follow_ups), "abstain_reason": self.reason or None, "cell": self.cell}
 
 
 @dataclass(frozen=True)
