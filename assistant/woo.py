@@ -17,6 +17,9 @@ The rules (`detect`):
 - documents: for each listed number, in the inventory's order, the first later page whose top lines
   (TOP_LINES) carry that number: "Document 3", "Documentnummer: 3", "Doc. 3", "Nr. 3", "Nummer 3",
   or, when no page has such a label, a line holding only "3" (a corner stamp);
+- a Woo bundle only: some row has a judgement ("deels openbaar") or a ground, or the pages up to
+  the inventory's end name Woo, Wob, inventaris(lijst), openbaarmaking or weigeringsgrond (an
+  ordinary table of numbered, dated rows is not an inventory, and gets no "kept whole" note);
 - split only when every listed document is found in order, except those the inventory marks
   "niet openbaar" (they are listed but not published) and at most MAX_MISSING_SHARE of the others
   (none for fewer than 20 documents). Otherwise the bundle stays one document and ingest says why.
@@ -68,6 +71,7 @@ SOORTEN = ("e-mailwisseling", "e-mail", "email", "mail", "nota", "memo", "brief"
 _SOORT = re.compile(r"(?<!\w)(" + "|".join(re.escape(s) for s in sorted(SOORTEN, key=len, reverse=True)) + r")(?!\w)",
                     re.IGNORECASE)
 _ROW_NUMBER = re.compile(r"^\s*(?:nr\.?\s*)?0*(\d{1,5})(?:[.)]|\s|$)", re.IGNORECASE)
+_WOO_WORDS = re.compile(r"\b(?:woo|wob|inventaris(?:lijst)?|wet open overheid|openbaarmaking|weigeringsgrond)", re.IGNORECASE)
 _FOOTER = re.compile(r"^\s*(?:pagina|page|blad)\s+\d+(?:\s*(?:van|of|/)\s*\d+)?\s*$|^\s*\d+\s*(?:/|van)\s*\d+\s*$",
                      re.IGNORECASE)
 
@@ -279,6 +283,8 @@ def detect(pages: list[str]) -> tuple[Bundle | None, str]:
     if inv is None:
         return None, ""
     first, end, rows = inv
+    if not any(e.judgement or e.grounds for e in rows) and not _WOO_WORDS.search("\n".join(pages[:end])):
+        return None, ""  # a table of numbered, dated rows in an ordinary document: not a Woo bundle
     seen: set[str] = set()
     for e in rows:
         if e.number in seen:

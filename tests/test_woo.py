@@ -175,3 +175,17 @@ def test_remove_and_reindex_take_the_parts_along(tmp_path, indexed):
     assert [d.source for d in again] == ["uploads/woo-besluit.pdf#3"] and again[0].meta.woo_grounds == ("5.1.2i",)
     whole = documents.read_again_all(tmp_path / "index", tmp_path / "seeds", "uploads/woo-besluit.pdf")
     assert len(whole) == 7
+
+
+def test_an_ordinary_table_of_numbered_rows_is_no_inventory():
+    table = "Nr. Datum Onderwerp\n1 03-03-2022 Opening\n2 03-03-2022 Vaststelling agenda\n3 03-03-2022 Rondvraag"
+    assert woo.inventory([table, "Tekst"]) is not None
+    assert woo.detect([table, "Tekst"]) == (None, "")  # no judgement, no ground, no Woo word: no note either
+
+
+def test_a_kept_bundle_is_a_note_not_a_skipped_file(tmp_path):
+    from assistant.index.writer import IngestReport
+    from assistant.ingest import Problem
+
+    r = IngestReport(added=["b.pdf"], problems=[Problem("b.pdf", "b.pdf: kept whole: ...", kept=True), Problem("x", "x: bad")])
+    assert "1 skipped, 1 kept whole" in r.summary()
