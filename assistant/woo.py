@@ -13,7 +13,8 @@ layout ("Nr.: 3 | Datum: 14-03-2022 | Omschrijving: E-mail over planning | ...")
 The rules (`detect`):
 - inventory: a page among the first INVENTORY_START_PAGES with a header naming a number column and
   a date or title column, and at least MIN_ROWS numbered rows on it and the pages right after it
-  (a following page belongs to the inventory while it repeats the header or holds rows);
+  (a following page belongs to the inventory while it repeats the header, holds two rows with a
+  date, judgement or ground, or one such row numbered right after the last one);
 - documents: for each listed number, in the inventory's order, the first later page whose top lines
   (TOP_LINES) carry that number: "Document 3", "Documentnummer: 3", "Doc. 3", "Nr. 3", "Nummer 3",
   or, when no page has such a label, a line holding only "3" (a corner stamp);
@@ -232,7 +233,8 @@ def inventory(pages: list[str]) -> tuple[int, int, list[Entry]] | None:
         while end < len(pages) and end - first < MAX_INVENTORY_PAGES:
             more, k2, head2 = _page_rows(pages[end], kinds)
             numbered = [e for e in more if e.date or e.grounds or e.judgement]
-            if not (head2 and more) and len(numbered) < 2:
+            follows = bool(numbered) and bool(rows) and int(numbered[0].number) == int(rows[-1].number) + 1
+            if not (head2 and more) and len(numbered) < 2 and not follows:
                 break
             if rows and more and int(more[0].number) <= int(rows[-1].number):
                 break  # numbering starts again: a document's own table

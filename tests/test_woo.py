@@ -189,3 +189,17 @@ def test_a_kept_bundle_is_a_note_not_a_skipped_file(tmp_path):
 
     r = IngestReport(added=["b.pdf"], problems=[Problem("b.pdf", "b.pdf: kept whole: ...", kept=True), Problem("x", "x: bad")])
     assert "1 skipped, 1 kept whole" in r.summary()
+
+
+def test_an_inventory_over_two_pages_and_a_wrapped_title():
+    inv1 = ("Inventaris\nNr. Documentnummer Datum Omschrijving Soort Beoordeling Weigeringsgronden\n"
+            "1 100231 14 maart 2022 E-mail over de planning van de e-mail Deels openbaar 5.1.2e\nherinrichting\n"
+            "2 100232 21-03-2022 Nota kosten nota Openbaar\n3 100233 2022-04-02 Verslag verslag Openbaar")
+    inv2 = "4 100234 15-04-2022 Memo verkeer memo Deels openbaar 5.1.2e, 5.1.1c"
+    pages = [inv1, inv2, "Document 1\nx", "Document 2\ny", "Pagina 2\nvervolg", "Document 3\nz", "Document 4\nw"]
+    layout, why = woo.detect(pages)
+    assert why == "" and layout.inventory_pages == 2 and layout.starts == (2, 3, 5, 6)
+    e1, _, _, e4 = layout.entries
+    assert (e1.title, e1.date, e1.type, e1.grounds) == ("E-mail over de planning van de herinrichting", "2022-03-14",
+                                                         "e-mail", ("5.1.2e",))
+    assert e4.grounds == ("5.1.2e", "5.1.1c") and e4.judgement == "deels openbaar"
