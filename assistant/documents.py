@@ -16,6 +16,7 @@ from pathlib import Path
 from .errors import InputError
 from .index import Index
 from .ingest import META_FILE, load_documents
+from .pages import page_at
 from .types import Document
 
 UPLOAD_SCOPE = "uploads"  # the browser's uploads: <index_dir>/uploads, sources "uploads/<name>"
@@ -60,6 +61,9 @@ def list_documents(idx: Index, index_dir: Path | None = None) -> list[DocumentIn
             except OSError:
                 when = ""
         pages = len(getattr(doc, "pages", ()) or ()) or None  # page offsets, when the reader recorded them
+        if pages and getattr(getattr(doc, "meta", None), "woo_number", None):
+            # a Woo bundle's document: its offsets start with the bundle's earlier pages (woo.py)
+            pages -= page_at(doc.pages, 0) - 1
         out.append(DocumentInfo(source, doc.title, chunks.get(source, 0), pages, when, is_upload(source), _about(doc)))
     out.sort(key=lambda d: d.source)
     out.sort(key=lambda d: d.added, reverse=True)
@@ -82,6 +86,10 @@ def find(idx: Index, name: str) -> str:
     name = (name or "").strip()
     if name in idx.docs:
         return name
+    bundles = sorted({d.meta.part_of for d in idx.docs.values() if d.meta.part_of and d.meta.part_of not in idx.docs
+                      and (d.meta.part_of == name or Path(d.meta.part_of).name == name)})
+    if len(bundles) == 1:  # a split Woo bundle: its parts are "<bundle>#...", in the bundle's scope
+        return bundles[0]
     matches = sorted(s for s, d in idx.docs.items() if Path(s).name == name or d.title == name)
     if len(matches) == 1:
         return matches[0]

@@ -3,11 +3,12 @@
     assistant search "..." --where municipality=Lochem --where year=2012
     assistant ask "..." --where municipality=Blaricum --where municipality=Laren --where type=startgesprek
 
-Keys: municipality, year, type, source (Dutch: gemeente, jaar, soort, bron). Different keys must
+Keys: municipality, year, type, source, woo_ground (Dutch: gemeente, jaar, soort, bron, weigeringsgrond). Different keys must
 all hold (AND); a key given more than once matches any of its values (OR). Values are compared
 without regard to case. A document listing several municipalities (the BEL document: Blaricum,
 Eemnes, Laren) matches each of them. `source` matches a document's source ("seeds/002_x.txt") or
-a folder it is in ("seeds", "uploads").
+a folder it is in ("seeds", "uploads"). `woo_ground` matches the documents of a Woo release bundle
+(woo.py) whose redaction grounds include it ("5.1.2e"; written with or without spaces).
 
 A `Where` is parsed from the strings (`Where.parse`), then checked against the values the index
 actually holds (`resolve`): an unknown key or value is an error that lists the known ones, so a
@@ -22,9 +23,11 @@ from typing import Iterable, Mapping
 
 from .errors import InputError
 from .types import Document
+from .woo import norm_ground
 
-KEYS = ("municipality", "year", "type", "source")
+KEYS = ("municipality", "year", "type", "source", "woo_ground")
 ALIASES = {"gemeente": "municipality", "jaar": "year", "soort": "type", "bron": "source",
+           "weigeringsgrond": "woo_ground", "woo-ground": "woo_ground", "ground": "woo_ground",
            "municipalities": "municipality", "organisation": "municipality"}
 MAX_LISTED = 30  # known values named in an error message
 
@@ -45,6 +48,7 @@ class Where:
     year: tuple[int, ...] = ()
     type: tuple[str, ...] = ()
     source: tuple[str, ...] = ()
+    woo_ground: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, items: Iterable[str] | None) -> "Where":
@@ -65,19 +69,21 @@ class Where:
                 if not (value.isdigit() and len(value) == 4):
                     raise FilterError(f"year must be a four-digit year like 2014, got {value!r}")
                 value = int(value)
+            if key == "woo_ground":
+                value = norm_ground(value)
             if value not in values[key]:
                 values[key].append(value)
         return cls(**{k: tuple(v) for k, v in values.items()})
 
     @classmethod
-    def from_choices(cls, municipality=(), year=(), type=(), source=()) -> "Where":
+    def from_choices(cls, municipality=(), year=(), type=(), source=(), woo_ground=()) -> "Where":
         """From the browser's filter dropdowns (lists of chosen values; None or [] is no filter)."""
         items = [f"{k}={v}" for k, vs in (("municipality", municipality), ("year", year), ("type", type),
-                                          ("source", source)) for v in (vs or ())]
+                                          ("source", source), ("woo_ground", woo_ground)) for v in (vs or ())]
         return cls.parse(items)
 
     def __bool__(self) -> bool:
-        return bool(self.municipality or self.year or self.type or self.source)
+        return bool(self.municipality or self.year or self.type or self.source or self.woo_ground)
 
     def matches(self, doc: Document) -> bool:
         meta = doc.meta
@@ -93,6 +99,8 @@ class Where:
             src = _fold(doc.source)
             if not any(src == _fold(s) or src.startswith(_fold(s).rstrip("/") + "/") for s in self.source):
                 return False
+        if self.woo_ground and not {_fold(g) for g in meta.woo_grounds} & {_fold(g) for g in self.woo_ground}:
+            return False
         return True
 
     def items(self) -> list[tuple[str, str]]:
@@ -107,7 +115,8 @@ class Where:
         return {k: list(getattr(self, k)) for k in KEYS if getattr(self, k)}
 
 
-_EXAMPLE = {"municipality": "Lochem", "year": "2014", "type": "raadsinformatiebrief", "source": "seeds"}
+_EXAMPLE = {"municipality": "Lochem", "year": "2014", "type": "raadsinformatiebrief", "source": "seeds",
+            "woo_ground": "5.1.2e"}
 
 
 def known_values(docs: Mapping[str, Document] | Iterable[Document]) -> dict[str, list[str]]:
@@ -117,7 +126,10 @@ def known_values(docs: Mapping[str, Document] | Iterable[Document]) -> dict[str,
     years: set[int] = set()
     types: dict[str, str] = {}
     sources: dict[str, str] = {}
+    grounds: dict[str, str] = {}
     for d in docs:
+        for g in d.meta.woo_grounds:
+            grounds.setdefault(_fold(g), g)
         for m in (*d.meta.municipalities, *([d.meta.organisation] if d.meta.organisation else [])):
             names.setdefault(_fold(m), m)
         if d.meta.year is not None:
@@ -133,6 +145,7 @@ def known_values(docs: Mapping[str, Document] | Iterable[Document]) -> dict[str,
         "year": [str(y) for y in sorted(years)],
         "type": sorted(types.values(), key=str.casefold),
         "source": sorted(sources.values(), key=str.casefold),
+        "woo_ground": sorted(grounds.values(), key=str.casefold),
     }
 
 

@@ -40,7 +40,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import metadata, ocr, readers
+from . import metadata, ocr, readers, woo
 from .errors import InputError
 from .pages import join_pages
 from .readers.html import html_to_text  # noqa: F401  (part of this module's interface: tests, eval)
@@ -57,6 +57,9 @@ META_FILE = "meta.json"  # optional {"file name": {"title", "date", "municipalit
 class Problem:
     source: str
     reason: str
+    # True: a note about a document that is indexed all the same (a Woo bundle kept whole because it
+    # could not be split: woo.py), not a skipped file.
+    kept: bool = False
 
 
 def sha256_text(text: str) -> str:
@@ -123,9 +126,13 @@ def load_documents(path: Path, source: str | None = None, title: str | None = No
     Document per readable attachment when the file has any (a mail): source "<source>#<name>",
     title the attachment's name, meta.part_of the mail's source, the mail's date when the attachment
     shows none of its own. An attachment that cannot be read is a Problem naming "<source>#<name>";
-    the mail is indexed all the same. An attached mail is read, its own attachments are not (depth 2)."""
-    doc, extracted = _load(Path(path), source, title, follow_symlinks, on_page, ocr_cache, sidecar)
-    docs, problems = [doc], []
+    the mail is indexed all the same. An attached mail is read, its own attachments are not (depth 2).
+    A Woo release bundle (a PDF: inventory list + the documents it lists; woo.py) becomes its parts,
+    "<source>#inventaris" and "<source>#<number>"; one that cannot be split is kept whole, with a
+    Problem (kept=True) saying why."""
+    doc, extracted, pages = _load(Path(path), source, title, follow_symlinks, on_page, ocr_cache, sidecar)
+    docs, problems = [], []
+    _bundle_parts(doc, pages, docs, problems)
     if extracted is not None:
         _attachment_documents(doc, extracted, docs, problems, on_page, ocr_cache)
     return docs, problems
@@ -151,15 +158,18 @@ def _size_limit(suffix: str) -> int:
 
 def _document(data: bytes, reader, suffix: str, stem: str, name: str, source: str, title: str | None,
               sidecar: dict | None, on_page, ocr_cache):
-    """(Document, the reader's Extracted or None) from a file's bytes."""
+    """(Document, the reader's Extracted or None, the cleaned page texts of a paged format or None)
+    from a file's bytes."""
     starts: tuple[int, ...] = ()
     ocr_pages: tuple[int, ...] = ()
     extracted = None
+    pages = None
     try:
         if getattr(reader, "PAGED", False):
             pdf = reader.read(data, name, on_page=on_page, ocr_cache=ocr_cache)
             # Cleaned page by page (removing characters never crosses a page), so the offsets are exact.
-            text, starts = join_pages([clean_text(p) for p in pdf.texts])
+            pages = [clean_text(p) for p in pdf.texts]
+            text, starts = join_pages(pages)
             ocr_pages = pdf.ocr_pages
         else:
             out = reader.read(data, name)
@@ -189,7 +199,24 @@ def _document(data: bytes, reader, suffix: str, stem: str, name: str, source: st
     if from_file:  # the file's own header, not the curator's meta.json
         meta = replace(meta, origin=tuple((k, "file" if k in from_file and o == "sidecar" else o) for k, o in meta.origin))
     return Document(source=source, title=title, text=text, sha256=sha256_text(text),
-                    pages=starts, ocr_pages=ocr_pages, meta=meta), extracted
+                    pages=starts, ocr_pages=ocr_pages, meta=meta), extracted, pages
+
+
+def _bundle_parts(doc: Document, pages: list[str] | None, docs: list[Document], problems: list[Problem]) -> None:
+    """Append doc's parts when it is a Woo bundle that can be split (woo.py), else doc itself (with a
+    kept-whole Problem when it has an inventory but cannot be split)."""
+    if pages:
+        try:
+            layout, why = woo.detect(pages)
+        except Exception as e:  # a heuristic must never cost the document
+            layout, why = None, f"{type(e).__name__}: {e}"
+        if layout is not None:
+            docs.extend(woo.split(doc, pages, layout, sha256_text))
+            return
+        if why:
+            name = doc.source.rsplit("/", 1)[-1]
+            problems.append(Problem(doc.source, f"{name}: kept whole: could not split the Woo bundle ({why})", kept=True))
+    docs.append(doc)
 
 
 MAX_PART_DEPTH = 2  # a mail's attachments are read; an attached mail's attachments are not
@@ -228,7 +255,7 @@ def _attachment_documents(parent: Document, extracted: Extracted, docs: list[Doc
                                             f"{limit / 2**20:.0f} MB limit for {suffix.lower()} files"))
             continue
         try:
-            doc, inner = _document(att.data, reader, suffix, Path(base).stem, base, source, base, None, on_page, ocr_cache)
+            doc, inner, pages = _document(att.data, reader, suffix, Path(base).stem, base, source, base, None, on_page, ocr_cache)
         except InputError as e:
             problems.append(Problem(source, f"{e} (attachment of {parent.source})"))
             continue
@@ -239,9 +266,12 @@ def _attachment_documents(parent: Document, extracted: Extracted, docs: list[Doc
         if meta.date is None and parent.meta.date:
             meta = replace(meta, date=parent.meta.date,
                            origin=tuple(sorted(dict(meta.origin, date="mail").items())))
-        docs.append(replace(doc, meta=meta))
+        doc = replace(doc, meta=meta)
         if inner is not None:
-            _attachment_documents(docs[-1], inner, docs, problems, on_page, ocr_cache, depth + 1)
+            docs.append(doc)
+            _attachment_documents(doc, inner, docs, problems, on_page, ocr_cache, depth + 1)
+        else:
+            _bundle_parts(doc, pages, docs, problems)  # an attached Woo bundle is split too
 
 
 def _attachment_name(raw: str) -> str:

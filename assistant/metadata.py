@@ -45,6 +45,10 @@ class DocMeta:
     # The source of the document this one is part of: a mail's, for each of its attachments (ingest.py).
     # Stored only when set, so documents of other files are written exactly as before.
     part_of: str | None = None
+    # A document of a Woo release bundle (woo.py): its number in the bundle's inventory and the
+    # redaction grounds ("5.1.2e") the inventory gives it or its text shows. Stored only when set.
+    woo_number: str | None = None
+    woo_grounds: tuple[str, ...] = ()
 
     @property
     def year(self) -> int | None:
@@ -58,7 +62,9 @@ class DocMeta:
             "organisation": self.organisation,
             "type": self.type,
             "origin": dict(self.origin),
-        } | ({"part_of": self.part_of} if self.part_of else {})
+        } | ({"part_of": self.part_of} if self.part_of else {}) \
+          | ({"woo_number": self.woo_number} if self.woo_number else {}) \
+          | ({"woo_grounds": list(self.woo_grounds)} if self.woo_grounds else {})
 
     @classmethod
     def from_json(cls, d: dict | None) -> "DocMeta":
@@ -66,14 +72,20 @@ class DocMeta:
             return cls()
         origin = d.get("origin") or {}
         pairs = origin.items() if isinstance(origin, dict) else (tuple(p) for p in origin if len(p) == 2)
-        part_of = d.get("part_of")
+        part_of, number, grounds = d.get("part_of"), d.get("woo_number"), d.get("woo_grounds")
         return cls(d.get("date"), tuple(d.get("municipalities") or ()), d.get("organisation"), d.get("type"),
-                   tuple(sorted(pairs)), part_of if isinstance(part_of, str) else None)
+                   tuple(sorted(pairs)), part_of if isinstance(part_of, str) else None,
+                   woo_number=number if isinstance(number, str) else None,
+                   woo_grounds=tuple(g for g in grounds if isinstance(g, str)) if isinstance(grounds, list) else ())
 
     def label(self) -> str:
-        """One short line for people: "Amersfoort · raadsinformatiebrief · 2014-09-09"."""
+        """One short line for people: "Amersfoort · raadsinformatiebrief · 2014-09-09" (a Woo bundle's
+        document adds "Woo-document 3 (5.1.2e)")."""
         who = ", ".join(self.municipalities) or (self.organisation or "")
-        return " · ".join(p for p in (who, self.type or "", self.date or "") if p)
+        woo = ""
+        if self.woo_number:
+            woo = f"Woo-document {self.woo_number}" + (f" ({', '.join(self.woo_grounds)})" if self.woo_grounds else "")
+        return " · ".join(p for p in (who, self.type or "", self.date or "", woo) if p)
 
 
 @dataclass(frozen=True)

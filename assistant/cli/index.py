@@ -43,8 +43,8 @@ def ingest_folder(s, folder: Path, rebuild: bool = False):
     # model loads. --rebuild starts over with the best available backend.
     library = Library(s)
     batch = library.read_folder(folder, on_page=_ocr_progress())
-    for p in batch.problems:
-        print(f"skipped {p.source}: {p.reason}", file=sys.stderr)
+    for p in batch.problems:  # a kept one is a note on a document indexed all the same (woo.py)
+        print(f"{'note on' if getattr(p, 'kept', False) else 'skipped'} {p.source}: {p.reason}", file=sys.stderr)
     for d in batch.docs:
         if d.ocr_pages:
             print(f"read by OCR: {d.source}, page{'s' if len(d.ocr_pages) > 1 else ''} {ranges(d.ocr_pages)} "

@@ -74,8 +74,11 @@ class IngestReport:
             parts.append(f"{repeats} repeated texts embedded once")
         if self.resumed_texts:
             parts.append(f"{self.resumed_texts} vectors resumed from an interrupted ingest")
-        if self.problems:
-            parts.append(f"{len(self.problems)} skipped")
+        skipped = [p for p in self.problems if not getattr(p, "kept", False)]
+        if skipped:
+            parts.append(f"{len(skipped)} skipped")
+        if len(skipped) < len(self.problems):  # notes on documents indexed all the same (a Woo bundle kept whole)
+            parts.append(f"{len(self.problems) - len(skipped)} kept whole")
         return ", ".join(parts) + f" ({self.seconds:.1f} s)"
 
 

@@ -76,6 +76,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "upload.replaced": "Replaced: {names}",
         "upload.none": "none",
         "upload.skipped": "Skipped {name}: {reason}",
+        "upload.kept": "Indexed {name} as one document: {reason}",
         "upload.no_files": "No files.",
         # document management
         "docs.heading": "Documents",
@@ -168,6 +169,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "upload.replaced": "Vervangen: {names}",
         "upload.none": "geen",
         "upload.skipped": "Overgeslagen: {name}: {reason}",
+        "upload.kept": "{name} als één document geïndexeerd: {reason}",
         "upload.no_files": "Geen bestanden.",
         "docs.heading": "Documenten",
         "docs.empty": "Er staan nog geen documenten in de index.",

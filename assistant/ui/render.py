@@ -235,7 +235,8 @@ def render_upload_status(stage: str, done: int = 0, total: int = 0, result: Uplo
     for pr in result.problems:
         name = Path(pr.source).name
         reason = pr.reason[len(name) + 1:].strip() if pr.reason.startswith(name + ":") else pr.reason
-        parts.append(f'<div class="problem">{_e(_t(lang, "upload.skipped", name=name, reason=reason))}</div>')
+        key = "upload.kept" if getattr(pr, "kept", False) else "upload.skipped"  # kept: indexed all the same (woo.py)
+        parts.append(f'<div class="problem">{_e(_t(lang, key, name=name, reason=reason))}</div>')
     if r is None and not result.problems:
         parts.append(f"<div>{_t(lang, 'upload.no_files')}</div>")
     parts.append("</div>")
