@@ -90,6 +90,6 @@ def where(args, index):
 
 def add_where(p, note: str = "") -> None:
     p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
-                   help="search only documents with this metadata: municipality=, year=, type= or source= "
+                   help="search only documents with this metadata: municipality=, year=, type=, source= or woo_ground= "
                         "(repeat: different keys must all match, one key given twice matches either; "
                         "case-insensitive)" + note)
