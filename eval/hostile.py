@@ -346,7 +346,31 @@ def _mails(c: _Corpus) -> None:
     c.add("deeply-nested.eml", nested, "either", note="200 mails inside each other")
     c.add("random-bytes.eml", random.Random(28).randbytes(4096), "skip")
     c.add("no-headers.eml", GOOD, "skip", "not an e-mail")
-    c.add("outlook.msg", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "skip", ".eml")
+    _msgs(c, bomb.read_bytes())
+
+
+def _msgs(c: _Corpus, bomb: bytes) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from msgfile import cfb, msg  # the tests' CFB/.msg writer (no .msg writer library exists here)
+
+    good = msg(subject="Begroting", body=GOOD * 60, sender_address="griffie@example.nl", to="Raad",
+               attachments=[("bijlage.txt", GOOD.encode() * 80), ("kapot.docx", b"PK\x03\x04 broken zip"),
+                            ("bom.docx", bomb)])
+    c.add("with-attachments.msg", good, "ingest", note="one good attachment, two unreadable (Problems for mail#name)")
+    c.add("outlook.msg", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "skip", "damaged", note="a header of zeros")
+    for cut in (100, 512, 1024, len(good) // 3, len(good) // 2, len(good) - 100):
+        c.add(f"truncated-{cut:06d}.msg", good[:cut], "skip", "damaged")
+    c.add("random-bytes.msg", random.Random(29).randbytes(4096), "skip", "not an ole")
+    c.add("ole-not-a-message.msg", cfb({"WordDocument": GOOD.encode() * 100, "1Table": bytes(100)}), "skip", "mapi")
+    for what, offset in (("fat", 0x2C), ("minifat", 0x40), ("difat", 0x48)):
+        lie = bytearray(good)
+        struct.pack_into("<I", lie, offset, 0xFFFFFFF0)
+        c.add(f"absurd-{what}-sectors.msg", bytes(lie), "skip", "sectors", note="a header claiming 4 billion sectors")
+    lie = bytearray(good)
+    struct.pack_into("<I", lie, 0x30, 0xFFFFFF00)  # the first directory sector: far past the end
+    c.add("directory-out-of-range.msg", bytes(lie), "skip", "damaged")
+    chain = cfb({**{f"__substg1.0_{i:04X}001F": b"a\0" for i in range(3000)}, "__properties_version1.0": bytes(32)})
+    c.add("deep-directory-chain.msg", chain, "skip", "damaged", note="3,000 siblings in one chain: olefile recurses")
 
 
 # -- text ----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The office and mail formats (.odt .ods .xlsx .pptx .eml; .msg refused): each sample is written
+"""The office and mail formats (.odt .ods .xlsx .pptx .eml; .msg: test_msg.py): each sample is written
 here, ingested with exact chunk spans, and found by a search (HashEmbedder: no model)."""
 
 from __future__ import annotations
@@ -177,11 +177,6 @@ def test_an_attached_mail_is_read_but_not_its_attachments(tmp_path):
     assert [d.source for d in docs] == ["m/fw.eml", "m/fw.eml#origineel.eml"]
     assert "Kapvergunning monumentale eik" in docs[1].text and docs[1].meta.part_of == "m/fw.eml"
     assert [p.source for p in problems] == ["m/fw.eml#origineel.eml#bijlage-raadsbesluit.txt"]
-
-
-def test_msg_is_refused_with_what_to_do(tmp_path):
-    docs, problems = load_folder(_folder(tmp_path, {"mail.msg": b"\xd0\xcf\x11\xe0" + bytes(100)}))
-    assert docs == [] and "save the mail as .eml" in problems[0].reason
 
 
 def _docx(text: str) -> bytes:

@@ -74,7 +74,7 @@ def test_hostile_corpus_is_ingested_or_skipped_with_bounded_memory(tmp_path):
     parts = {s for s in set(docs) | set(problems) if s not in expected and "#" in s}
     for s in parts:
         mail = s.split("#", 1)[0]
-        assert mail in docs and mail.endswith(".eml"), s
+        assert mail in docs and mail.endswith((".eml", ".msg")), s
         if s in problems:
             assert s.split("#", 1)[1].split("#")[-1] in problems[s][0], (s, problems[s])  # names the attachment
     assert sum(1 for s in parts if s in docs) >= 1 and sum(1 for s in parts if s in problems) >= 2

@@ -14,7 +14,7 @@ limits and builds Documents; the readers only turn bytes into text.
     xlsx.py    .xlsx (openpyxl, read-only)
     pptx.py    .pptx (slide XML straight from the zip)
     eml.py     .eml (standard library email; attachments become documents of their own)
-    msg.py     .msg (Outlook: refused with what to do instead)
+    msg.py     .msg (Outlook, olefile; attachments become documents of their own, as with .eml)
     base.py    Extracted/Attachment: what a reader returns when a file carries metadata or attachments
     zipsafe.py xmlsafe.py  zips read with bounded reads, XML without DTDs
     table.py   tables as one line per row with its headers (used by pdf.py and docx.py)

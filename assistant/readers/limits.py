@@ -23,7 +23,7 @@ def too_long(name: str, chars: int | None = None) -> InputError:
 # text; an empty cell costs nothing) and this many rows in one sheet.
 MAX_SHEET_CELLS = 2_000_000
 MAX_SHEET_ROWS = 200_000
-# Mail (.eml): at most this many attachments are read, this many bytes of them in all; an attached
+# Mail (.eml .msg): at most this many attachments are read, this many bytes of them in all; an attached
 # mail is read, its own attachments are not (depth 2).
 MAX_ATTACHMENTS = 100
 MAX_ATTACHMENT_BYTES = 100 * 2**20
