@@ -350,8 +350,10 @@ def _mails(c: _Corpus) -> None:
 
 
 def _msgs(c: _Corpus, bomb: bytes) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from msgfile import cfb, msg  # the tests' CFB/.msg writer (no .msg writer library exists here)
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from msgwriter import cfb, msg  # the CFB/.msg writer beside this file (no .msg writer library exists)
 
     good = msg(subject="Begroting", body=GOOD * 60, sender_address="griffie@example.nl", to="Raad",
                attachments=[("bijlage.txt", GOOD.encode() * 80), ("kapot.docx", b"PK\x03\x04 broken zip"),
