@@ -110,7 +110,7 @@ def cmd_docs(args) -> int:
 
 
 def add(sub, default) -> None:
-    i = sub.add_parser("ingest", help="index a folder of .txt .md .pdf .docx .html .odt .ods .xlsx .pptx .eml (incremental)")
+    i = sub.add_parser("ingest", help="index a folder of .txt .md .pdf .docx .html .odt .ods .xlsx .pptx .eml .msg (incremental)")
     i.add_argument("path", nargs="?", help="folder to index (default: the bundled seeds/)")
     i.add_argument("--rebuild", action="store_true", help="re-embed everything")
     i.set_defaults(func=cmd_ingest)
