@@ -1,5 +1,5 @@
-"""Zip-based formats (.odt .ods .xlsx .pptx): the archive checked and its XML parts copied out with
-bounded reads, the same way docx.safe_zip does for .docx (zip bombs: tests/test_hostile.py).
+"""Zip-based formats (.docx .odt .ods .xlsx .pptx): the archive checked and its XML parts copied out with
+bounded reads (zip bombs: tests/test_hostile.py); .docx too (docx.py).
 
 The central directory is checked first (member count, declared sizes: readers/limits.py); then each
 XML part is read in bounded pieces (zipfile stops at the declared size and checks the CRC), so a
@@ -18,9 +18,10 @@ from .names import printable
 XML_SUFFIXES = (".xml", ".rels")
 
 
-def xml_parts(data: bytes, name: str, kind: str, wanted=None) -> dict[str, bytes]:
+def xml_parts(data: bytes, name: str, kind: str, wanted=None, others_empty: bool = False) -> dict[str, bytes]:
     """{member name: bytes} of the XML parts (those `wanted(member name)` accepts, default all),
-    read with bounded reads. `kind` (".odt") is named in the errors."""
+    read with bounded reads. `kind` (".odt") is named in the errors. `others_empty`: every other
+    member is kept as an empty part (python-docx loads every part its relationships name)."""
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError) as e:
@@ -35,7 +36,11 @@ def xml_parts(data: bytes, name: str, kind: str, wanted=None) -> dict[str, bytes
             raise InputError(f"{name}: unpacks to {total / 2**20:,.0f} MB, over the {MAX_UNZIPPED_BYTES / 2**20:.0f} MB "
                              "limit (a zip bomb?)")
         for i in infos:
-            if i.is_dir() or not i.filename.lower().endswith(XML_SUFFIXES):
+            if i.is_dir():
+                continue
+            if not i.filename.lower().endswith(XML_SUFFIXES):
+                if others_empty:
+                    out[i.filename] = b""
                 continue
             if wanted is not None and not wanted(i.filename):
                 continue
