@@ -4,6 +4,11 @@ reportlab or LibreOffice needed) and a DOCX written with python-docx."""
 from __future__ import annotations
 
 import io
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
+from hostile import _pdf as assemble  # noqa: E402  objects + xref + trailer: the hostile corpus's PDF writer
 
 HEADER = ("Project", "Budget 2025", "Budget 2026", "Verantwoordelijke")
 ROWS = [
@@ -42,7 +47,8 @@ def _text(x: float, y: float, s: str, size: int = 10) -> bytes:
 
 
 def pdf(pages: list[bytes]) -> bytes:
-    """A valid PDF (correct xref) of A4 pages with the given content streams, font Helvetica."""
+    """A valid PDF (correct xref) of A4 pages with the given content streams, font Helvetica
+    (WinAnsiEncoding: "€" is 0x80). Also the writer of tests/pdfgen.py."""
     n = len(pages)
     objs: list[bytes] = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -53,18 +59,7 @@ def pdf(pages: list[bytes]) -> bytes:
         objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
                     b"/Contents %d 0 R >>" % (5 + 2 * i))
         objs.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for k, body in enumerate(objs, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % k + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1))
-    for o in offsets:
-        out.write(b"%010d 00000 n \n" % o)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref))
-    return out.getvalue()
+    return assemble(objs)
 
 
 def table_stream(top: float, header, rows, widths=(150, 90, 90, 150), x0: float = 60, h: float = 20,

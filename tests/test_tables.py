@@ -273,15 +273,20 @@ def measure(settings, folder):
 ANSWERS_RIGHT_05B = 4
 
 
-@pytest.mark.real
-def test_real_cell_questions_quote_the_right_row(real_settings, tmp_path):
+def _measure_files(settings, tmp_path):
+    """measure() on the budget PDF and DOCX written into tmp_path/docs (details printed for the log)."""
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "begroting.pdf").write_bytes(tf.budget_pdf())
     (folder / "maatregelen.docx").write_bytes(tf.budget_docx())
-    s = real_settings.with_(index_dir=tmp_path / "index")
-    right, quoted, details = measure(s, folder)
+    right, quoted, details = measure(settings, folder)
     print("\n".join(map(repr, details)))
+    return right, quoted, details
+
+
+@pytest.mark.real
+def test_real_cell_questions_quote_the_right_row(real_settings, tmp_path):
+    right, quoted, details = _measure_files(real_settings.with_(index_dir=tmp_path / "index"), tmp_path)
     assert quoted == len(QUESTIONS), details  # robust: the cited sentence is the asked row
     assert right >= ANSWERS_RIGHT_05B, details  # what the 0.5B model managed when measured
 
@@ -291,13 +296,7 @@ def test_real_cell_questions_with_the_default_model(real_settings, tmp_path):
     """The issue's acceptance with the model users get: right value and a citation on the row."""
     from assistant.models import DEFAULT_LLM
 
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "begroting.pdf").write_bytes(tf.budget_pdf())
-    (folder / "maatregelen.docx").write_bytes(tf.budget_docx())
-    s = real_settings.with_(index_dir=tmp_path / "index", llm=DEFAULT_LLM)
-    right, quoted, details = measure(s, folder)
-    print("\n".join(map(repr, details)))
+    right, quoted, details = _measure_files(real_settings.with_(index_dir=tmp_path / "index", llm=DEFAULT_LLM), tmp_path)
     assert quoted == len(QUESTIONS), details
     code_answered = [d for d in details if d[4] == "" and d[5].startswith(("Budget", "Kosten", "Verantwoordelijke"))]
     assert len(code_answered) == 4 and all(d[1] and d[3] for d in code_answered), details  # value right, citation on the row
