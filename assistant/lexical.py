@@ -34,14 +34,21 @@ _WORD = re.compile(r"[0-9a-z]+(?:[.,][0-9]+)*")
 
 
 class Tokenizer:
+    """Safe to share between threads: cite.py, question.py and cells.py keep one per module and the
+    chat answers several questions at once, but a snowball stemmer keeps its word in itself while
+    stemming, so each thread gets its own."""
+
     def __init__(self):
-        self._stem = snowballstemmer.stemmer("dutch")  # not thread-safe: one per tokenizer
+        self._local = threading.local()
 
     def __call__(self, text: str) -> list[str]:
+        stem = getattr(self._local, "stem", None)
+        if stem is None:
+            stem = self._local.stem = snowballstemmer.stemmer("dutch")
         text = unicodedata.normalize("NFKD", text.lower())
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
         words = [w for w in _WORD.findall(text) if w not in _STOP and len(w) > 1]
-        return self._stem.stemWords(words)
+        return stem.stemWords(words)
 
 
 class BM25:

@@ -50,3 +50,32 @@ def test_each_generation_writes_it_and_the_retriever_uses_it(tmp_path):
     (idx.folder / lexical.FILE).unlink()
     old = index.load(tmp_path / "index")
     assert type(old.lexical()) is lexical.BM25
+
+
+def test_a_shared_tokenizer_is_safe_across_threads():
+    """cite.py, question.py and cells.py share one Tokenizer per module while the chat answers
+    several questions at once; one snowball stemmer shared by 4 threads gave wrong stems and
+    IndexErrors here (2026-12-05), so each thread gets its own."""
+    import threading
+
+    from assistant.lexical import Tokenizer
+
+    tok = Tokenizer()
+    text = "De verantwoordelijke afdelingen voerden gemeentelijke werkzaamheden en projecten uit " * 5
+    ref = tok(text)
+    wrong: list = []
+
+    def run():
+        try:
+            for _ in range(1500):
+                if tok(text) != ref:
+                    wrong.append("stems")
+        except Exception as e:  # what a shared stemmer raised
+            wrong.append(repr(e))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
