@@ -10,6 +10,7 @@ import re
 import time
 import traceback
 
+from ..conversation import SavedTurn, SourceRef, cited_sentence
 from ..errors import AssistantError
 from ..filters import Where, resolve
 from .runtime import Runtime
@@ -24,7 +25,7 @@ def new_turn(question: str) -> dict:
     # (shown in the tab's language; a crash's "error" is then the exception, for the message).
     return {"question": question, "query": "", "text": "", "state": "searching", "abstained": False,
             "passages": [], "evidence": False, "citations": {}, "invalid": [], "timings": {}, "error": "",
-            "error_key": "", "where": "", "quote": None}
+            "error_key": "", "where": "", "quote": None, "language": "", "asked_at": time.time()}
 
 
 def passage_record(n: int, hit, docs: dict) -> dict:
@@ -61,6 +62,7 @@ def _record(n: int, c, docs: dict, score, dense) -> dict:
     # written before pages were recorded).
     return {"n": n, "source": c.source, "title": c.title, "start": c.start, "end": c.end, "text": c.text,
             "page": getattr(c, "page", None),
+            "date": doc.meta.date if doc is not None else None,
             # the document's municipality · type · date (metadata.py), shown beside its source
             "meta": doc.meta.label() if doc is not None else "",
             "score": score, "dense": dense, "before": before, "after": after,
@@ -69,6 +71,7 @@ def _record(n: int, c, docs: dict, score, dense) -> dict:
 
 def finish_turn(turn: dict, answer) -> None:
     turn["text"] = answer.text
+    turn["language"] = answer.language
     if answer.quote is None:
         turn["quote"] = None  # an answer that ended in "not found" shows no quote
     turn["abstained"] = answer.abstained
@@ -80,6 +83,30 @@ def finish_turn(turn: dict, answer) -> None:
     }
     turn["invalid"] = [c.n for c in answer.citations if c.excerpt is None]
     turn["state"] = "done"
+
+
+def saved_turn(turn: dict, *, models: dict | None = None, generation: str = "") -> SavedTurn:
+    """The record a finished browser turn is kept and exported as (conversation.py): the passages it
+    cites (all it showed when it cites none and did not abstain), each with its cited sentence."""
+    q = turn.get("quote") or None
+    span = (q["start"], q["end"], q["text"]) if q else None
+    cited = {int(n): c for n, c in (turn.get("citations") or {}).items()}
+    sources = []
+    if not turn.get("abstained") and not turn.get("error"):
+        for p in turn.get("passages") or ():
+            if cited and p["n"] not in cited:
+                continue
+            here = span if q and q.get("source") == p["source"] else None
+            sources.append(SourceRef(
+                n=p["n"], source=p["source"], title=p["title"], start=p["start"], end=p["end"], text=p["text"],
+                cited=cited_sentence(p["text"], p["start"], p.get("matches"), here), page=p.get("page"),
+                date=p.get("date"), label=p.get("meta") or "",
+                supported=bool(cited[p["n"]]["supported"]) if p["n"] in cited else True))
+    return SavedTurn(question=turn["question"], answer=turn.get("text") or "", language=turn.get("language") or "nl",
+                     abstained=bool(turn.get("abstained")), quote=q["text"] if q else "",
+                     quote_n=q["n"] if q else None, sources=tuple(sources), timings=dict(turn.get("timings") or {}),
+                     models=dict(models or {}), generation=generation, error=turn.get("error") or "",
+                     asked_at=float(turn.get("asked_at") or time.time()))
 
 
 def history_of(turns: list[dict]) -> list[tuple[str, str]]:
