@@ -30,9 +30,11 @@ def cmd_search(args) -> int:
 
 
 def cmd_ask(args) -> int:
+    from .. import export
     from ..filters import Where
 
     Where.parse(args.where)  # a malformed --where fails before any model loads
+    target = export.check_path(args.export) if args.export else None  # a bad suffix too
     p = pipeline(args, with_llm=True)
     where = resolve_where(args, p.index)
     result = None
@@ -45,6 +47,8 @@ def cmd_ask(args) -> int:
             print(event.data, end="", flush=True)
         elif event.kind == "answer":
             result = event.data
+    if target is not None:
+        _export(p, result, target)
     if args.json:
         print(json.dumps({**result.to_json(), "where": where.to_json()}, ensure_ascii=False, indent=2))
         return 0
@@ -70,6 +74,21 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def _export(p, result, target) -> None:
+    """The answer, its quote and its sources as a Markdown or DOCX file (export.py)."""
+    from .. import export
+    from ..conversation import Conversation, from_answer, title_of
+
+    generator = p.assistant.generator
+    models = {"llm": p.settings.llm_key() or getattr(generator, "name", ""),
+              "embedder": p.settings.embedder_key() or p.embedder.name}
+    turn = from_answer(result, models=models, generation=p.index.generation)
+    conv = Conversation(id="", title=title_of(turn.question), created=turn.asked_at, updated=turn.asked_at,
+                        turns=(turn,))
+    export.write(conv, target)
+    print(f"exported to {target}", file=sys.stderr)
+
+
 def add(sub, default) -> None:
     s = sub.add_parser("search", help="show the passages that best match a question")
     s.add_argument("question")
@@ -83,5 +102,8 @@ def add(sub, default) -> None:
     a.add_argument("question")
     a.add_argument("-k", type=int, default=None, help=f"passages given to the model (default {default.answer.top_k})")
     a.add_argument("--json", action="store_true", help="print one JSON object (answer, citations, evidence, passages, timings)")
+    a.add_argument("--export", metavar="FILE.md|FILE.docx",
+                   help="also write the question, quote, answer and numbered sources (title, page, cited sentence) "
+                        "to this file; Markdown or Word by its suffix")
     add_where(a)
     a.set_defaults(func=cmd_ask)
