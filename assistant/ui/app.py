@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import documents
 from ..errors import AssistantError
-from . import filter_controls, i18n
+from . import export_controls, filter_controls, i18n
 from .docs_view import render_docs_status, render_documents
 from .i18n import t as _t
 from .render import _e, empty_source, render_conversation, render_source, render_stats, render_upload_status
@@ -222,6 +222,7 @@ def build_app(runtime: Runtime, lang: str = "auto"):
                                           elem_id="question", scale=6, lines=1, max_lines=4, autofocus=True)
                     send = gr.Button(_t(first, "send"), variant="primary", elem_id="send", scale=1, min_width=90)
                 clear = gr.Button(_t(first, "new_conversation"), size="sm", elem_id="new-conversation")
+                exports = export_controls.components(gr, first)
             with gr.Column(scale=2):
                 source_heading = gr.Markdown(_t(first, "source.heading"), elem_id="source-heading")
                 source = gr.HTML(empty_source(first), elem_id="source-panel", js_on_load=SOURCE_JS, padding=True,
@@ -248,10 +249,15 @@ def build_app(runtime: Runtime, lang: str = "auto"):
                       outputs=[conversation, question, turns_state, stats],
                       concurrency_id="ask", concurrency_limit=4, show_progress="hidden")
         asks = [send.click(**ask_io), question.submit(**ask_io)]
+        # The exports follow the conversation: after each answer, a new conversation, a language switch.
+        export_io = dict(fn=export_controls.handler(gr, runtime), inputs=[turns_state, lang_state], outputs=exports,
+                         show_progress="hidden", concurrency_id="export", concurrency_limit=4)
+        for a in asks:
+            a.then(**export_io)
         conversation.cite(show_source, inputs=[turns_state, lang_state], outputs=[source, shown_state],
                           show_progress="hidden", queue=False)
         clear.click(new_conversation, inputs=[lang_state], outputs=[conversation, turns_state, source, shown_state],
-                    cancels=asks)
+                    cancels=asks).then(**export_io)
         uploaded = files.upload(upload, inputs=[files, lang_state], outputs=[upload_status, files, stats, docs, upload_said],
                                 concurrency_id="upload", show_progress="hidden")
         # A new or removed document can add or take away a municipality, year or type.
@@ -269,8 +275,8 @@ def build_app(runtime: Runtime, lang: str = "auto"):
                    filters_acc, filters_info, *filters]
         tab_state = [turns_state, shown_state, upload_said, docs_said]
         lang_switch.input(switch, inputs=[lang_switch, *tab_state], outputs=page_io, queue=False,
-                          show_progress="hidden")
-        demo.load(on_load, inputs=tab_state, outputs=page_io, queue=False, show_progress="hidden")
+                          show_progress="hidden").then(**export_io)
+        demo.load(on_load, inputs=tab_state, outputs=page_io, queue=False, show_progress="hidden").then(**export_io)
     return demo
 
 

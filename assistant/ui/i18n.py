@@ -107,6 +107,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "filters.type": "Type of document",
         "filters.info": "Nothing chosen: all documents. Applies to the next question.",
         "filters.note": "Searched only documents with {where}",
+        # export of the conversation (export_controls.py)
+        "export.copy": "Copy with sources",
+        "export.copied": "Copied: question, quote, answer and sources.",
+        "export.copy_failed": "Could not copy: use a download instead.",
+        "export.markdown": "Download Markdown",
+        "export.docx": "Download Word (.docx)",
     },
     "nl": {
         "page.title": "Vraag het de documenten",
@@ -200,6 +206,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "filters.type": "Soort document",
         "filters.info": "Niets gekozen: alle documenten. Geldt voor de volgende vraag.",
         "filters.note": "Alleen gezocht in documenten met {where}",
+        "export.copy": "Kopieer met bronnen",
+        "export.copied": "Gekopieerd: vraag, citaat, antwoord en bronnen.",
+        "export.copy_failed": "Kopiëren lukte niet: gebruik een download.",
+        "export.markdown": "Markdown downloaden",
+        "export.docx": "Word (.docx) downloaden",
     },
 }
 
