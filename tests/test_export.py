@@ -161,3 +161,18 @@ def test_rewriting_replaces_the_whole_file(tmp_path):
     target.write_text("x" * 100_000, encoding="utf-8")
     export.write(_turns()[1:2], target, now=NOW)
     assert target.read_text(encoding="utf-8") == export.markdown(_turns()[1:2], now=NOW)
+
+
+def test_cli_bad_suffix_fails_before_any_model_loads(tmp_path, monkeypatch, capsys):
+    """`assistant ask --export a.pdf` names the suffix at once (exit 2), though the index folder does
+    not exist: nothing is loaded before the check."""
+    from assistant.cli import main
+
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "no-index"))
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "no-home"))
+    assert main(["ask", "Waarom?", "--export", str(tmp_path / "a.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert "'.pdf' is not one of .md, .markdown, .docx" in err and "a.pdf" in err
+    assert main(["ask", "Waarom?", "--export", str(tmp_path / "missing" / "a.md")]) == 2
+    assert f"the folder {tmp_path / 'missing'} does not exist" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
