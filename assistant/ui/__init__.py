@@ -20,7 +20,8 @@ What the page does:
 
 Where it lives: runtime.py (the live pipeline; uploads, removals, re-indexing), turns.py (what one
 tab remembers, one answer as it streams), render.py and docs_view.py (HTML), i18n.py (the words in
-both languages), app.py (the Gradio page and its events; styles and scripts in static/), auth.py
+both languages), export_controls.py (copy / download the conversation with its sources: export.py),
+app.py (the Gradio page and its events; styles and scripts in static/), auth.py
 (who may reach it), server.py (queue limit, `serve`, `launch`).
 """
 
