@@ -118,5 +118,4 @@ def handler(gr, runtime: Runtime):
 
     # Gradio finds the Request parameter by its annotation (app.py does the same).
     refresh.__annotations__["request"] = gr.Request
-    refresh.files = files
     return refresh
