@@ -154,3 +154,41 @@ def test_browser_copy_and_downloads_with_fakes(runtime, tmp_path):
                 browser.close()
     finally:
         demo.close()
+
+
+def test_browser_copy_falls_back_without_the_clipboard_api_with_fakes(runtime):
+    """On a plain-http address in the network there is no navigator.clipboard (not a secure
+    context): the textarea fallback copies the same Markdown."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for the browser test")
+    from playwright.sync_api import sync_playwright
+
+    demo, url = ui.serve(runtime, "127.0.0.1", _free_port())
+    try:
+        with sync_playwright() as pw:
+            browser = _browser(pw)
+            try:
+                context = browser.new_context(locale="nl-NL", viewport={"width": 1300, "height": 900},
+                                              permissions=["clipboard-read", "clipboard-write"])
+                page = context.new_page()
+                # As on a non-secure page: the page's scripts see no clipboard API.
+                page.add_init_script("Object.defineProperty(Navigator.prototype, 'clipboard', {get: () => undefined})")
+                page.goto(url)
+                _wait_language(page, "nl")
+                page.wait_for_function("document.querySelector('#export-copy button.copy-sources').textContent"
+                                       f" === {i18n.t('nl', 'export.copy')!r}")
+                _ask(page, QUESTION, 60_000)
+                page.wait_for_selector("#export-copy button.copy-sources:not([disabled])")
+                assert page.evaluate("navigator.clipboard === undefined")
+                page.click("#export-copy button.copy-sources")
+                page.wait_for_function("document.querySelector('#export-copy .copy-status').textContent"
+                                       f" === {i18n.t('nl', 'export.copied')!r}")
+                expected = page.evaluate("document.querySelector('#export-copy textarea.export-markdown').value")
+                assert expected.startswith(f"# {QUESTION}") and ", p. 2: «" in expected
+                reader = context.new_page()  # a page with the clipboard API reads what was copied
+                reader.goto(url)
+                assert reader.evaluate("navigator.clipboard.readText()") == expected
+            finally:
+                browser.close()
+    finally:
+        demo.close()
