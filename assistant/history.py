@@ -215,3 +215,9 @@ class History:
             if not busy:
                 return
             time.sleep(0.1)
+
+
+def models_of(pipeline) -> dict:
+    """What a saved turn records of the models that answered: the LLM's and the embedder's names."""
+    gen = pipeline.assistant.generator
+    return {"llm": getattr(gen, "name", "") if gen is not None else "", "embedder": getattr(pipeline.embedder, "name", "")}

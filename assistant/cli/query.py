@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .common import add_where, location, meta_line, pipeline, where as resolve_where
+from .common import add_where, location, meta_line, pipeline, settings, where as resolve_where
 
 
 def cmd_search(args) -> int:
@@ -31,12 +31,21 @@ def cmd_search(args) -> int:
 
 def cmd_ask(args) -> int:
     from ..filters import Where
+    from ..history import History
 
     Where.parse(args.where)  # a malformed --where fails before any model loads
+    s = settings(args)
+    history, before = None, None
+    if not args.no_save or args.conversation:
+        history = History.for_index(s.storage.index_dir)
+    if args.conversation:  # checked before any model loads: a wrong id is named at once
+        before = history.get(args.user, args.conversation)
     p = pipeline(args, with_llm=True)
     where = resolve_where(args, p.index)
     result = None
-    for event in p.assistant.stream(args.question, args.k, where=where):
+    # A follow-up: the earlier turns are the conversation the answer continues (like the chat's).
+    earlier = [(t.question, t.answer) for t in before.turns if not t.error] if before is not None else []
+    for event in p.assistant.stream(args.question, args.k, earlier or None, where=where):
         if event.kind == "quote" and not args.json:
             # The sentence the answer starts from, first: the reader sees the source before the model writes.
             q = event.data
@@ -45,8 +54,16 @@ def cmd_ask(args) -> int:
             print(event.data, end="", flush=True)
         elif event.kind == "answer":
             result = event.data
+    conv_id = None
+    if not args.no_save:
+        conv_id = _save(history, args, p, result)
+        print(f"saved as conversation {conv_id} (assistant history show {conv_id}"
+              f"{' --user ' + args.user if args.user else ''})", file=sys.stderr)
+    if history is not None:
+        history.close()
     if args.json:
-        print(json.dumps({**result.to_json(), "where": where.to_json()}, ensure_ascii=False, indent=2))
+        print(json.dumps({**result.to_json(), "where": where.to_json(), "conversation_id": conv_id},
+                         ensure_ascii=False, indent=2))
         return 0
     print("\n")
     if result.abstained:
@@ -70,6 +87,14 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def _save(history, args, p, result) -> str:
+    from ..conversation import from_answer
+    from ..history import models_of
+
+    turn = from_answer(result, models=models_of(p), generation=p.index.generation)
+    return history.save(args.user, args.conversation or None, turn)
+
+
 def add(sub, default) -> None:
     s = sub.add_parser("search", help="show the passages that best match a question")
     s.add_argument("question")
@@ -83,5 +108,11 @@ def add(sub, default) -> None:
     a.add_argument("question")
     a.add_argument("-k", type=int, default=None, help=f"passages given to the model (default {default.answer.top_k})")
     a.add_argument("--json", action="store_true", help="print one JSON object (answer, citations, evidence, passages, timings)")
+    a.add_argument("--no-save", action="store_true",
+                   help="do not save the answer (by default each answer is saved as a conversation: assistant history list)")
+    a.add_argument("--conversation", metavar="ID",
+                   help="continue this saved conversation: its earlier turns are the answer's context, and it is added to it")
+    a.add_argument("--user", default="", metavar="NAME",
+                   help="save under this chat login's conversations (default: the local user)")
     add_where(a)
     a.set_defaults(func=cmd_ask)
