@@ -275,7 +275,8 @@ def build_app(runtime: Runtime, lang: str = "auto"):
         lang_switch.input(switch, inputs=[lang_switch, *tab_state], outputs=page_io, queue=False,
                           show_progress="hidden")
         loaded = demo.load(on_load, inputs=tab_state, outputs=page_io, queue=False, show_progress="hidden")
-        saved.connect(asks=asks, clear=clear, loaded=loaded, lang_state=lang_state, turns_state=turns_state,
+        saved.connect(asks=asks, clear=clear, loaded=loaded, lang_state=lang_state, lang_switch=lang_switch,
+                      turns_state=turns_state,
                       conversation=conversation, source=source, shown_state=shown_state)
     return demo
 

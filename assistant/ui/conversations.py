@@ -14,6 +14,7 @@ import time
 from ..cite import MARKER
 from ..conversation import SavedTurn
 from ..history import Summary
+from . import i18n
 from .i18n import DEFAULT, t as _t
 from .render import _e
 from .turns import _record
@@ -117,7 +118,8 @@ class Saved:
         docs = self.runtime.pipeline.index.docs
         return [browser_turn(t, docs) for t in conv.turns]
 
-    def connect(self, *, asks, clear, loaded, lang_state, turns_state, conversation, source, shown_state) -> None:
+    def connect(self, *, asks, clear, loaded, lang_state, lang_switch, turns_state, conversation, source,
+                shown_state) -> None:
         from ..errors import AssistantError
         from ..history import models_of
         from .render import empty_source, render_conversation
@@ -141,10 +143,11 @@ class Saved:
         def restore(current, lang, request: gr.Request):
             """A reload: reopen the tab's conversation, if it is this login's."""
             owner = owner_of(request)
+            label = gr.Accordion(label=_t(lang, "convs.heading"))
             if not history.owns(owner, current):
-                return gr.skip(), gr.skip(), None, self._list(request, None, lang)
+                return gr.skip(), gr.skip(), None, label, self._list(request, None, lang)
             turns = self._turns(history.get(owner, current))
-            return render_conversation(turns, lang), turns, current, self._list(request, current, lang)
+            return render_conversation(turns, lang), turns, current, label, self._list(request, current, lang)
 
         def open_(lang, evt: gr.EventData, request: gr.Request):
             conv_id = str((getattr(evt, "_data", None) or {}).get("id") or "")
@@ -179,6 +182,7 @@ class Saved:
             return None, self._list(request, None, lang)
 
         def relabel(current, lang, request: gr.Request):
+            lang = lang if lang in i18n.LANGUAGES else i18n.DEFAULT
             return gr.Accordion(label=_t(lang, "convs.heading")), self._list(request, current, lang)
 
         # Gradio finds the Request and EventData parameters by their annotations.
@@ -193,11 +197,11 @@ class Saved:
                        outputs=[turns_state, self.current, self.listing], **quiet)
         clear.click(new, inputs=[lang_state], outputs=[self.current, self.listing], queue=False, **quiet)
         loaded.then(restore, inputs=[self.current, lang_state],
-                    outputs=[conversation, turns_state, self.current, self.listing], queue=False, **quiet)
+                    outputs=[conversation, turns_state, self.current, self.accordion, self.listing], queue=False, **quiet)
         self.listing.open_conv(open_, inputs=[lang_state],
                                outputs=[conversation, turns_state, source, shown_state, self.current, self.listing],
                                cancels=asks, **quiet)
         self.listing.rename_conv(rename, inputs=[self.current, lang_state], outputs=[self.listing], **quiet)
         self.listing.delete_conv(delete, inputs=[self.current, lang_state], outputs=[self.current, self.listing], **quiet)
-        lang_state.change(relabel, inputs=[self.current, lang_state], outputs=[self.accordion, self.listing],
+        lang_switch.input(relabel, inputs=[self.current, lang_switch], outputs=[self.accordion, self.listing],
                           queue=False, **quiet)
