@@ -3,7 +3,8 @@ turned back into the browser's turns so it shows, cites and continues like a liv
 
 Each finished turn is saved under the tab's login (gr.Request.username; "" without logins). The
 tab's current conversation id lives in the browser (gr.BrowserState, localStorage), so a reload
-reopens it; it is only ever opened for the login that owns it (History checks the owner).
+reopens it (a new tab starts a new one); it is only ever opened for the login that owns it
+(History checks the owner).
 static/conversations.js sends a row's open / rename / delete to the server.
 """
 
@@ -92,6 +93,10 @@ def browser_turn(saved: SavedTurn, docs: dict) -> dict:
 
 
 STORAGE_KEY = "assistant-conversation"  # localStorage key of the tab's current conversation id
+RELOAD_ONLY_JS = """(current, lang) => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  return [nav && nav.type === 'reload' ? current : null, lang];
+}"""
 
 
 class Saved:
@@ -196,8 +201,11 @@ class Saved:
             event.then(save, inputs=[turns_state, self.current, lang_state],
                        outputs=[turns_state, self.current, self.listing], **quiet)
         clear.click(new, inputs=[lang_state], outputs=[self.current, self.listing], queue=False, **quiet)
+        # Only a reload reopens the conversation: localStorage is shared by the browser's tabs, and a
+        # new tab (or the page opened again) starts a new conversation (the panel lists the others).
         loaded.then(restore, inputs=[self.current, lang_state],
-                    outputs=[conversation, turns_state, self.current, self.accordion, self.listing], queue=False, **quiet)
+                    outputs=[conversation, turns_state, self.current, self.accordion, self.listing], queue=False,
+                    js=RELOAD_ONLY_JS, **quiet)
         self.listing.open_conv(open_, inputs=[lang_state],
                                outputs=[conversation, turns_state, source, shown_state, self.current, self.listing],
                                cancels=asks, **quiet)
