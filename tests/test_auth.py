@@ -27,9 +27,10 @@ def no_server(monkeypatch):
         return SimpleNamespace(settings=settings)
 
     def fake_serve(runtime, host, port, open_browser=False, *, auth=None, no_auth=False, queue_max_size=None,
-                   lang="auto"):
-        ui.check_exposure(host, auth, no_auth)  # the real serve checks too
+                   lang="auto", users=None):
+        ui.check_exposure(host, auth or users, no_auth)  # the real serve checks too
         calls["serve"] = {"host": host, "port": port, "auth": auth, "no_auth": no_auth}
+        calls["users"] = users
         calls["lang"] = lang
         calls["queue_max_size"] = queue_max_size
         return SimpleNamespace(close=lambda: calls.setdefault("closed", True)), f"http://{host}:{port}/"
@@ -42,6 +43,7 @@ def no_server(monkeypatch):
     monkeypatch.setattr(ui.server, "serve", fake_serve)
     monkeypatch.setattr(ui.server.time, "sleep", stop)
     monkeypatch.delenv("ASSISTANT_AUTH", raising=False)
+    monkeypatch.delenv("ASSISTANT_USERS", raising=False)
     return calls
 
 
@@ -137,6 +139,22 @@ def test_malformed_login_is_a_clear_error(tmp_path, no_server, capsys, monkeypat
 def test_auth_and_no_auth_together_is_an_error(tmp_path, no_server, capsys):
     assert _chat(tmp_path, "--host", "0.0.0.0", "--auth", "a:b", "--no-auth") == 2
     assert "contradict" in capsys.readouterr().err and no_server == {}
+
+
+def test_a_users_file_is_a_login_on_the_network(tmp_path, no_server, monkeypatch):
+    from assistant import users
+
+    path = tmp_path / "users.toml"
+    users.add(path, "ana", "pw")
+    assert _chat(tmp_path, "--host", "0.0.0.0", "--users", str(path)) == 0
+    assert no_server["users"].path == path and no_server["serve"]["auth"] is None
+    monkeypatch.setenv("ASSISTANT_USERS", str(path))  # the environment names it too
+    no_server.clear()
+    assert _chat(tmp_path, "--host", "0.0.0.0") == 0
+    assert no_server["users"].path == path
+    no_server.clear()
+    assert _chat(tmp_path, "--host", "0.0.0.0", "--users", str(tmp_path / "empty.toml")) == 2
+    assert "serve" not in no_server  # no users in it: refused before any model loads
 
 
 def test_policy_helpers():

@@ -1,4 +1,4 @@
-"""Command line: `assistant setup|models|import|ingest|check|docs|search|ask|chat|eval`. Run `assistant --help`.
+"""Command line: `assistant setup|models|import|ingest|check|docs|search|ask|history|chat|users|eval`. Run `assistant --help`.
 
     common.py  settings from flags + environment, progress bars, locations, --where
     setup.py   setup: check this machine, fetch the models, build the first index
@@ -6,7 +6,9 @@
     importing.py  import ori|diwoo|woogle: documents + meta.json from open-government sources
     index.py   ingest, check, docs
     query.py   search, ask
+    history.py history list | show | delete | rename (saved conversations)
     serve.py   chat, eval
+    users.py   users add | list | remove (the chat's logins)
     config.py  config show (every setting and where it came from)
 Each command module adds its own subcommands (`add`); this file holds the global flags and main().
 """
@@ -18,7 +20,7 @@ import os
 import sys
 
 from ..errors import AssistantError
-from . import config, importing, index, models, query, serve, setup
+from . import config, history, importing, index, models, query, serve, setup, users
 from .common import offline_env
 
 EPILOG = """examples:
@@ -34,6 +36,9 @@ EPILOG = """examples:
   assistant chat                         # browser chat on http://127.0.0.1:7860
   assistant docs list                    # the indexed documents; `docs remove NAME` takes one out
   ASSISTANT_AUTH=ana:s3cret assistant chat --host 0.0.0.0   # on the network: a login is required
+  assistant users add ana && assistant chat --users ~/.config/nl-gov-assistant/users.toml --host 0.0.0.0
+                                         # one login per person, each with own conversations (documents shared)
+  assistant history list                 # saved conversations (`ask` and the chat save them); show ID, delete ID
   assistant eval --gold eval/gold.jsonl --out eval/runs/latest
   assistant config show                  # every setting, its value and where it came from
 
@@ -64,7 +69,7 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-COMMANDS = (setup, models, importing, index, query, serve, config)  # each adds its subcommands, in this order in --help
+COMMANDS = (setup, models, importing, index, query, history, serve, users, config)  # each adds its subcommands, in this order in --help
 
 
 def parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .common import add_where, location, meta_line, pipeline, where as resolve_where
+from .common import add_where, location, meta_line, pipeline, settings, where as resolve_where
 
 
 def cmd_search(args) -> int:
@@ -32,13 +32,22 @@ def cmd_search(args) -> int:
 def cmd_ask(args) -> int:
     from .. import export
     from ..filters import Where
+    from ..history import History
 
     Where.parse(args.where)  # a malformed --where fails before any model loads
     target = export.check_path(args.export) if args.export else None  # a bad suffix too
+    s = settings(args)
+    history, before = None, None
+    if not args.no_save or args.conversation:
+        history = History.for_index(s.storage.index_dir)
+    if args.conversation:  # checked before any model loads: a wrong id is named at once
+        before = history.get(args.user, args.conversation)
     p = pipeline(args, with_llm=True)
     where = resolve_where(args, p.index)
     result = None
-    for event in p.assistant.stream(args.question, args.k, where=where):
+    # A follow-up: the earlier turns are the conversation the answer continues (like the chat's).
+    earlier = [(t.question, t.answer) for t in before.turns if not t.error] if before is not None else []
+    for event in p.assistant.stream(args.question, args.k, earlier or None, where=where):
         if event.kind == "quote" and not args.json:
             # The sentence the answer starts from, first: the reader sees the source before the model writes.
             q = event.data
@@ -47,10 +56,19 @@ def cmd_ask(args) -> int:
             print(event.data, end="", flush=True)
         elif event.kind == "answer":
             result = event.data
-    if target is not None:
-        _export(p, result, target)
+    conv_id = None
+    turn = _record(p, result)
+    if not args.no_save:
+        conv_id = history.save(args.user, args.conversation or None, turn)
+        print(f"saved as conversation {conv_id} (assistant history show {conv_id}"
+              f"{' --user ' + args.user if args.user else ''})", file=sys.stderr)
+    if target is not None:  # the whole conversation when it continues one, else this answer
+        _export(before, turn, target)
+    if history is not None:
+        history.close()
     if args.json:
-        print(json.dumps({**result.to_json(), "where": where.to_json()}, ensure_ascii=False, indent=2))
+        print(json.dumps({**result.to_json(), "where": where.to_json(), "conversation_id": conv_id},
+                         ensure_ascii=False, indent=2))
         return 0
     print("\n")
     if result.abstained:
@@ -74,17 +92,21 @@ def cmd_ask(args) -> int:
     return 0
 
 
-def _export(p, result, target) -> None:
-    """The answer, its quote and its sources as a Markdown or DOCX file (export.py)."""
-    from .. import export
-    from ..conversation import Conversation, from_answer, title_of
+def _record(p, result):
+    from ..conversation import from_answer
+    from ..history import models_of
 
-    generator = p.assistant.generator
-    models = {"llm": p.settings.llm_key() or getattr(generator, "name", ""),
-              "embedder": p.settings.embedder_key() or p.embedder.name}
-    turn = from_answer(result, models=models, generation=p.index.generation)
-    conv = Conversation(id="", title=title_of(turn.question), created=turn.asked_at, updated=turn.asked_at,
-                        turns=(turn,))
+    return from_answer(result, models=models_of(p), generation=p.index.generation)
+
+
+def _export(before, turn, target) -> None:
+    """The answer (or the conversation it continues), its quote and its sources as Markdown or DOCX (export.py)."""
+    from .. import export
+    from ..conversation import Conversation, title_of
+
+    conv = (before.with_turn(turn) if before is not None else
+            Conversation(id="", title=title_of(turn.question), created=turn.asked_at, updated=turn.asked_at,
+                         turns=(turn,)))
     export.write(conv, target)
     print(f"exported to {target}", file=sys.stderr)
 
@@ -105,5 +127,11 @@ def add(sub, default) -> None:
     a.add_argument("--export", metavar="FILE.md|FILE.docx",
                    help="also write the question, quote, answer and numbered sources (title, page, cited sentence) "
                         "to this file; Markdown or Word by its suffix")
+    a.add_argument("--no-save", action="store_true",
+                   help="do not save the answer (by default each answer is saved as a conversation: assistant history list)")
+    a.add_argument("--conversation", metavar="ID",
+                   help="continue this saved conversation: its earlier turns are the answer's context, and it is added to it")
+    a.add_argument("--user", default="", metavar="NAME",
+                   help="save under this chat login's conversations (default: the local user)")
     add_where(a)
     a.set_defaults(func=cmd_ask)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import documents
 from ..errors import AssistantError
-from . import export_controls, filter_controls, i18n
+from . import conversations, export_controls, filter_controls, i18n
 from .docs_view import render_docs_status, render_documents
 from .i18n import t as _t
 from .render import _e, empty_source, render_conversation, render_source, render_stats, render_upload_status
@@ -36,6 +36,7 @@ CSS = _asset("style.css")
 CONVERSATION_JS = _asset("conversation.js")
 SOURCE_JS = _asset("source.js")
 DOCUMENTS_JS = _asset("documents.js")
+CONVERSATIONS_JS = _asset("conversations.js")
 
 
 def header_html(lang: str) -> str:
@@ -186,6 +187,8 @@ def build_app(runtime: Runtime, lang: str = "auto"):
             *filter_controls.updated(gr, runtime, lang),
         )
 
+    saved = conversations.Saved(runtime, gr)
+
     def on_load(turns, shown, upload_said, docs_said, request: gr.Request):
         headers = getattr(request, "headers", None) or {}
         start = i18n.start_language(start_choice, headers.get("accept-language"))
@@ -223,6 +226,7 @@ def build_app(runtime: Runtime, lang: str = "auto"):
                     send = gr.Button(_t(first, "send"), variant="primary", elem_id="send", scale=1, min_width=90)
                 clear = gr.Button(_t(first, "new_conversation"), size="sm", elem_id="new-conversation")
                 exports = export_controls.components(gr, first)
+                saved.components(first, CONVERSATIONS_JS)
             with gr.Column(scale=2):
                 source_heading = gr.Markdown(_t(first, "source.heading"), elem_id="source-heading")
                 source = gr.HTML(empty_source(first), elem_id="source-panel", js_on_load=SOURCE_JS, padding=True,
@@ -276,7 +280,12 @@ def build_app(runtime: Runtime, lang: str = "auto"):
         tab_state = [turns_state, shown_state, upload_said, docs_said]
         lang_switch.input(switch, inputs=[lang_switch, *tab_state], outputs=page_io, queue=False,
                           show_progress="hidden").then(**export_io)
-        demo.load(on_load, inputs=tab_state, outputs=page_io, queue=False, show_progress="hidden").then(**export_io)
+        loaded = demo.load(on_load, inputs=tab_state, outputs=page_io, queue=False, show_progress="hidden")
+        shown_another = saved.connect(asks=asks, clear=clear, loaded=loaded, lang_state=lang_state,
+                                      lang_switch=lang_switch, turns_state=turns_state, conversation=conversation,
+                                      source=source, shown_state=shown_state)
+        for event in shown_another:  # a reload's restored conversation, one opened from the list
+            event.then(**export_io)
     return demo
 
 

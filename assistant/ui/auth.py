@@ -42,14 +42,16 @@ def parse_auth(value: str, where: str = "--auth") -> tuple[str, str]:
     return user, password
 
 
-def check_exposure(host: str, auth: tuple[str, str] | None, no_auth: bool = False) -> None:
-    """Refuse to serve the chat beyond this machine without a login, unless asked to on purpose."""
+def check_exposure(host: str, auth, no_auth: bool = False) -> None:
+    """Refuse to serve the chat beyond this machine without a login, unless asked to on purpose.
+    auth: the single login (user, password), or a users file (users.UsersFile), or None."""
     if auth is not None and no_auth:
-        raise InputError("--auth (or ASSISTANT_AUTH) and --no-auth contradict each other: give one of them")
+        raise InputError("--auth (or ASSISTANT_AUTH) or --users and --no-auth contradict each other: give one of them")
     if auth is None and not no_auth and not is_loopback(host):
         raise InputError(
             f"refusing to serve the chat on {host} without a login: anyone who can reach this machine "
             f"could read the indexed documents and upload new ones. Either set a login with --auth USER:PASSWORD "
+            f"or logins with --users FILE (`assistant users add NAME`) "
             f"(or the environment variable {AUTH_ENV}=USER:PASSWORD), or pass --no-auth to serve it without "
             "one on purpose (e.g. behind a proxy that does its own login). Use --host 127.0.0.1 for this machine only."
         )

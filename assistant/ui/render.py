@@ -26,14 +26,15 @@ def _e(text) -> str:
 
 def linkify(text: str, turn_index: int, turn: dict, lang: str = DEFAULT) -> str:
     """Escape the answer and turn each [n] (or [1, 2]) into citation buttons."""
-    n_passages = len(turn["passages"])
+    # A reopened saved turn keeps only its cited sources, under their own numbers ([1], [3]).
+    numbers = {p["n"] for p in turn["passages"]}
     done = turn["state"] == "done"
 
     def button(m: re.Match) -> str:
         out = []
         for raw in m.group(1).split(","):
             n = int(raw)
-            if not 1 <= n <= n_passages:
+            if n not in numbers:
                 continue
             info = turn["citations"].get(n)
             bad = done and info is not None and not info["supported"]
@@ -160,8 +161,8 @@ EMPTY_SOURCE = empty_source()
 def render_source(turns: list[dict], turn_index: int, n: int, lang: str = DEFAULT) -> str:
     try:
         t = turns[turn_index]
-        p = t["passages"][n - 1]
-    except (IndexError, TypeError):
+        p = next(p for p in t["passages"] if p["n"] == n)  # passages are 1..N, or a saved turn's cited ones
+    except (IndexError, TypeError, StopIteration):
         return empty_source(lang)
     cited = t["citations"].get(n)
     parts = [f'<div class="source" data-turn="{turn_index}" data-n="{n}" data-source="{_e(p["source"])}" '

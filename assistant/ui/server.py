@@ -19,7 +19,8 @@ from ..generate import Prompt
 from ..readers.limits import MAX_FILE_BYTES
 from ..pipeline import Pipeline, build
 from .app import CSS, build_app, theme
-from .auth import _login_checker, check_exposure, is_loopback
+from ..users import UsersFile, login_checker
+from .auth import FAILED_LOGIN_DELAY_S, _login_checker, check_exposure, is_loopback
 from .i18n import CHOICES
 from .runtime import Runtime
 
@@ -29,6 +30,13 @@ BUSY_MESSAGE = ("The assistant is busy answering other questions: try again in a
                 "De assistent beantwoordt andere vragen: probeer het zo opnieuw.")
 LOGIN_MESSAGE = ("Log in with the user name and password the assistant was started with. / "
                  "Meld je aan met de gebruikersnaam en het wachtwoord waarmee de assistent is gestart.")
+USERS_LOGIN_MESSAGE = ("Log in with your user name and password. / Meld je aan met je gebruikersnaam en wachtwoord.")
+
+
+def _one_login(auth, users) -> None:
+    if auth is not None and users is not None:
+        raise InputError("--auth and --users both set the chat's logins: give one of them (--users FILE for "
+                         "several accounts, --auth USER:PASSWORD for a single one)")
 
 
 def warm_up(pipeline: Pipeline) -> None:
@@ -57,12 +65,14 @@ def _busy_when_full(demo) -> None:
 
 def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
           *, auth: tuple[str, str] | None = None, no_auth: bool = False, queue_max_size: int | None = QUEUE_MAX_SIZE,
-          lang: str = "auto"):
+          lang: str = "auto", users: UsersFile | None = None):
     """Start the app in background threads; returns (demo, local URL). demo.close() stops it.
     With auth=(user, password) the page and its API need that login (see check_exposure).
     queue_max_size: events that may wait for a worker; one more is refused at once as busy.
-    lang: the language a tab starts in ("nl", "en", or "auto": the browser's)."""
-    check_exposure(host, auth, no_auth)
+    lang: the language a tab starts in ("nl", "en", or "auto": the browser's).
+    users: a users file (users.py): one of its logins is required, each with its own conversations."""
+    _one_login(auth, users)
+    check_exposure(host, auth or users, no_auth)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     demo = build_app(runtime, lang)
     demo.queue(default_concurrency_limit=1, max_size=queue_max_size)
@@ -73,8 +83,8 @@ def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_brow
             quiet=True, show_error=True, theme=theme(), css=CSS, footer_links=["api", "settings"],
             run_history=False, enable_monitoring=False, mcp_server=False, ssr_mode=False,
             max_file_size=MAX_FILE_BYTES,
-            auth=_login_checker(*auth) if auth else None,
-            auth_message=LOGIN_MESSAGE if auth else None,
+            auth=_login_checker(*auth) if auth else (login_checker(users, FAILED_LOGIN_DELAY_S) if users else None),
+            auth_message=LOGIN_MESSAGE if auth else (USERS_LOGIN_MESSAGE if users else None),
         )
     except OSError as e:
         raise AssistantError(f"cannot start the web server on {host}:{port} ({e}); try another --port") from e
@@ -84,9 +94,10 @@ def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_brow
 
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
            *, warm: bool = True, auth: tuple[str, str] | None = None, no_auth: bool = False,
-           queue_max_size: int | None = QUEUE_MAX_SIZE, lang: str = "auto") -> int:
+           queue_max_size: int | None = QUEUE_MAX_SIZE, lang: str = "auto", users: UsersFile | None = None) -> int:
     """`assistant chat`: load the models, start the app, print its local URL, serve until Ctrl+C."""
-    check_exposure(host, auth, no_auth)  # before minutes of model loading
+    _one_login(auth, users)
+    check_exposure(host, auth or users, no_auth)  # before minutes of model loading
     if lang not in CHOICES:
         raise InputError(f"--lang {lang!r}: use one of {', '.join(CHOICES)}")
     if no_auth and not is_loopback(host):
@@ -100,8 +111,9 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_b
         warm_up(pipeline)
         print(f"models ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     demo, url = serve(Runtime(settings, pipeline), host, port, open_browser, auth=auth, no_auth=no_auth,
-                      queue_max_size=queue_max_size, lang=lang)
-    login = f", login required (user {auth[0]!r})" if auth else ""
+                      queue_max_size=queue_max_size, lang=lang, users=users)
+    login = (f", login required (user {auth[0]!r})" if auth else
+             f", login required (users of {users.path})" if users else "")
     print(f"Assistant chat running on {url}{login}  (Ctrl+C to stop)", flush=True)
     try:
         while True:
