@@ -7,6 +7,8 @@ decides; the model only writes "one or two sentences saying what this section sa
 - reduce, by code: one sentence per section (the first its section supports, else the first), in
   document order, each cited [n] to its section by construction (the model never writes or chooses
   a number); the cap on sections is sections.py's;
+- language: a sentence not in the asked language is not used; when none of a reply's is, the model
+  is asked once more with its reply started by code in that language (a backend that can pre-fill);
 - check: every sentence goes through cite.py's support check against its own section. A sentence
   stating a figure (two or more digits) its section does not hold is dropped: an invented amount or
   date is worse than a shorter summary (the answer path's rule, answer.invents_numbers). Any other
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from . import cite
+from . import lang as _lang
 from .generate import Generator, Prompt
 from .prompts import Prompts
 from .sections import Section, Sections, split_sections
@@ -110,7 +113,7 @@ class SummaryEvent:
 
 def prompt_hash(prompts: Prompts, lang: str) -> str:
     """What the cache key holds of the prompts: a changed wording gives new summaries."""
-    text = prompts.text(f"summary_system.{lang}") + "\0" + prompts.text(f"summary.{lang}")
+    text = "\0".join(prompts.text(f"{name}.{lang}") for name in ("summary_system", "summary", "summary_lead"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -164,11 +167,18 @@ def summarize_stream(document: Document, generator: Generator, prompts: Prompts,
         # The prompt's own words without the document's: a sentence made of them is the model
         # repeating its instructions ("Het deel ... die zeggen wat dit deel zegt is:"), not a summary.
         frame = system + "\n" + prompts.render(f"summary.{lang}", title="", n=sec.n, total=total, heading="", text="")
-        reply = _read(generator, Prompt(system, user), s.max_tokens)
+        prompt = Prompt(system, user)
+        found = [x for x in clean(_read(generator, prompt, s.max_tokens), frame, document.title) if _in(x, lang)]
+        if not found and generator.abilities.prefill:
+            # Nothing in the asked language (the small model drifts into the section's Dutch): once
+            # more with the reply's first words written by code in that language ("This part").
+            lead = prompts.text(f"summary_lead.{lang}").strip()
+            more = _read(generator, prompt.then(lead), s.max_tokens)
+            found = [x for x in clean(lead + " " + more.lstrip(), frame, document.title) if _in(x, lang)]
         excerpt = Excerpt(sec.n, sec.source, sec.title, sec.start, sec.end, sec.text, sec.heading, page=sec.page,
                           meta=document.meta)
         chosen = None  # one sentence per section: the first supported one, else the first
-        for text in clean(reply, frame, document.title):
+        for text in found:
             if cite.foreign_numbers(text, sec.text + " " + document.title):
                 dropped += 1  # a figure the section does not hold: invented
                 continue
@@ -184,6 +194,11 @@ def summarize_stream(document: Document, generator: Generator, prompts: Prompts,
     yield SummaryEvent("summary", Summary(document.source, document.title, lang, tuple(out), parts.kept,
                                           round(time.perf_counter() - t0, 3), pages, generator.name,
                                           omitted=parts.omitted, dropped=dropped))
+
+
+def _in(sentence: str, lang: str) -> bool:
+    """Is the sentence in the asked language (or too short to tell: a name, a title)?"""
+    return _lang.guess(sentence) in (lang, None)
 
 
 def _read(generator: Generator, prompt: Prompt, max_tokens: int) -> str:

@@ -161,11 +161,20 @@ def test_clean_keeps_plain_sentences_only():
 
 
 def test_language_is_the_asked_one(docs, prompts):
+    from fakes import LogitsGenerator, ScriptedGenerator
+
     doc = docs["seeds/004_cdb15e3e631d770e.txt"]
-    gen = CopyingGenerator()
-    summarize(doc, gen, prompts, "en")
+    # The model answers in the section's Dutch; asked again with its reply started in English, it continues.
+    dutch, english = "De gemeente Altena werkte met inwoners aan een visie.", "describes how Altena worked with residents on a vision."
+    gen = LogitsGenerator([dutch, english] * 10)
+    summary = summarize(doc, gen, prompts, "en")
+    assert summary.sentences and all(s.text == "This part " + english for s in summary.sentences)
+    assert [c.prefix for c in gen.calls[:2]] == ["", "This part"]
+    # Without pre-fill there is no second try: a Dutch sentence is never part of an English summary.
+    assert summarize(doc, ScriptedGenerator(dutch), prompts, "en").sentences == ()
+    assert len(summarize(doc, ScriptedGenerator(dutch), prompts, "nl").sentences) == len(summary.sections)
     with pytest.raises(ValueError, match="'de'"):
-        summarize(doc, gen, prompts, "de")
+        summarize(doc, CopyingGenerator(), prompts, "de")
 
 
 # -- cache --------------------------------------------------------------------------------------------
