@@ -95,6 +95,12 @@ def for_pipeline(pipeline, source: str, lang: str, use_cache: bool = True,
     assistant = pipeline.assistant
     if assistant.generator is None:
         raise InputError("summaries need the language model: build the pipeline with the LLM")
-    document = pipeline.index.docs[source]
+    docs = pipeline.index.docs
+    if source not in docs:  # documents.find names a split Woo bundle by its file: its parts are the documents
+        parts = sorted(s for s in docs if s.startswith(source + "#"))
+        raise InputError(f"{source} is not one document" + (f" but {len(parts)} ({', '.join(parts[:5])}"
+                         f"{', …' if len(parts) > 5 else ''}): summarise one of them" if parts else
+                         ": see `assistant docs list` for the sources"))
+    document = docs[source]
     return stream(document, assistant.generator, assistant.prompts, lang, pipeline.settings.storage.index_dir,
                   settings, assistant._support_score(), use_cache)

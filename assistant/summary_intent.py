@@ -34,7 +34,7 @@ _PATTERNS = [
     ("en", re.compile(rf"^{_PLEASE_EN}{_GIVE_EN}summary(?:\s+(?:of|for)\s+(?P<t>.+?))?{_END}", re.I)),
 ]
 # Words that point at "the document we are talking about", not at a title.
-_THIS = re.compile(r"^(?:(?:dit|deze|het|dat|die|this|that|the|it)\s*)?(?:document|stuk|tekst|brief|bestand|nota|"
+_THIS = re.compile(r"^(?:(?:dit|deze|de|het|dat|die|this|that|the|it)\s*)?(?:document|stuk|tekst|brief|bestand|nota|"
                    r"rapport|verslag|file|text|letter|report|one)?$", re.I)
 _QUESTION = re.compile(r"^(?:wat|wie|waar|waarom|welke?|wanneer|hoe|is|staat|heeft|zijn|bevat|what|who|where|why|which|"
                        r"when|how|is|does|do|did|has|are)\b", re.I)

@@ -219,6 +219,8 @@ def test_a_damaged_cache_file_is_a_miss(docs, prompts, tmp_path):
 @pytest.mark.parametrize("message, language, target", [
     ("vat dit document samen", "nl", ""),
     ("Vat het samen.", "nl", ""),
+    ("samenvatting van de brief", "nl", ""),
+    ("summarize the document", "en", ""),
     ("Vat de brief over Amersfoort samen", "nl", "de brief over Amersfoort"),
     ("samenvatting van het plan van aanpak Lochem", "nl", "het plan van aanpak Lochem"),
     ("Geef een korte samenvatting van dit document", "nl", ""),
@@ -309,3 +311,11 @@ def test_chat_summary_by_title_and_without_a_document(tmp_path, seeds_dir):
     none = list(run_summary_turn(runtime, "vat dit document samen", match("vat dit document samen"), []))[-1]
     assert none[-1]["error_key"] == "summary.which"
     assert "Welk document?" in render_conversation(none, "nl")
+
+
+def test_a_source_that_is_not_one_document_is_an_error_naming_the_fix(tmp_path, seeds_dir):
+    from assistant.errors import InputError
+
+    runtime = seeds_runtime(tmp_path / "index", seeds_dir, generator=CopyingGenerator())
+    with pytest.raises(InputError, match="assistant docs list"):
+        summary_cache.for_pipeline(runtime.pipeline, "seeds/nosuch.pdf", "nl")
