@@ -55,9 +55,9 @@ class Sections:
     omitted: tuple[Section, ...]  # over the cap and too long to merge: not summarised (n == 0)
 
 
-def split_sections(doc: Document, count: Callable[[str], int], budget: int = 900, min_tokens: int = 150,
-                   cap: int = 8) -> Sections:
-    """`count`: tokens of a text (the model's tokenizer, or generate.approx_tokens)."""
+def split_sections(doc: Document, count: Callable[[str], int], budget: int, min_tokens: int, cap: int) -> Sections:
+    """`count`: tokens of a text (the model's tokenizer, or generate.approx_tokens); the sizes are
+    summarize.SummarySettings' (stated there once)."""
     if cap < 1:
         raise ValueError(f"section cap {cap}: at least one section must be summarised")
     if budget < 50:

@@ -18,6 +18,8 @@ from assistant.summary_intent import SummaryRequest, find_title, match
 from assistant.types import Document
 from fakes import seeds_runtime
 
+_S = SummarySettings()
+SIZES = {"budget": _S.section_tokens, "min_tokens": _S.min_section_tokens, "cap": _S.max_sections}
 PART = re.compile(r"^(?:Deel|Part) (\d+) (?:van|of) (\d+)", re.M)
 
 
@@ -57,7 +59,7 @@ class CopyingGenerator:
 
 
 @pytest.fixture(scope="module")
-def docs(seeds_dir=None):
+def docs():
     from conftest import SEEDS
 
     found, problems = load_folder(SEEDS)
@@ -79,7 +81,7 @@ def _coverage(doc, parts):
 @pytest.mark.parametrize("budget", [200, 400, 900])
 def test_sections_fit_the_budget_and_cover_the_document_in_order(docs, budget):
     for doc in docs.values():
-        parts = split_sections(doc, approx_tokens, budget=budget, cap=1000)
+        parts = split_sections(doc, approx_tokens, budget=budget, min_tokens=150, cap=1000)
         assert parts.omitted == ()
         assert [s.n for s in parts.kept] == list(range(1, len(parts.kept) + 1))
         for s in parts.kept:
@@ -93,14 +95,14 @@ def test_sections_fit_the_budget_and_cover_the_document_in_order(docs, budget):
 
 def test_sections_start_at_headings(docs):
     doc = docs["seeds/002_13e9976e58154e2c.txt"]
-    parts = split_sections(doc, approx_tokens)
+    parts = split_sections(doc, approx_tokens, **SIZES)
     assert any(s.heading == "CONSEQUENTIES" and s.text.startswith("CONSEQUENTIES") for s in parts.kept)
 
 
 def test_cap_merges_neighbours_first_then_keeps_the_first_and_longest(docs):
     doc = docs["seeds/001_df41d20decff5aed.txt"]
-    uncapped = split_sections(doc, approx_tokens, budget=900, cap=1000).kept
-    capped = split_sections(doc, approx_tokens, budget=900, cap=3)
+    uncapped = split_sections(doc, approx_tokens, **{**SIZES, "cap": 1000}).kept
+    capped = split_sections(doc, approx_tokens, **{**SIZES, "cap": 3})
     assert len(uncapped) > 3 and len(capped.kept) == 3
     assert capped.kept[0].start == uncapped[0].start  # the opening is always kept
     assert capped.omitted and min(s.tokens for s in capped.kept[1:]) >= max(s.tokens for s in capped.omitted)
@@ -113,9 +115,9 @@ def test_cap_merges_neighbours_first_then_keeps_the_first_and_longest(docs):
 def test_section_settings_are_checked():
     doc = Document("x.txt", "x", "Een zin.", "0")
     with pytest.raises(ValueError, match="cap 0"):
-        split_sections(doc, approx_tokens, cap=0)
+        split_sections(doc, approx_tokens, **{**SIZES, "cap": 0})
     with pytest.raises(ValueError, match="budget 10"):
-        split_sections(doc, approx_tokens, budget=10)
+        split_sections(doc, approx_tokens, **{**SIZES, "budget": 10})
 
 
 # -- map / reduce / check ---------------------------------------------------------------------------
