@@ -27,9 +27,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from . import cite
+from . import cite, guard, sentences
 from . import lang as _lang
 from .generate import Generator, Prompt
+from .pages import page_at
 from .prompts import Prompts
 from .sections import Section, Sections, split_sections
 from .types import Document, Excerpt
@@ -163,7 +164,7 @@ def summarize_stream(document: Document, generator: Generator, prompts: Prompts,
         yield SummaryEvent("progress", (sec.n, total))
         heading = f" — {sec.heading}" if sec.heading else ""
         user = prompts.render(f"summary.{lang}", title=document.title, n=sec.n, total=total, heading=heading,
-                              text=sec.text.strip())
+                              text=model_text(sec.text))
         # The prompt's own words without the document's: a sentence made of them is the model
         # repeating its instructions ("Het deel ... die zeggen wat dit deel zegt is:"), not a summary.
         frame = system + "\n" + prompts.render(f"summary.{lang}", title="", n=sec.n, total=total, heading="", text="")
@@ -190,10 +191,24 @@ def summarize_stream(document: Document, generator: Generator, prompts: Prompts,
         if chosen is not None:
             out.append(chosen)
             yield SummaryEvent("sentence", chosen)
-    pages = len(document.pages) or None
+    # a Woo bundle's document: its page offsets start with the bundle's earlier pages (documents.py)
+    pages = len(document.pages) - (page_at(document.pages, 0) - 1) if document.pages else None
     yield SummaryEvent("summary", Summary(document.source, document.title, lang, tuple(out), parts.kept,
                                           round(time.perf_counter() - t0, 3), pages, generator.name,
                                           omitted=parts.omitted, dropped=dropped))
+
+
+def model_text(text: str) -> str:
+    """The section as the model reads it: without the sentences that address an AI instead of a
+    reader (guard.py; the answer path never shows them to the model either). The citation still
+    spans the whole section, which the source panel shows to the reader."""
+    kept, cursor, out = sentences.split(text), 0, []
+    for a, b in kept:
+        if guard.is_instruction(text[a:b]):
+            out.append(text[cursor:a])
+            cursor = b
+    out.append(text[cursor:])
+    return "".join(out).strip()
 
 
 def _in(sentence: str, lang: str) -> bool:
