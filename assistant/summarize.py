@@ -172,7 +172,7 @@ def summarize_stream(document: Document, generator: Generator, prompts: Prompts,
         found = [x for x in clean(_read(generator, prompt, s.max_tokens), frame, document.title) if _in(x, lang)]
         if not found and generator.abilities.prefill:
             # Nothing in the asked language (the small model drifts into the section's Dutch): once
-            # more with the reply's first words written by code in that language ("This part").
+            # more with the reply's first word written by code in that language ("The" / "De").
             lead = prompts.text(f"summary_lead.{lang}").strip()
             more = _read(generator, prompt.then(lead), s.max_tokens)
             found = [x for x in clean(lead + " " + more.lstrip(), frame, document.title) if _in(x, lang)]

@@ -20,29 +20,29 @@ from fakes import seeds_runtime
 
 _S = SummarySettings()
 SIZES = {"budget": _S.section_tokens, "min_tokens": _S.min_section_tokens, "cap": _S.max_sections}
-PART = re.compile(r"^(?:Deel|Part) (\d+) (?:van|of) (\d+)", re.M)
+TEXT = re.compile(r"^(?:Tekst|Text)\b", re.M)  # the prompt's line before the section (prompts/summary.*.txt)
 
 
 class CopyingGenerator:
     """A fake model that "summarises" a section by copying its longest sentence (what a careful
     extractive model would do), or, for another prompt, writes `other`. `override` maps a part
-    number to a fixed reply (an invented figure, an off-topic sentence)."""
+    number (the n-th section asked) to a fixed reply (an invented figure, an off-topic sentence)."""
 
     abilities = Abilities()
 
     def __init__(self, name: str = "copy", override: dict[int, str] | None = None, other: str = "Dat weet ik niet."):
         self.name, self.override, self.other = name, dict(override or {}), other
-        self.calls = 0
+        self.calls = self.sections = 0
         self.last_stats = None
 
     def stream(self, prompt, max_tokens, temperature):
         self.calls += 1
-        m = PART.search(prompt.user)
-        if m is None:
+        if TEXT.search(prompt.user) is None:
             yield self.other
             return
-        if int(m.group(1)) in self.override:
-            yield self.override[int(m.group(1))]
+        self.sections += 1
+        if self.sections in self.override:
+            yield self.override[self.sections]
             return
         body = prompt.user.split("\n\n", 1)[1].rsplit("\n\n", 1)[0]
         sentences = [s for s in cite.split_sentences(body) if len(s.split()) >= 6 and s[-1] in ".!?"]
@@ -181,11 +181,11 @@ def test_language_is_the_asked_one(docs, prompts):
 
     doc = docs["seeds/004_cdb15e3e631d770e.txt"]
     # The model answers in the section's Dutch; asked again with its reply started in English, it continues.
-    dutch, english = "De gemeente Altena werkte met inwoners aan een visie.", "describes how Altena worked with residents on a vision."
+    dutch, english = "De gemeente Altena werkte met inwoners aan een visie.", "municipality of Altena worked with residents on a vision."
     gen = LogitsGenerator([dutch, english] * 10)
     summary = summarize(doc, gen, prompts, "en")
-    assert summary.sentences and all(s.text == "This part " + english for s in summary.sentences)
-    assert [c.prefix for c in gen.calls[:2]] == ["", "This part"]
+    assert summary.sentences and all(s.text == "The " + english for s in summary.sentences)
+    assert [c.prefix for c in gen.calls[:2]] == ["", "The"]
     # Without pre-fill there is no second try: a Dutch sentence is never part of an English summary.
     assert summarize(doc, ScriptedGenerator(dutch), prompts, "en").sentences == ()
     assert len(summarize(doc, ScriptedGenerator(dutch), prompts, "nl").sentences) == len(summary.sections)
