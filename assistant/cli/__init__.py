@@ -1,4 +1,4 @@
-"""Command line: `assistant setup|models|import|ingest|check|docs|search|ask|history|chat|users|eval`. Run `assistant --help`.
+"""Command line: `assistant setup|models|import|ingest|check|docs|search|ask|history|summarize|chat|users|eval`. Run `assistant --help`.
 
     common.py  settings from flags + environment, progress bars, locations, --where
     setup.py   setup: check this machine, fetch the models, build the first index
@@ -7,6 +7,7 @@
     index.py   ingest, check, docs
     query.py   search, ask
     history.py history list | show | delete | rename (saved conversations)
+    summarize.py  summarize: one document, every sentence cited to its section
     serve.py   chat, eval
     users.py   users add | list | remove (the chat's logins)
     config.py  config show (every setting and where it came from)
@@ -20,7 +21,7 @@ import os
 import sys
 
 from ..errors import AssistantError
-from . import config, history, importing, index, models, query, serve, setup, users
+from . import config, history, importing, index, models, query, serve, setup, summarize, users
 from .common import offline_env
 
 EPILOG = """examples:
@@ -33,6 +34,7 @@ EPILOG = """examples:
   assistant search "why was there no projectplan for Sezen?" -k 5 --json
   assistant search "Wat is de regiegemeente?" --where municipality=Lochem --where year=2012
   assistant ask "Waarom is er geen projectplan voor Sezen?"
+  assistant summarize seeds/002_13e9976e58154e2c.txt --lang en   # every sentence cites its section
   assistant chat                         # browser chat on http://127.0.0.1:7860
   assistant docs list                    # the indexed documents; `docs remove NAME` takes one out
   ASSISTANT_AUTH=ana:s3cret assistant chat --host 0.0.0.0   # on the network: a login is required
@@ -69,7 +71,7 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-COMMANDS = (setup, models, importing, index, query, history, serve, users, config)  # each adds its subcommands, in this order in --help
+COMMANDS = (setup, models, importing, index, query, history, summarize, serve, users, config)  # each adds its subcommands, in this order in --help
 
 
 def parser() -> argparse.ArgumentParser:

@@ -14,13 +14,14 @@ import time
 import traceback
 from pathlib import Path
 
-from .. import documents
+from .. import documents, summary_intent
 from ..errors import AssistantError
 from . import conversations, export_controls, filter_controls, i18n
 from .docs_view import render_docs_status, render_documents
 from .i18n import t as _t
 from .render import _e, empty_source, render_conversation, render_source, render_stats, render_upload_status
 from .runtime import Runtime
+from .summary_turn import run_summary_turn
 from .turns import run_turn
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -69,7 +70,7 @@ def build_app(runtime: Runtime, lang: str = "auto"):
     def current(request, lang: str) -> str:
         return live_lang.get(getattr(request, "session_hash", None) or "", lang)
 
-    def ask(question: str, k: float, turns: list[dict], lang: str, municipality, year, type_, request: gr.Request):
+    def ask(question: str, k: float, turns: list[dict], lang: str, shown, municipality, year, type_, request: gr.Request):
         if not (question or "").strip():
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
@@ -79,7 +80,10 @@ def build_app(runtime: Runtime, lang: str = "auto"):
             return
         clear_box = ""
         where = filter_controls.where_of(municipality, year, type_)
-        for now in run_turn(runtime, question, int(k), turns, where=where):
+        wanted = summary_intent.match(question)  # "vat dit document samen": a summary turn, not an answer
+        steps = (run_summary_turn(runtime, question, wanted, turns, shown) if wanted is not None
+                 else run_turn(runtime, question, int(k), turns, where=where))
+        for now in steps:
             yield render_conversation(now, current(request, lang)), clear_box, now, gr.skip()
             clear_box = gr.skip()
         yield gr.skip(), gr.skip(), gr.skip(), render_stats(runtime, current(request, lang))
@@ -161,6 +165,19 @@ def build_app(runtime: Runtime, lang: str = "auto"):
     def reindex_document(lang: str, evt: gr.EventData, request: gr.Request):
         yield from change_document("reindex", lang, getattr(evt, "_data", None), request)
 
+    def summarize_document(turns: list[dict], lang: str, evt: gr.EventData, request: gr.Request):
+        """A document row's "Summarise" button: the summary as a turn of the conversation."""
+        if turns and turns[-1]["state"] != "done":
+            gr.Warning(_t(current(request, lang), "busy.previous"))
+            yield gr.skip(), gr.skip()
+            return
+        source = str((getattr(evt, "_data", None) or {}).get("source") or "")
+        doc = runtime.pipeline.index.docs.get(source)
+        lang = current(request, lang)
+        question = _t(lang, "summary.question", title=doc.title if doc is not None else source)
+        for now in run_summary_turn(runtime, question, summary_intent.SummaryRequest(lang, ""), turns, source=source):
+            yield render_conversation(now, current(request, lang)), now
+
     def relabel(lang: str, turns: list[dict], shown, upload_said, docs_said):
         """Every text on the page in `lang`, from the tab's own state (no index or model work)."""
         lang = lang if lang in i18n.LANGUAGES else i18n.DEFAULT
@@ -200,9 +217,9 @@ def build_app(runtime: Runtime, lang: str = "auto"):
         return relabel(choice, turns, shown, upload_said, docs_said)
 
     # Gradio finds the Request and EventData parameters by their annotations (see show_source).
-    for fn in (ask, upload, remove_document, reindex_document, on_load, switch):
+    for fn in (ask, upload, remove_document, reindex_document, summarize_document, on_load, switch):
         fn.__annotations__["request"] = gr.Request
-    for fn in (remove_document, reindex_document):
+    for fn in (remove_document, reindex_document, summarize_document):
         fn.__annotations__["evt"] = gr.EventData
 
     with gr.Blocks(title="Document assistant · Documentassistent", analytics_enabled=False) as demo:
@@ -249,10 +266,14 @@ def build_app(runtime: Runtime, lang: str = "auto"):
 
         # Several tabs may ask at once: each retrieves and shows its passages at once; the generator's
         # own lock then lets one answer stream at a time (two would both crawl on a small CPU).
-        ask_io = dict(fn=ask, inputs=[question, k, turns_state, lang_state, *filters],
+        ask_io = dict(fn=ask, inputs=[question, k, turns_state, lang_state, shown_state, *filters],
                       outputs=[conversation, question, turns_state, stats],
                       concurrency_id="ask", concurrency_limit=4, show_progress="hidden")
-        asks = [send.click(**ask_io), question.submit(**ask_io)]
+        # A document row's "Summarise" adds a turn like a question does: it is saved, exported and
+        # stopped by "New conversation" the same way (`asks` below means both).
+        summarised = docs.summarize_doc(summarize_document, inputs=[turns_state, lang_state],
+                                        outputs=[conversation, turns_state], concurrency_id="ask", show_progress="hidden")
+        asks = [send.click(**ask_io), question.submit(**ask_io), summarised]
         # The exports follow the conversation: after each answer, a new conversation, a language switch.
         export_io = dict(fn=export_controls.handler(gr, runtime), inputs=[turns_state, lang_state], outputs=exports,
                          show_progress="hidden", concurrency_id="export", concurrency_limit=4)

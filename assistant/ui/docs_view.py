@@ -1,4 +1,4 @@
-"""HTML of the document panel: the indexed documents with remove / re-index buttons, and what a change did.
+"""HTML of the document panel: the indexed documents with summarise / remove / re-index buttons, and what a change did.
 
 The buttons carry the document's source; static/documents.js asks for a confirmation in the row
 before it triggers "remove" (no browser dialog), and app.py runs the change on the runtime.
@@ -30,6 +30,7 @@ def render_documents(docs: list[DocumentInfo], lang: str = DEFAULT) -> str:
             # The buttons sit under the title (the panel is narrow: a column of its own would not fit).
             f'<td class="doc-title">{_e(d.title)}{about}<div class="doc-source">{_e(d.source)}</div>'
             f'<div class="doc-actions">'
+            f'<button type="button" class="doc-summarize" data-action="summarize">{_t(lang, "docs.summarize")}</button> '
             f'<button type="button" class="doc-reindex" data-action="reindex">{_t(lang, "docs.reindex")}</button> '
             f'<button type="button" class="doc-remove" data-action="ask-remove">{_t(lang, "docs.remove")}</button>'
             f'<div class="doc-confirm" hidden>{confirm} '

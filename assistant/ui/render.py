@@ -55,6 +55,8 @@ def _error_text(t: dict, lang: str) -> str:
         return _t(lang, "error.stopped")
     if key == "crash":
         return _t(lang, "error.crash", what=t["error"])
+    if key and key.startswith("summary."):  # a summary turn's own messages (summary_turn.py)
+        return _t(lang, key)
     return t["error"]  # the answer path's own message (an AssistantError)
 
 
@@ -88,9 +90,12 @@ def render_turn(i: int, t: dict, lang: str = DEFAULT) -> str:
     elif t["text"]:
         cls = "answer-text abstained" if t["abstained"] else "answer-text"
         parts.append(f'<div class="{cls}">{linkify(t["text"], i, t, lang)}</div>')
-    else:
+    elif not t.get("progress"):
         msg = _t(lang, "pending.searching" if t["state"] == "searching" else "pending.writing")
         parts.append(f'<div class="pending">{msg}</div>')
+    if not t["error"] and t.get("progress"):  # a summary being written: which section the model reads
+        done, total = t["progress"]
+        parts.append(f'<div class="pending summary-progress">{_e(_t(lang, "summary.progress", done=done, total=total))}</div>')
     if t["state"] == "done" and not t["error"]:
         bad = [n for n, c in sorted(t["citations"].items()) if not c["supported"]]
         if bad:
@@ -100,14 +105,19 @@ def render_turn(i: int, t: dict, lang: str = DEFAULT) -> str:
         if t["invalid"]:
             refs = ", ".join(f"[{n}]" for n in t["invalid"])
             parts.append(f'<div class="warn invalid-note">⚠ {_e(_t(lang, "note.invalid", refs=refs))}</div>')
+        if t.get("omitted"):
+            parts.append(f'<div class="meta summary-omitted">{_e(_t(lang, "summary.omitted", n=t["omitted"]))}</div>')
         tm = t["timings"]
-        if tm:
+        if t.get("cached"):
+            parts.append(f'<div class="meta">{_e(_t(lang, "summary.cached"))}</div>')
+        elif tm:
             timing = _t(lang, "timings", first=tm.get("first_token_s", 0), total=tm.get("total_s", 0))
             parts.append(f'<div class="meta">{timing}</div>')
     parts.append("</div>")
     if t["passages"]:
         evidence = t.get("evidence") and not (t["abstained"] and t["state"] == "done")
-        label = _t(lang, "passages.evidence" if evidence else "passages.nearest")
+        label = _t(lang, "passages.sections" if t.get("kind") == "summary" else
+                   "passages.evidence" if evidence else "passages.nearest")
         # Open while the answer is written (the reader checks the evidence meanwhile) and on abstention.
         is_open = " open" if t["state"] != "done" or t["abstained"] else ""
         kind = "evidence" if t.get("evidence") else "chunks"
