@@ -21,7 +21,8 @@ What the page does:
 Where it lives: runtime.py (the live pipeline; uploads, removals, re-indexing), turns.py (what one
 tab remembers, one answer as it streams), render.py and docs_view.py (HTML), i18n.py (the words in
 both languages), app.py (the Gradio page and its events; styles and scripts in static/), auth.py
-(who may reach it), server.py (queue limit, `serve`, `launch`).
+(who may reach it), server.py (queue limit, `serve`, `launch`), viewer.py (a citation opened in its
+original document: the PDF page with the sentence marked, or the text; pdfpage.py, highlight.py).
 """
 
 from __future__ import annotations
