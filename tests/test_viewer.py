@@ -320,7 +320,7 @@ def test_with_a_login_the_viewer_needs_it_too(tmp_path, seeds_dir, brief):
 
 # -- the whole path in a real browser -----------------------------------------------------------------
 def test_browser_citation_opens_the_pdf_at_its_page_with_fakes(tmp_path, seeds_dir, brief):
-    """Ask about a sentence on page 3 of an uploaded PDF, click the citation, click "Open at page 3"
+    """Ask about a sentence on page 3 of an uploaded PDF, click the citation, click "Openen op pagina 3"
     in the source panel: the new tab shows page 3, its image loaded, a mark over it. Then a text
     document's passage opens its indexed text with the cited span in <mark id="cited">."""
     if not CHROMIUM.exists():
@@ -335,27 +335,29 @@ def test_browser_citation_opens_the_pdf_at_its_page_with_fakes(tmp_path, seeds_d
     (folder / "deelfietsen.txt").write_text(UPLOAD_TEXT, encoding="utf-8")
     runtime = seeds_runtime(tmp_path / "index", folder)
     runtime.add_files([brief])
-    demo, url = ui.serve(runtime, "127.0.0.1", _free_port(), lang="en")
+    demo, url = ui.serve(runtime, "127.0.0.1", _free_port())
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
-                context = browser.new_context(viewport={"width": 1300, "height": 900})
+                # Dutch: the page is built in English and turns Dutch when its load event is done (a
+                # question typed before that could be lost), and the viewer follows the tab's language.
+                context = browser.new_context(locale="nl-NL", viewport={"width": 1300, "height": 900})
                 page = context.new_page()
                 page.goto(url)
-                _wait_language(page, "en")  # the page has loaded (a question typed before is lost)
+                _wait_language(page, "nl")
                 turn = _ask(page, QUESTION, 120_000)["turn"]
                 cite = turn.locator('.answer-text button.cite[data-cite="1"]')
                 assert "zeventig meter" in turn.locator(".answer-text").inner_text()  # the echo quotes passage [1]
                 cite.click()
                 page.wait_for_selector('#source-panel .source[data-n="1"][data-source="uploads/fietsbrug.pdf"]')
                 link = page.locator("#source-panel a.open-source")
-                assert link.inner_text().startswith("Open at page 3")
+                assert link.inner_text().startswith("Openen op pagina 3")
                 with context.expect_page() as opened:
                     link.click()
                 tab = opened.value
                 tab.wait_for_load_state("load")
-                assert "3" in tab.locator("#page-label").inner_text() and tab.locator("#page-label").inner_text() == "page 3 of 4"
+                assert "3" in tab.locator("#page-label").inner_text() and tab.locator("#page-label").inner_text() == "pagina 3 van 4"
                 tab.wait_for_function("document.getElementById('page-image').complete")
                 assert tab.evaluate("document.getElementById('page-image').naturalWidth") > 0
                 img = tab.locator("#page-image").bounding_box()
@@ -364,6 +366,12 @@ def test_browser_citation_opens_the_pdf_at_its_page_with_fakes(tmp_path, seeds_d
                 for b in boxes:
                     assert img["x"] <= b["x"] and b["x"] + b["width"] <= img["x"] + img["width"] + 1, (b, img)
                     assert img["y"] <= b["y"] and b["y"] + b["height"] <= img["y"] + img["height"] + 1, (b, img)
+                # Placed where the sentence is: a line high, in the page's top tenth (the test PDF
+                # writes from 42 pt below the top, 14 pt a line), starting at the left margin.
+                for b in boxes:
+                    assert 0.005 < b["height"] / img["height"] < 0.03 and b["width"] > img["width"] * 0.15, (b, img)
+                    assert b["y"] - img["y"] < img["height"] * 0.1, (b, img)
+                    assert abs(b["x"] - img["x"] - img["width"] * 50 / 595) < img["width"] * 0.01, (b, img)
                 # The original PDF, served as a PDF.
                 href = tab.locator("#original").get_attribute("href")
                 assert href.endswith("#page=3")
@@ -379,7 +387,7 @@ def test_browser_citation_opens_the_pdf_at_its_page_with_fakes(tmp_path, seeds_d
                 source = panel.get_attribute("data-source")
                 assert source == "docs/deelfietsen.txt"
                 link = page.locator("#source-panel a.open-source")
-                assert link.inner_text().startswith("Open document")
+                assert link.inner_text().startswith("Document openen")
                 with context.expect_page() as opened:
                     link.click()
                 tab = opened.value

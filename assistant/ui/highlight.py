@@ -63,8 +63,17 @@ def find(page_text: str, char_boxes, needle: str, width: float, height: float) -
         if sum(b - a for a, b in spans) < MIN_COVER * len(want):
             return Found((), False)
         exact = False
-    chars = [where[i] for a, b in spans for i in range(a, b)]
+    chars = [i for a, b in spans for i in _covering(page_text, where[a], where[b - 1])]
     return Found(tuple(_to_box(r, width, height) for r in _lines(chars, char_boxes)), exact)
+
+
+def _covering(text: str, first: int, last: int) -> range:
+    """The characters from `first` to `last` (the hyphens and spaces between the letters too) and the
+    punctuation right after the last one (the sentence's full stop, a closing quote)."""
+    end = last + 1
+    while end < len(text) and end - last <= 2 and not text[end].isspace() and not text[end].isalnum():
+        end += 1
+    return range(first, end)
 
 
 def _lines(chars: list[int], char_boxes) -> list[list[float]]:

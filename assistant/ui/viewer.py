@@ -164,7 +164,7 @@ def _q(**values) -> str:
 def _page_html(lang: str, title: str, head: str, body: str, nonce: str, script: str) -> str:
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" '
             f'content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
-            f'<style nonce="{nonce}">{STYLE}</style></head><body><header>{head}</header>{body}'
+            f'<style>{STYLE}</style></head><body><header>{head}</header>{body}'
             f'<script nonce="{nonce}">{script}</script></body></html>')
 
 
@@ -176,7 +176,7 @@ def text_view(loc: Located, start: int | None, end: int | None, lang: str, nonce
         page = page_at(doc.pages, start or 0)
         nav = f'<nav><a id="as-page" href="open?{_q(source=loc.source, start=start, end=end, page=page, lang=lang)}">' \
               f'{html.escape(_t(lang, "viewer.as_page"))}</a></nav>'
-    elif not note:
+    elif doc.pages and not note:  # a paged document whose file is not ours to show (a mail's attachment)
         note = _t(lang, "viewer.text_only")
     if start is not None and end is not None and 0 <= start < end <= len(text):
         body = (html.escape(text[:start]) + f'<mark id="cited">{html.escape(text[start:end])}</mark>'
@@ -233,8 +233,10 @@ def pdf_view(loc: Located, page: int, info: pdfpage.PageInfo, start: int | None,
 
 # -- the routes --------------------------------------------------------------------------------------
 def _csp(nonce: str) -> str:
-    # Our own markup only: the page image from this server, our inline style and script by nonce.
-    return (f"default-src 'none'; img-src 'self'; style-src 'nonce-{nonce}' 'unsafe-inline'; "
+    # Our own markup only: the page image from this server, our script by nonce. Inline styles are
+    # allowed (the boxes are placed by style attributes, which a nonce cannot allow; with a nonce in
+    # style-src, 'unsafe-inline' would be ignored): every text from a document is escaped anyway.
+    return (f"default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
             f"script-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 
 
