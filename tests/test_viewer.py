@@ -319,86 +319,156 @@ def test_with_a_login_the_viewer_needs_it_too(tmp_path, seeds_dir, brief):
 
 
 # -- the whole path in a real browser -----------------------------------------------------------------
-def test_browser_citation_opens_the_pdf_at_its_page_with_fakes(tmp_path, seeds_dir, brief):
-    """Ask about a sentence on page 3 of an uploaded PDF, click the citation, click "Openen op pagina 3"
-    in the source panel: the new tab shows page 3, its image loaded, a mark over it. Then a text
-    document's passage opens its indexed text with the cited span in <mark id="cited">."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for the browser test")
-    from playwright.sync_api import sync_playwright
-    from test_ui import UPLOAD_Q, UPLOAD_TEXT, _ask, _wait_language
+def _check_pdf_tab(context, link, label: str) -> None:
+    """Click `link` (an "open at page 3" link): the new tab shows page 3 of 4 (`label`), its image
+    loaded, and boxes over the sentence inside it; its original is served as a PDF at #page=3."""
+    with context.expect_page() as opened:
+        link.click()
+    tab = opened.value
+    tab.wait_for_load_state("load")
+    assert "3" in tab.locator("#page-label").inner_text() and tab.locator("#page-label").inner_text() == label
+    tab.wait_for_function("document.getElementById('page-image').complete")
+    assert tab.evaluate("document.getElementById('page-image').naturalWidth") > 0
+    img = tab.locator("#page-image").bounding_box()
+    boxes = [b.bounding_box() for b in tab.locator(".hl").all()]
+    assert boxes
+    for b in boxes:
+        assert img["x"] <= b["x"] and b["x"] + b["width"] <= img["x"] + img["width"] + 1, (b, img)
+        assert img["y"] <= b["y"] and b["y"] + b["height"] <= img["y"] + img["height"] + 1, (b, img)
+        # Placed where the sentence is: a line high, in the page's top tenth (the test PDF writes
+        # from 42 pt below the top, 14 pt a line), starting at the left margin.
+        assert 0.005 < b["height"] / img["height"] < 0.03 and b["width"] > img["width"] * 0.15, (b, img)
+        assert b["y"] - img["y"] < img["height"] * 0.1, (b, img)
+        assert abs(b["x"] - img["x"] - img["width"] * 50 / 595) < img["width"] * 0.01, (b, img)
+    href = tab.locator("#original").get_attribute("href")
+    assert href.endswith("#page=3")
+    served = tab.request.get(tab.url.split("/viewer/")[0] + "/viewer/" + href.split("#")[0])
+    assert served.headers["content-type"] == "application/pdf" and served.body().startswith(b"%PDF")
+    tab.close()
 
-    # A folder of one text document (the hashing embedder of the fakes ranks by shared words: with
-    # the seeds' long documents about other things the PDF's short page would not come first).
+
+def _check_text_tab(context, link, runtime, source: str) -> None:
+    """Click `link` (a text document's "open" link): its indexed text, the span the link names in
+    <mark id="cited">, scrolled into view."""
+    from urllib.parse import parse_qs, urlparse
+
+    query = parse_qs(urlparse(link.get_attribute("href")).query)
+    assert query["source"] == [source]
+    start, end = int(query["start"][0]), int(query["end"][0])
+    with context.expect_page() as opened:
+        link.click()
+    tab = opened.value
+    tab.wait_for_load_state("load")
+    doc = runtime.pipeline.index.docs[source]
+    assert tab.locator("mark#cited").inner_text() == doc.text[start:end] and end > start
+    assert tab.evaluate("(() => { const r = document.getElementById('cited').getBoundingClientRect();"
+                        " return r.top >= 0 && r.bottom <= window.innerHeight; })()")  # scrolled into view
+    tab.close()
+
+
+def _list_link(turn, source: str):
+    """The "open" link of the first passage of `source` in a turn's list (opened if folded)."""
+    details = turn.locator("details.passages")
+    if details.get_attribute("open") is None:
+        details.locator("summary").click()
+    item = turn.locator("li.evidence-item").filter(has=turn.page.locator(f'.src:text-matches("^{re.escape(source)} ")'))
+    return item.first.locator("a.open-source")
+
+
+def _browse(runtime, url: str, folder_scope: str, real: bool) -> None:
+    from playwright.sync_api import sync_playwright
+    from test_ui import UPLOAD_Q, _ask, _wait_language
+
+    timeout = 600_000 if real else 120_000
+    pdf_source, txt_source = "uploads/fietsbrug.pdf", f"{folder_scope}/deelfietsen.txt"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            # Dutch: the page is built in English and turns Dutch when its load event is done (a
+            # question typed before that could be lost), and the viewer follows the tab's language.
+            context = browser.new_context(locale="nl-NL", viewport={"width": 1300, "height": 900})
+            page = context.new_page()
+            page.goto(url)
+            _wait_language(page, "nl")
+            turn = _ask(page, QUESTION, timeout)["turn"]
+            passages = turn.locator("li.evidence-item").all()
+            # The passage of the PDF on page 3: its citation when the answer has one, else its entry in the list.
+            n = next(int(li.locator("button.passage-link").get_attribute("data-cite")) for li in passages
+                     if li.locator(".src").text_content().startswith(pdf_source + " ")
+                     and "p. 3" in li.locator("button.passage-link").text_content())
+            cite = turn.locator(f'.answer-text button.cite[data-cite="{n}"]')
+            if not real:
+                assert n == 1 and cite.count() == 1, n  # the echo generator cites [1]
+            if cite.count():
+                cite.first.click()
+            else:
+                details = turn.locator("details.passages")
+                if details.get_attribute("open") is None:
+                    details.locator("summary").click()
+                turn.locator(f'button.passage-link[data-cite="{n}"]').click()
+            page.wait_for_selector(f'#source-panel .source[data-n="{n}"][data-source="{pdf_source}"]')
+            link = page.locator("#source-panel a.open-source")
+            assert link.inner_text().startswith("Openen op pagina 3")
+            _check_pdf_tab(context, link, "pagina 3 van 4")
+
+            # A text document, from its "open" link in the passage list.
+            turn = _ask(page, UPLOAD_Q, timeout)["turn"]
+            link = _list_link(turn, txt_source)
+            assert link.inner_text().startswith("openen")
+            _check_text_tab(context, link, runtime, txt_source)
+        finally:
+            browser.close()
+
+
+def _folder(tmp_path) -> Path:
+    from test_ui import UPLOAD_TEXT
+
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "deelfietsen.txt").write_text(UPLOAD_TEXT, encoding="utf-8")
-    runtime = seeds_runtime(tmp_path / "index", folder)
+    return folder
+
+
+def test_browser_citation_opens_the_pdf_at_its_page_with_fakes(tmp_path, brief):
+    """Ask about a sentence on page 3 of an uploaded PDF, click the citation, click "Openen op pagina 3"
+    in the source panel: the new tab shows page 3, its image loaded, boxes over the sentence. Then
+    a text document's "open" link in the passage list opens its text with the span in <mark id="cited">."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for the browser test")
+    # A folder of one text document (the hashing embedder of the fakes ranks by shared words: with
+    # the seeds' long documents about other things the PDF's short page would not come first).
+    runtime = seeds_runtime(tmp_path / "index", _folder(tmp_path))
     runtime.add_files([brief])
     demo, url = ui.serve(runtime, "127.0.0.1", _free_port())
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                # Dutch: the page is built in English and turns Dutch when its load event is done (a
-                # question typed before that could be lost), and the viewer follows the tab's language.
-                context = browser.new_context(locale="nl-NL", viewport={"width": 1300, "height": 900})
-                page = context.new_page()
-                page.goto(url)
-                _wait_language(page, "nl")
-                turn = _ask(page, QUESTION, 120_000)["turn"]
-                cite = turn.locator('.answer-text button.cite[data-cite="1"]')
-                assert "zeventig meter" in turn.locator(".answer-text").inner_text()  # the echo quotes passage [1]
-                cite.click()
-                page.wait_for_selector('#source-panel .source[data-n="1"][data-source="uploads/fietsbrug.pdf"]')
-                link = page.locator("#source-panel a.open-source")
-                assert link.inner_text().startswith("Openen op pagina 3")
-                with context.expect_page() as opened:
-                    link.click()
-                tab = opened.value
-                tab.wait_for_load_state("load")
-                assert "3" in tab.locator("#page-label").inner_text() and tab.locator("#page-label").inner_text() == "pagina 3 van 4"
-                tab.wait_for_function("document.getElementById('page-image').complete")
-                assert tab.evaluate("document.getElementById('page-image').naturalWidth") > 0
-                img = tab.locator("#page-image").bounding_box()
-                boxes = [b.bounding_box() for b in tab.locator(".hl").all()]
-                assert boxes
-                for b in boxes:
-                    assert img["x"] <= b["x"] and b["x"] + b["width"] <= img["x"] + img["width"] + 1, (b, img)
-                    assert img["y"] <= b["y"] and b["y"] + b["height"] <= img["y"] + img["height"] + 1, (b, img)
-                # Placed where the sentence is: a line high, in the page's top tenth (the test PDF
-                # writes from 42 pt below the top, 14 pt a line), starting at the left margin.
-                for b in boxes:
-                    assert 0.005 < b["height"] / img["height"] < 0.03 and b["width"] > img["width"] * 0.15, (b, img)
-                    assert b["y"] - img["y"] < img["height"] * 0.1, (b, img)
-                    assert abs(b["x"] - img["x"] - img["width"] * 50 / 595) < img["width"] * 0.01, (b, img)
-                # The original PDF, served as a PDF.
-                href = tab.locator("#original").get_attribute("href")
-                assert href.endswith("#page=3")
-                assert tab.request.get(tab.url.split("/viewer/")[0] + "/viewer/" + href.split("#")[0]).headers[
-                    "content-type"] == "application/pdf"
-                tab.close()
+        _browse(runtime, url, "docs", real=False)
+    finally:
+        demo.close()
 
-                # A text document: its passage's "open" link in the list.
-                turn = _ask(page, UPLOAD_Q, 120_000)["turn"]
-                turn.locator('.answer-text button.cite[data-cite="1"]').click()
-                panel = page.locator("#source-panel .source")
-                page.wait_for_selector('#source-panel .source[data-n="1"] mark')
-                source = panel.get_attribute("data-source")
-                assert source == "docs/deelfietsen.txt"
-                link = page.locator("#source-panel a.open-source")
-                assert link.inner_text().startswith("Document openen")
-                with context.expect_page() as opened:
-                    link.click()
-                tab = opened.value
-                tab.wait_for_load_state("load")
-                cited = tab.locator("mark#cited").inner_text()
-                doc = runtime.pipeline.index.docs[source]
-                assert cited and cited in doc.text
-                assert cited in page.locator("#source-panel mark").inner_text()  # the sentence marked in the panel
-                assert tab.evaluate("(() => { const r = document.getElementById('cited').getBoundingClientRect();"
-                                    " return r.top >= 0 && r.top < window.innerHeight; })()")  # scrolled into view
-            finally:
-                browser.close()
+
+@pytest.mark.real
+def test_browser_citation_opens_the_pdf_at_its_page_real(tmp_path):
+    """The same with the real embedder and the tests' small LLM (0.5B), the PDF uploaded, pages long
+    enough to be chunks of their own."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for the browser test")
+    from assistant import index
+    from assistant.config import Settings
+    from assistant.ingest import load_folder
+    from assistant.pipeline import build, make_embedder
+
+    s = Settings.from_env(llm="qwen2.5-coder-0.5b").with_(index_dir=tmp_path / "index")
+    docs, _ = load_folder(_folder(tmp_path))
+    index.sync(s.storage.index_dir, docs, make_embedder(s), s.storage.chunk_size, s.storage.chunk_overlap, scope="docs")
+    runtime = ui.Runtime(s, build(s, with_llm=True))
+    long_pdf = tmp_path / "in" / "fietsbrug.pdf"
+    long_pdf.parent.mkdir()
+    topics = ["de begroting", "de bibliotheek", "de aanbesteding", "de ondertekening"]
+    long_pdf.write_bytes(text_pdf([lines + [f"Regel {i}: de commissie bespreekt {topics[p]} en punt {i} zonder besluit."
+                                            for i in range(14)] for p, lines in enumerate(PAGES)]))
+    assert runtime.add_files([long_pdf]).report.added == ["uploads/fietsbrug.pdf"]
+    demo, url = ui.serve(runtime, "127.0.0.1", _free_port())
+    try:
+        _browse(runtime, url, "docs", real=True)
     finally:
         demo.close()
