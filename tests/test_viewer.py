@@ -479,3 +479,13 @@ def test_browser_citation_opens_the_pdf_at_its_page_real(tmp_path):
         _browse(runtime, url, "docs", real=True)
     finally:
         demo.close()
+
+
+def test_the_text_view_shows_a_documents_markup_as_text():
+    text = 'Begin <script>alert(1)</script> midden <img src=x onerror="alert(2)"> eind.'
+    doc = Document("uploads/boos.html", "<b>Titel</b>", text, "x")
+    a = text.index("<img")
+    page = viewer.text_view(viewer.Located(doc.source, doc, None), a, len(text), "en", "abc")
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>Titel" not in page
+    assert '<mark id="cited">&lt;img src=x onerror=&quot;alert(2)&quot;&gt; eind.</mark>' in page
+    assert page.count("<script") == 1 and '<script nonce="abc">' in page  # our own, allowed by its nonce
