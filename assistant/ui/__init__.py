@@ -22,7 +22,8 @@ Where it lives: runtime.py (the live pipeline; uploads, removals, re-indexing), 
 tab remembers, one answer as it streams), render.py and docs_view.py (HTML), i18n.py (the words in
 both languages), export_controls.py (copy / download the conversation with its sources: export.py),
 app.py (the Gradio page and its events; styles and scripts in static/), auth.py
-(who may reach it), server.py (queue limit, `serve`, `launch`).
+(who may reach it), server.py (queue limit, `serve`, `launch`), viewer.py (a citation opened in its
+original document: the PDF page with the sentence marked, or the text; pdfpage.py, highlight.py).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from ..config import Settings
 from ..pipeline import Pipeline
 from .i18n import DEFAULT, t as _t
 from .runtime import UPLOAD_SCOPE, Runtime, UploadResult
+from .viewer import open_link
 
 SNIPPET_CHARS = 220
 
@@ -127,6 +128,7 @@ def render_turn(i: int, t: dict, lang: str = DEFAULT) -> str:
                 f'<li class="evidence-item"><button type="button" class="passage-link" data-cite="{p["n"]}" data-turn="{i}">'
                 f'[{p["n"]}] {_e(p["title"])}{_page(p, lang)}</button> '
                 f'<span class="src">{_e(p["source"])} · {p["start"]}–{p["end"]}</span>'
+                f' {open_link(p, t.get("quote"), lang, short=True)}'
                 + (f' <span class="doc-meta">{_e(p["meta"])}</span>' if p.get("meta") else "") +
                 f'<div class="snippet">{_snippet(p)}</div></li>'
             )
@@ -182,6 +184,7 @@ def render_source(turns: list[dict], turn_index: int, n: int, lang: str = DEFAUL
     chars = _t(lang, "source.chars", start=p["start"], end=p["end"])
     meta = f' · <span class="doc-meta">{_e(p["meta"])}</span>' if p.get("meta") else ""
     parts.append(f'<div class="src-path">{_e(p["source"])} · {chars}{meta}</div>')
+    parts.append(f'<div class="src-open">{open_link(p, t.get("quote"), lang)}</div>')
     if cited is not None and not cited["supported"] and t["state"] == "done":
         parts.append(f'<div class="warn">{_t(lang, "source.unsupported")}</div>')
     if cited is not None and cited["sentence"]:

@@ -23,6 +23,7 @@ from ..users import UsersFile, login_checker
 from .auth import FAILED_LOGIN_DELAY_S, _login_checker, check_exposure, is_loopback
 from .i18n import CHOICES
 from .runtime import Runtime
+from .viewer import install as install_viewer
 
 QUEUE_MAX_SIZE = 16  # questions/uploads waiting for a worker; more are refused at once (busy)
 # Said before a tab's language is known, so in both.
@@ -89,6 +90,7 @@ def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 7860, open_brow
     except OSError as e:
         raise AssistantError(f"cannot start the web server on {host}:{port} ({e}); try another --port") from e
     demo.runtime = runtime
+    install_viewer(demo.app, runtime)  # "open the source": /viewer/..., behind the same login
     return demo, url
 
 
