@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import platform
+import time
 import os
 import sys
 from pathlib import Path
@@ -39,6 +41,18 @@ def pages_of(doc) -> tuple[int, bool]:
     return max(1, math.ceil(len(doc.text) / CHARS_PER_PAGE)), True
 
 
+def cpu_line() -> str:
+    """The CPU and its vector flags: timings compare only on the same machine."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), "?")
+    flags = next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), [])
+    keep = [f for f in flags if f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")]
+    return f"{name}, {os.cpu_count()} cores, flags {' '.join(keep)}"
+
+
 def run(settings: Settings, sources: list[str] | None, everything: bool, lang: str) -> dict:
     p = build(settings)
     docs = p.index.docs
@@ -48,8 +62,24 @@ def run(settings: Settings, sources: list[str] | None, everything: bool, lang: s
     if unknown or not chosen:
         raise SystemExit(f"not in the index {settings.storage.index_dir}: {', '.join(unknown) or '(no seed documents)'}; "
                          f"see `assistant docs list`")
+    # The baseline in the same run: the seconds spent inside llama.cpp's stream (the same prompts,
+    # tokens counted), so the table says how much of a summary is the model and how much our code.
+    gen = p.assistant.generator
+    inner, spent = gen.stream, {"s": 0.0, "prompt_tokens": 0, "calls": 0}
+
+    def timed_stream(prompt, max_tokens, temperature):
+        t0 = time.perf_counter()
+        try:
+            yield from inner(prompt, max_tokens, temperature)
+        finally:
+            spent["s"] += time.perf_counter() - t0
+            spent["calls"] += 1
+            spent["prompt_tokens"] += len(gen.prompt_tokens(prompt)) if hasattr(gen, "prompt_tokens") else 0
+
+    gen.stream = timed_stream
     rows = []
     for source in chosen:
+        before = dict(spent)
         doc = docs[source]
         print(f"{source} …", file=sys.stderr, flush=True)
         s = summarize(doc, p.assistant.generator, p.assistant.prompts, lang, score=p.assistant._support_score(),
@@ -58,27 +88,36 @@ def run(settings: Settings, sources: list[str] | None, everything: bool, lang: s
         rows.append({"source": source, "title": doc.title, "pages": pages, "pages_estimated": estimated,
                      "characters": len(doc.text), "sections": len(s.sections), "omitted": len(s.omitted),
                      "sentences": len(s.sentences), "supported": sum(x.supported for x in s.sentences),
-                     "dropped": s.dropped, "seconds": s.seconds,
+                     "dropped": s.dropped, "seconds": s.seconds, "model_calls": spent["calls"] - before["calls"],
+                     "prompt_tokens": spent["prompt_tokens"] - before["prompt_tokens"],
+                     "model_seconds": round(spent["s"] - before["s"], 2),
                      "seconds_per_10_pages": round(s.seconds / pages * 10, 1)})
     pages = sum(r["pages"] for r in rows)
     seconds = sum(r["seconds"] for r in rows)
-    return {"model": p.assistant.generator.name, "language": lang, "threads": settings.generation.n_threads,
+    model_seconds = sum(r["model_seconds"] for r in rows)
+    return {"date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "cpu": cpu_line(),
+            "model": p.assistant.generator.name, "language": lang, "threads": settings.generation.n_threads,
             "documents": rows, "total": {"pages": pages, "seconds": round(seconds, 1),
-                                         "seconds_per_10_pages": round(seconds / pages * 10, 1) if pages else None}}
+                                         "seconds_per_10_pages": round(seconds / pages * 10, 1) if pages else None,
+                                         "model_seconds": round(model_seconds, 1),
+                                         "vs_model": round(seconds / model_seconds, 3) if model_seconds else None}}
 
 
 def table(out: dict) -> str:
-    head = ["document", "pages", "sections", "sentences", "supported", "seconds", "s / 10 pages"]
+    head = ["document", "pages", "sections", "sentences", "supported", "seconds", "s / 10 pages", "model calls",
+            "in llama.cpp s"]
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for r in out["documents"]:
         pages = f"~{r['pages']}" if r["pages_estimated"] else str(r["pages"])
         sections = f"{r['sections']} (+{r['omitted']} not summarised)" if r["omitted"] else str(r["sections"])
         lines.append(" | ".join([r["source"], pages, sections, str(r["sentences"]), str(r["supported"]),
-                                 f"{r['seconds']:.1f}", f"{r['seconds_per_10_pages']:.1f}"]))
+                                 f"{r['seconds']:.1f}", f"{r['seconds_per_10_pages']:.1f}", str(r["model_calls"]),
+                                 f"{r['model_seconds']:.1f}"]))
     t = out["total"]
     lines.append(" | ".join(["total", str(t["pages"]), "", "", "", f"{t['seconds']:.1f}",
-                             f"{t['seconds_per_10_pages']:.1f}" if t["seconds_per_10_pages"] is not None else "—"]))
-    note = (f"\nmodel {out['model']}, summaries in {out['language']}, {out['threads']} threads; "
+                             f"{t['seconds_per_10_pages']:.1f}" if t["seconds_per_10_pages"] is not None else "—",
+                             "", f"{t['model_seconds']:.1f} (total = {t['vs_model']}x)"]))
+    note = (f"\n{out['date']} UTC, {out['cpu']}\nmodel {out['model']}, summaries in {out['language']}, {out['threads']} threads; "
             f"~ = no PDF pages: characters / {CHARS_PER_PAGE}, rounded up")
     return "\n".join(lines) + note
 

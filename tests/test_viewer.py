@@ -453,12 +453,9 @@ def test_browser_citation_opens_the_pdf_at_its_page_with_fakes(tmp_path, brief):
         demo.close()
 
 
-@pytest.mark.real
-def test_browser_citation_opens_the_pdf_at_its_page_real(tmp_path):
-    """The same with the real embedder and the tests' small LLM (0.5B), the PDF uploaded, pages long
-    enough to be chunks of their own."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for the browser test")
+def real_runtime(tmp_path):
+    """The real embedder and the tests' small LLM (0.5B) on a text document plus the 4-page PDF
+    uploaded, its pages long enough to be chunks of their own (also used by test_keep_share.py)."""
     from assistant import index
     from assistant.config import Settings
     from assistant.ingest import load_folder
@@ -474,6 +471,16 @@ def test_browser_citation_opens_the_pdf_at_its_page_real(tmp_path):
     long_pdf.write_bytes(text_pdf([lines + [f"Regel {i}: de commissie bespreekt {topics[p]} en punt {i} zonder besluit."
                                             for i in range(14)] for p, lines in enumerate(PAGES)]))
     assert runtime.add_files([long_pdf]).report.added == ["uploads/fietsbrug.pdf"]
+    return runtime
+
+
+@pytest.mark.real
+def test_browser_citation_opens_the_pdf_at_its_page_real(tmp_path):
+    """The same with the real embedder and the tests' small LLM (0.5B), the PDF uploaded, pages long
+    enough to be chunks of their own."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for the browser test")
+    runtime = real_runtime(tmp_path)
     demo, url = ui.serve(runtime, "127.0.0.1", _free_port())
     try:
         _browse(runtime, url, "docs", real=True)
