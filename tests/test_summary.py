@@ -16,14 +16,14 @@ from assistant.sections import split_sections
 from assistant.summarize import SummarySettings, clean, summarize
 from assistant.summary_intent import SummaryRequest, find_title, match
 from assistant.types import Document
-from fakes import seeds_runtime
+from fakes import ScriptedGenerator, seeds_runtime
 
 _S = SummarySettings()
 SIZES = {"budget": _S.section_tokens, "min_tokens": _S.min_section_tokens, "cap": _S.max_sections}
 TEXT = re.compile(r"^(?:Tekst|Text)\b", re.M)  # the prompt's line before the section (prompts/summary.*.txt)
 
 
-class CopyingGenerator:
+class CopyingGenerator(ScriptedGenerator):  # its choose / count_tokens / close
     """A fake model that "summarises" a section by copying its longest sentence (what a careful
     extractive model would do), or, for another prompt, writes `other`. `override` maps a part
     number (the n-th section asked) to a fixed reply (an invented figure, an off-topic sentence)."""
@@ -47,15 +47,6 @@ class CopyingGenerator:
         body = prompt.user.split("\n\n", 1)[1].rsplit("\n\n", 1)[0]
         sentences = [s for s in cite.split_sentences(body) if len(s.split()) >= 6 and s[-1] in ".!?"]
         yield max(sentences, key=len) if sentences else "Dit deel bevat alleen kopjes en namen."
-
-    def choose(self, prompt, options):
-        return None
-
-    def count_tokens(self, text):
-        return approx_tokens(text)
-
-    def close(self):
-        pass
 
 
 @pytest.fixture(scope="module")
