@@ -64,7 +64,9 @@ def _run(env, *args):
 @pytest.mark.real
 def test_ask_saves_and_history_shows_and_deletes_it(real_settings, tmp_path):
     index_dir = tmp_path / "index"
-    shutil.copytree(real_settings.storage.index_dir, index_dir)  # the history file is written beside it
+    # The history file is written beside the index. Not the shared test index's own: other real tests
+    # `ask` on it and save there, so a copy of it would already list their conversations.
+    shutil.copytree(real_settings.storage.index_dir, index_dir, ignore=shutil.ignore_patterns("history.sqlite*"))
     env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir), "ASSISTANT_HOME": str(real_settings.storage.home),
            "ASSISTANT_LLM": real_settings.llm_key() or str(real_settings.generation.model)}
     q = "Waarom is er geen projectplan voor Sezen?"
