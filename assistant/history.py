@@ -134,35 +134,41 @@ class History:
         if row is None:
             raise NoSuchConversation(conv_id, owner)
 
-    def create(self, owner: str, title: str) -> str:
-        """A new, empty conversation of `owner`; returns its id."""
+    @staticmethod
+    def _insert_conversation(db, owner: str, title: str) -> str:
         conv_id = secrets.token_hex(8)
         now = time.time()
-        title = _title(title)
-        self._write(lambda db: db.execute(
-            "INSERT INTO conversations(id, owner, title, created, updated) VALUES (?,?,?,?,?)",
-            (conv_id, owner, title, now, now)))
+        db.execute("INSERT INTO conversations(id, owner, title, created, updated) VALUES (?,?,?,?,?)",
+                   (conv_id, owner, title, now, now))
         return conv_id
+
+    @classmethod
+    def _insert_turn(cls, db, owner: str, conv_id: str, turn: SavedTurn) -> int:
+        cls._own(db, owner, conv_id)
+        pos = db.execute("SELECT COALESCE(MAX(pos) + 1, 0) FROM turns WHERE conv_id=?", (conv_id,)).fetchone()[0]
+        db.execute("INSERT INTO turns(conv_id, pos, data) VALUES (?,?,?)",
+                   (conv_id, pos, json.dumps(turn.to_json(), ensure_ascii=False)))
+        db.execute("UPDATE conversations SET updated=? WHERE id=?", (turn.asked_at or time.time(), conv_id))
+        return pos
+
+    def create(self, owner: str, title: str) -> str:
+        """A new, empty conversation of `owner`; returns its id."""
+        title = _title(title)
+        return self._write(lambda db: self._insert_conversation(db, owner, title))
 
     def append(self, owner: str, conv_id: str, turn: SavedTurn) -> int:
         """Add a turn at the end of one of `owner`'s conversations; returns its position (0-based)."""
-        data = json.dumps(turn.to_json(), ensure_ascii=False)
-
-        def add(db):
-            self._own(db, owner, conv_id)
-            pos = db.execute("SELECT COALESCE(MAX(pos) + 1, 0) FROM turns WHERE conv_id=?", (conv_id,)).fetchone()[0]
-            db.execute("INSERT INTO turns(conv_id, pos, data) VALUES (?,?,?)", (conv_id, pos, data))
-            db.execute("UPDATE conversations SET updated=? WHERE id=?", (turn.asked_at or time.time(), conv_id))
-            return pos
-
-        return self._write(add)
+        return self._write(lambda db: self._insert_turn(db, owner, conv_id, turn))
 
     def save(self, owner: str, conv_id: str | None, turn: SavedTurn) -> str:
-        """Append to `conv_id`, or (None) start a conversation titled by the question; returns the id."""
-        if conv_id is None:
-            conv_id = self.create(owner, title_of(turn.question) or "…")
-        self.append(owner, conv_id, turn)
-        return conv_id
+        """Append to `conv_id`, or (None) start a conversation titled by the question; returns the id.
+        A new conversation and its first turn are one transaction: a kill never leaves it empty."""
+        def add(db):
+            cid = conv_id if conv_id is not None else self._insert_conversation(db, owner, _title(title_of(turn.question) or "…"))
+            self._insert_turn(db, owner, cid, turn)
+            return cid
+
+        return self._write(add)
 
     def list(self, owner: str) -> list[Summary]:
         """`owner`'s conversations, the most recently updated first."""

@@ -3,6 +3,7 @@ leaves no text on disk, threads, and SIGKILLs in the middle of writes."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sqlite3
@@ -182,3 +183,28 @@ def test_kill_while_appending_loses_no_committed_turn(tmp_path):
         assert [t.question for t in turns] == [f"q{i}" for i in range(len(turns))]
         assert all(t.answer == "a" * (i % 5000) for i, t in enumerate(turns))
         committed = len(turns) - 1
+
+
+def test_a_new_conversation_and_its_first_turn_are_one_transaction(tmp_path, monkeypatch):
+    """A failure between the two inserts (a kill, a full disk) leaves no empty conversation behind."""
+    with History(tmp_path / FILE_NAME) as h:
+        def fail(*args):
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(History, "_insert_turn", classmethod(lambda cls, *a: fail()))
+        with pytest.raises(sqlite3.OperationalError):
+            h.save("", None, SavedTurn(question="Waarom?", answer="Daarom."))
+        monkeypatch.undo()
+        assert h.list("") == []
+        conv_id = h.save("", None, SavedTurn(question="Waarom?", answer="Daarom."))
+        assert [(c.id, c.turns) for c in h.list("")] == [(conv_id, 1)]
+
+
+def test_the_browser_secret_outlives_a_restart_and_is_private(tmp_path):
+    from assistant.ui.conversations import SECRET_FILE, browser_secret
+
+    first = browser_secret(tmp_path / "index")
+    assert len(first) == 64 and browser_secret(tmp_path / "index") == first  # the same after a restart
+    if os.name == "posix":
+        assert (tmp_path / "index" / SECRET_FILE).stat().st_mode & 0o077 == 0
+    assert browser_secret(tmp_path / "other") != first  # one per index

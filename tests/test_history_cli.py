@@ -97,3 +97,13 @@ def test_ask_saves_and_history_shows_and_deletes_it(real_settings, tmp_path):
     for p in index_dir.iterdir():
         if p.name.startswith(FILE_NAME):
             assert b"projectplan voor Sezen" not in p.read_bytes(), p.name  # gone from the disk, not just unlisted
+
+    # A history that cannot be written (here: a folder where the file would be) does not cost the
+    # answer: it is printed, with a warning that it was not saved.
+    for p in index_dir.iterdir():
+        if p.name.startswith(FILE_NAME):
+            p.unlink()
+    (index_dir / FILE_NAME).mkdir()
+    out = _run(env, "ask", q, "--json")
+    assert json.loads(out.stdout)["answer"] and json.loads(out.stdout)["conversation_id"] is None
+    assert "will not be saved" in out.stderr and "--no-save" in out.stderr

@@ -172,6 +172,37 @@ def test_browser_reload_restores_the_conversation_and_the_panel_works(tmp_path, 
 
 
 
+@pytest.mark.real
+def test_browser_reload_after_a_restart_reopens_the_conversation(tmp_path, seeds_dir):
+    """The tab's conversation id is encrypted with the index's own secret (index/browser-secret), not
+    one made at each start: a reload after the chat restarted (same address) reopens it."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium for the browser test")
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    demo, url = ui.serve(seeds_runtime(tmp_path / "index", seeds_dir), "127.0.0.1", port, lang="en")
+    try:
+        with sync_playwright() as pw:
+            browser = _browser(pw)
+            try:
+                page = browser.new_context(viewport={"width": 1300, "height": 1000}).new_page()
+                page.goto(url)
+                page.wait_for_selector("#conversations-list .convs-empty")
+                _ask(page, Q1)
+                before = _answers(page)
+                demo.close()
+                demo, url = ui.serve(seeds_runtime(tmp_path / "index", seeds_dir), "127.0.0.1", port, lang="en")
+                page.reload()
+                page.wait_for_selector('#conversation .turn[data-turn="0"][data-state="done"]', timeout=30_000)
+                assert _answers(page) == before and len(before) == 1
+                _check_citation(page, 0)
+            finally:
+                browser.close()
+    finally:
+        demo.close()
+
+
 def _login(context, url: str, name: str, password: str) -> None:
     r = context.request.post(url.rstrip("/") + "/login", form={"username": name, "password": password})
     assert r.ok, r.text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 
 from .common import add_where, location, meta_line, pipeline, settings, where as resolve_where
@@ -31,6 +32,7 @@ def cmd_search(args) -> int:
 
 def cmd_ask(args) -> int:
     from .. import export
+    from ..errors import InputError
     from ..filters import Where
     from ..history import History
 
@@ -38,8 +40,13 @@ def cmd_ask(args) -> int:
     target = export.check_path(args.export) if args.export else None  # a bad suffix too
     s = settings(args)
     history, before = None, None
-    if not args.no_save or args.conversation:
+    if args.conversation:
         history = History.for_index(s.storage.index_dir)
+    elif not args.no_save:
+        try:
+            history = History.for_index(s.storage.index_dir)
+        except (InputError, OSError) as e:  # a read-only index folder: answer anyway, say so
+            print(f"warning: this answer will not be saved ({e}); pass --no-save to skip saving", file=sys.stderr)
     if args.conversation:  # checked before any model loads: a wrong id is named at once
         before = history.get(args.user, args.conversation)
     p = pipeline(args, with_llm=True)
@@ -58,10 +65,13 @@ def cmd_ask(args) -> int:
             result = event.data
     conv_id = None
     turn = _record(p, result)
-    if not args.no_save:
-        conv_id = history.save(args.user, args.conversation or None, turn)
-        print(f"saved as conversation {conv_id} (assistant history show {conv_id}"
-              f"{' --user ' + args.user if args.user else ''})", file=sys.stderr)
+    if history is not None and not args.no_save:
+        try:
+            conv_id = history.save(args.user, args.conversation or None, turn)
+            print(f"saved as conversation {conv_id} (assistant history show {conv_id}"
+                  f"{' --user ' + args.user if args.user else ''})", file=sys.stderr)
+        except (sqlite3.Error, OSError) as e:  # the answer is printed below all the same
+            print(f"warning: this answer was not saved ({e}); pass --no-save to skip saving", file=sys.stderr)
     if target is not None:  # the whole conversation when it continues one, else this answer
         _export(before, turn, target)
     if history is not None:

@@ -99,6 +99,39 @@ RELOAD_ONLY_JS = """(current, lang) => {
 }"""
 
 
+SECRET_FILE = "browser-secret"
+
+
+def browser_secret(index_dir) -> str:
+    """The key gr.BrowserState encrypts the tab's conversation id with: made once per index (readable by
+    its owner only) so it outlives a restart; Gradio's default is new at every start."""
+    import os
+    import secrets
+    from pathlib import Path
+
+    path = Path(index_dir) / SECRET_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    try:  # O_EXCL: two servers starting at once agree on the first one written
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    except FileExistsError:  # the other writer may not have written it yet
+        for _ in range(50):
+            value = path.read_text(encoding="ascii").strip()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(value)
+        f.flush()
+        os.fsync(f.fileno())
+    return value
+
+
 class Saved:
     """The panel's components and events, wired into app.py's page with two calls (components, connect)."""
 
@@ -110,8 +143,10 @@ class Saved:
 
     def components(self, lang: str, js: str) -> None:
         gr = self.gr
-        # The id only (encrypted by Gradio with this server's secret): the turns stay on the server.
-        self.current = gr.BrowserState(None, storage_key=STORAGE_KEY)
+        # The id only (encrypted by Gradio with the index's secret, kept beside it so a reload after a
+        # restart still opens it; the server checks the owner anyway): the turns stay on the server.
+        self.current = gr.BrowserState(None, storage_key=STORAGE_KEY,
+                                       secret=browser_secret(self.runtime.settings.storage.index_dir))
         with gr.Accordion(_t(lang, "convs.heading"), open=True, elem_id="conversations") as self.accordion:
             self.listing = gr.HTML(render_conversations([], None, lang), elem_id="conversations-list", js_on_load=js,
                                    padding=True, container=False)
