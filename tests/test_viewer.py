@@ -496,3 +496,29 @@ def test_the_text_view_shows_a_documents_markup_as_text():
     assert "<script>alert" not in page and "<img src=x" not in page and "<b>Titel" not in page
     assert '<mark id="cited">&lt;img src=x onerror=&quot;alert(2)&quot;&gt; eind.</mark>' in page
     assert page.count("<script") == 1 and '<script nonce="abc">' in page  # our own, allowed by its nonce
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_a_long_text_shows_the_part_around_the_cited_span(where):
+    words = [f"woord{i}" for i in range(200_000)]  # ~1.4 M characters
+    text = " ".join(words)
+    i = {"start": 10, "middle": 100_000, "end": 199_990}[where]
+    start = text.index(f" woord{i} ") + 1
+    end = start + len(f"woord{i} woord{i + 1}")
+    doc = Document("seeds/lang.txt", "Lang", text, "x")
+    page = viewer.text_view(viewer.Located(doc.source, doc, None), start, end, "nl", "abc")
+    assert f'<mark id="cited">woord{i} woord{i + 1}</mark>' in page
+    assert len(page) < viewer.MAX_TEXT_CHARS + 20_000  # not the 1.4 M characters
+    lo, hi = viewer.window(len(text), start, end, text)
+    assert lo <= start < end <= hi and hi - lo <= viewer.MAX_TEXT_CHARS
+    assert (lo == 0 or text[lo - 1] == " ") and (hi == len(text) or text[hi] == " ")  # no word cut
+    assert f"tekens {lo + 1:,} tot {hi:,} van {len(text):,}" in page
+    short = Document("seeds/kort.txt", "Kort", "Een korte tekst.", "x")
+    assert "tekens" not in viewer.text_view(viewer.Located(short.source, short, None), 4, 10, "nl", "abc")
+
+
+def test_the_window_keeps_a_span_longer_than_the_limit_whole():
+    assert viewer.window(1000, 100, 900, limit=300) == (100, 900)
+    assert viewer.window(1000, 0, 10, limit=300) == (0, 300)
+    assert viewer.window(1000, 990, 1000, limit=300) == (700, 1000)
+    assert viewer.window(200, 50, 60, limit=300) == (0, 200)

@@ -72,6 +72,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "viewer.elsewhere": "The cited passage is on page {page}.",
         "viewer.rotated": "This page is rotated: the cited sentence is not marked on it.",
         "viewer.text_only": "The original file of this document cannot be shown here: this is its indexed text.",
+        "viewer.window": "A long document: shown are characters {first} to {last} of {total}, around the cited passage.",
         "viewer.render_failed": "The page could not be drawn: {why}",
         # statistics
         "stats.model": "Model",
@@ -211,6 +212,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "viewer.elsewhere": "De geciteerde passage staat op pagina {page}.",
         "viewer.rotated": "Deze pagina is gedraaid: de geciteerde zin wordt er niet op gemarkeerd.",
         "viewer.text_only": "Het originele bestand van dit document kan hier niet getoond worden: dit is de geïndexeerde tekst.",
+        "viewer.window": "Een lang document: getoond worden de tekens {first} tot {last} van {total}, rond de geciteerde passage.",
         "viewer.render_failed": "De pagina kon niet getekend worden: {why}",
         "stats.model": "Taalmodel",
         "stats.embedder": "Embeddingmodel",

@@ -37,6 +37,9 @@ from .i18n import t as _t
 PREFIX = "/viewer"
 MAX_PAGE = 100_000  # a page number beyond any real document: refused before a child process is started
 RENDERS = threading.BoundedSemaphore(2)  # children at once (2 cores); more wait up to RENDER_TIMEOUT_S, then 503
+# Characters of a text document sent at most (~0.5 MB of HTML): a longer one shows the part around the
+# cited span and says which part, so a huge file never stalls the browser or the server.
+MAX_TEXT_CHARS = 400_000
 CACHE_PAGES = 32  # pages' images and text layers kept (the page and its image are asked for together)
 
 
@@ -168,6 +171,26 @@ def _page_html(lang: str, title: str, head: str, body: str, nonce: str, script: 
             f'<script nonce="{nonce}">{script}</script></body></html>')
 
 
+def window(length: int, start: int, end: int, text: str = "", limit: int | None = None) -> tuple[int, int]:
+    """The part [lo, hi) of a text of `length` characters to send: all of it up to the limit, else
+    `limit` characters centred on [start, end) (the span whole, even when it alone is longer), its
+    edges moved to whitespace so no word is cut."""
+    limit = MAX_TEXT_CHARS if limit is None else limit
+    if length <= limit:
+        return 0, length
+    room = max(0, limit - (end - start)) // 2
+    lo = max(0, start - room)
+    hi = min(length, max(end + room, lo + limit))
+    lo = max(0, min(lo, hi - max(limit, end - start)))
+    if text and lo > 0:
+        ws = text.find(" ", lo, start) if start > lo else -1
+        lo = ws + 1 if ws >= 0 else lo
+    if text and hi < length:
+        ws = text.rfind(" ", end, hi)
+        hi = ws if ws >= 0 else hi
+    return lo, hi
+
+
 def text_view(loc: Located, start: int | None, end: int | None, lang: str, nonce: str, note: str = "") -> str:
     doc = loc.doc
     text = doc.text
@@ -178,11 +201,16 @@ def text_view(loc: Located, start: int | None, end: int | None, lang: str, nonce
               f'{html.escape(_t(lang, "viewer.as_page"))}</a></nav>'
     elif doc.pages and not note:  # a paged document whose file is not ours to show (a mail's attachment)
         note = _t(lang, "viewer.text_only")
-    if start is not None and end is not None and 0 <= start < end <= len(text):
-        body = (html.escape(text[:start]) + f'<mark id="cited">{html.escape(text[start:end])}</mark>'
-                + html.escape(text[end:]))
+    cited = start is not None and end is not None and 0 <= start < end <= len(text)
+    lo, hi = window(len(text), start if cited else 0, end if cited else 0, text)
+    if (lo, hi) != (0, len(text)):
+        part = _t(lang, "viewer.window", first=f"{lo + 1:,}", last=f"{hi:,}", total=f"{len(text):,}")
+        note = f"{note} {part}".strip()
+    if cited:
+        body = (html.escape(text[lo:start]) + f'<mark id="cited">{html.escape(text[start:end])}</mark>'
+                + html.escape(text[end:hi]))
     else:
-        body = html.escape(text)
+        body = html.escape(text[lo:hi])
     head = f'<h1>{html.escape(doc.title)}</h1>{nav}' + (f'<div class="note">{html.escape(note)}</div>' if note else "")
     script = "const m = document.getElementById('cited'); if (m) m.scrollIntoView({block: 'center'});"
     return _page_html(lang, doc.title, head, f'<div id="text">{body}</div>', nonce, script)
