@@ -407,7 +407,10 @@ PAGE_WORDS = {
 
 def _wait_language(page, lang: str) -> None:
     title = PAGE_WORDS[lang]["title"]
-    page.wait_for_function(f"document.querySelector('#page-header h2')?.textContent === {json.dumps(title)}"
+    # data-ready: the tab's load has re-rendered the page (the labels alone do not say so for a tab that
+    # starts in the language the page is built in, and a question typed before it could be lost).
+    page.wait_for_function(f"document.querySelector('#page-header h2')?.dataset.ready === {json.dumps(lang)}"
+                           f" && document.querySelector('#page-header h2')?.textContent === {json.dumps(title)}"
                            f" && document.querySelector('#send')?.textContent.trim() === {json.dumps(PAGE_WORDS[lang]['send'])}")
 
 

@@ -40,8 +40,12 @@ DOCUMENTS_JS = _asset("documents.js")
 CONVERSATIONS_JS = _asset("conversations.js")
 
 
-def header_html(lang: str) -> str:
-    return (f"<h2 style='margin:0.2em 0'>{_e(_t(lang, 'page.title'))}</h2>"
+def header_html(lang: str, ready: bool = False) -> str:
+    """The page's title. `ready`: rendered by the tab's load (or a switch), not at build time; its
+    data-ready tells scripts and tests the load's re-render of the page has happened (text typed
+    before it could be replaced)."""
+    mark = f" data-ready='{_e(lang)}'" if ready else ""
+    return (f"<h2 style='margin:0.2em 0'{mark}>{_e(_t(lang, 'page.title'))}</h2>"
             f"<div style='color:var(--body-text-color-subdued)'>{_e(_t(lang, 'page.subtitle'))}</div>")
 
 
@@ -183,7 +187,7 @@ def build_app(runtime: Runtime, lang: str = "auto"):
         lang = lang if lang in i18n.LANGUAGES else i18n.DEFAULT
         source_html = render_source(turns or [], *shown, lang=lang) if shown else empty_source(lang)
         return (
-            lang, gr.Radio(value=lang, label=_t(lang, "lang.label")), header_html(lang),
+            lang, gr.Radio(value=lang, label=_t(lang, "lang.label")), header_html(lang, ready=True),
             render_conversation(turns or [], lang),
             gr.Textbox(placeholder=_t(lang, "question.placeholder")),
             gr.Button(value=_t(lang, "send")),
