@@ -224,7 +224,9 @@ class History:
 
 
 def models_of(pipeline) -> dict:
-    """What a saved turn records of the models that answered: the LLM's and the embedder's names."""
-    gen = pipeline.assistant.generator
-    llm = (pipeline.settings.llm_key() or getattr(gen, "name", "")) if gen is not None else ""
+    """What a saved or exported turn records of the models that answered: the LLM as the page names it
+    (pipeline.model_label: a server's model too) and the embedder."""
+    from .pipeline import model_label
+
+    llm = model_label(pipeline.settings, pipeline) if pipeline.assistant.generator is not None else ""
     return {"llm": llm, "embedder": pipeline.settings.embedder_key() or getattr(pipeline.embedder, "name", "")}

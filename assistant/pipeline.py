@@ -4,6 +4,7 @@ component gets its own section of the settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import index as index_mod
 from .answer import Assistant
@@ -100,3 +101,14 @@ def build(settings: Settings, with_llm: bool = True, embedder=None, generator=No
     assistant = Assistant(retriever, generator if with_llm else None, prompts, selector, embedder, settings.answer,
                           quote=settings.quote)
     return Pipeline(settings, idx, embedder, assistant)
+
+
+def model_label(settings: Settings, pipeline: Pipeline) -> str:
+    """The LLM that answers, for people: the page's stats and every saved or exported answer
+    (history.models_of) name it the same way, a server's model included."""
+    gen = pipeline.assistant.generator
+    g = settings.generation
+    if g.base_url:
+        return f"{g.api_model} at {g.base_url}"
+    name = settings.llm_key() or Path(g.model).name
+    return name if gen is None or getattr(gen, "name", name) == name else f"{name} ({gen.name})"

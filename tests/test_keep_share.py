@@ -13,7 +13,7 @@ import re
 import pytest
 from docx import Document
 from test_ui import UPLOAD_Q, _ask, _wait_language
-from test_viewer import CHROMIUM, CHROMIUM_ARGS, QUESTION, _check_pdf_tab, _free_port, real_runtime
+from test_viewer import CHROMIUM, CHROMIUM_ARGS, QUESTION, _check_pdf_tab, _free_port, passage_on_page, real_runtime
 
 from assistant import ui
 
@@ -35,18 +35,6 @@ def _sources(md: str) -> list[tuple[str, str]]:
 
 def _lines(answers: list[str]) -> list[str]:
     return [line.strip() for a in answers for line in a.splitlines() if line.strip()]
-
-
-def _page_of_passage(turn, source: str, page: int):
-    """The number [n] of the turn's passage of `source` on `page` (the list says "p. 3")."""
-    details = turn.locator("details.passages")
-    if details.get_attribute("open") is None:
-        details.locator("summary").click()
-    for li in turn.locator("li.evidence-item").all():
-        if li.locator(".src").text_content().startswith(source + " ") and \
-                f"p. {page}" in li.locator("button.passage-link").text_content():
-            return int(li.locator("button.passage-link").get_attribute("data-cite"))
-    raise AssertionError(f"no passage of {source} on page {page}: {turn.inner_text()[:500]}")
 
 
 @pytest.mark.real
@@ -110,7 +98,7 @@ def test_ask_reload_export_and_open_the_pdf_page_real(tmp_path):
 
                 # A citation of the restored first answer opens the PDF at page 3, the sentence boxed.
                 turn = page.locator('#conversation .turn[data-turn="0"]')
-                n = _page_of_passage(turn, PDF, 3)
+                n = passage_on_page(turn, PDF, 3)
                 cite = turn.locator(f'.answer-text button.cite[data-cite="{n}"]')
                 (cite.first if cite.count() else turn.locator(f'button.passage-link[data-cite="{n}"]')).click()
                 page.wait_for_selector(f'#source-panel .source[data-n="{n}"][data-source="{PDF}"]')

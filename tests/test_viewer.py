@@ -373,11 +373,27 @@ def _check_text_tab(context, link, runtime, source: str) -> None:
     tab.close()
 
 
-def _list_link(turn, source: str):
-    """The "open" link of the first passage of `source` in a turn's list (opened if folded)."""
+def _open_passages(turn) -> None:
+    """Unfold a turn's passage list (a <details>) if it is folded."""
     details = turn.locator("details.passages")
     if details.get_attribute("open") is None:
         details.locator("summary").click()
+
+
+def passage_on_page(turn, source: str, page: int) -> int:
+    """The number [n] of the turn's passage of `source` on `page` (its list entry says "p. 3"); the
+    passage list is opened if folded (also used by test_keep_share.py)."""
+    _open_passages(turn)
+    for li in turn.locator("li.evidence-item").all():
+        if li.locator(".src").text_content().startswith(source + " ") and \
+                f"p. {page}" in li.locator("button.passage-link").text_content():
+            return int(li.locator("button.passage-link").get_attribute("data-cite"))
+    raise AssertionError(f"no passage of {source} on page {page}: {turn.inner_text()[:500]}")
+
+
+def _list_link(turn, source: str):
+    """The "open" link of the first passage of `source` in a turn's list (opened if folded)."""
+    _open_passages(turn)
     item = turn.locator("li.evidence-item").filter(has=turn.page.locator(f'.src:text-matches("^{re.escape(source)} ")'))
     return item.first.locator("a.open-source")
 
@@ -398,20 +414,15 @@ def _browse(runtime, url: str, folder_scope: str, real: bool) -> None:
             page.goto(url)
             _wait_language(page, "nl")
             turn = _ask(page, QUESTION, timeout)["turn"]
-            passages = turn.locator("li.evidence-item").all()
             # The passage of the PDF on page 3: its citation when the answer has one, else its entry in the list.
-            n = next(int(li.locator("button.passage-link").get_attribute("data-cite")) for li in passages
-                     if li.locator(".src").text_content().startswith(pdf_source + " ")
-                     and "p. 3" in li.locator("button.passage-link").text_content())
+            n = passage_on_page(turn, pdf_source, 3)
             cite = turn.locator(f'.answer-text button.cite[data-cite="{n}"]')
             if not real:
                 assert n == 1 and cite.count() == 1, n  # the echo generator cites [1]
             if cite.count():
                 cite.first.click()
             else:
-                details = turn.locator("details.passages")
-                if details.get_attribute("open") is None:
-                    details.locator("summary").click()
+                _open_passages(turn)
                 turn.locator(f'button.passage-link[data-cite="{n}"]').click()
             page.wait_for_selector(f'#source-panel .source[data-n="{n}"][data-source="{pdf_source}"]')
             link = page.locator("#source-panel a.open-source")

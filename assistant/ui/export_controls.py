@@ -20,8 +20,8 @@ from pathlib import Path
 
 from .. import export
 from ..conversation import Conversation, title_of
+from ..history import models_of
 from .i18n import t as _t
-from .render import model_label
 from .runtime import Runtime
 from .turns import saved_turn
 
@@ -31,8 +31,7 @@ MAX_TABS = 1000  # tabs whose files are kept (the oldest tab's files go first)
 
 def conversation(runtime: Runtime, turns: list[dict]) -> Conversation:
     """The tab's finished turns as a Conversation titled by its first question."""
-    s = runtime.settings
-    models = {"llm": model_label(s, runtime.pipeline), "embedder": s.embedder_key() or runtime.pipeline.embedder.name}
+    models = models_of(runtime.pipeline)  # named as the saved conversations name them
     saved = tuple(saved_turn(t, models=models) for t in turns or () if t.get("state") == "done")
     first = saved[0] if saved else None
     return Conversation(id="", title=title_of(first.question) if first else "",

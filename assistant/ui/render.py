@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 
 from ..cite import MARKER
-from ..config import Settings
-from ..pipeline import Pipeline
+from ..pipeline import model_label
 from .i18n import DEFAULT, t as _t
 from .runtime import UPLOAD_SCOPE, Runtime, UploadResult
 from .viewer import open_link
@@ -196,15 +195,6 @@ def render_source(turns: list[dict], turn_index: int, n: int, lang: str = DEFAUL
     marked = _highlight(p["text"], p["start"], p.get("matches"))
     parts.append(f'{note}<div class="doc">{_e(before)}<mark class="cited-span">{marked}</mark>{_e(after)}</div></div>')
     return "".join(parts)
-
-
-def model_label(settings: Settings, pipeline: Pipeline) -> str:
-    gen = pipeline.assistant.generator
-    g = settings.generation
-    if g.base_url:
-        return f"{g.api_model} at {g.base_url}"
-    name = settings.llm_key() or Path(g.model).name
-    return name if gen is None or getattr(gen, "name", name) == name else f"{name} ({gen.name})"
 
 
 def render_stats(runtime: Runtime, lang: str = DEFAULT) -> str:
