@@ -177,10 +177,10 @@ def test_the_lexical_file_opens_in_a_folder_whose_name_has_uri_characters(tmp_pa
 def test_the_write_lock_is_the_os_lock_never_the_soft_one():
     from filelock import SoftFileLock
 
-    from assistant.index import writer
+    from assistant.index import lock
 
-    assert not issubclass(writer._OsLock, SoftFileLock)
-    assert writer._OsLock.__name__ == ("WindowsFileLock" if sys.platform == "win32" else "UnixFileLock")
+    assert not issubclass(lock._OsLock, SoftFileLock)
+    assert lock._OsLock.__name__ == ("WindowsFileLock" if sys.platform == "win32" else "UnixFileLock")
 
 
 def test_a_killed_holder_leaves_the_write_lock_free(tmp_path):

@@ -2,9 +2,10 @@
 the manifest.
 
     CURRENT            name of the live generation (replaced atomically by writer.py)
-    gen-<id>/          one complete generation: manifest.json, docs.jsonl, chunks.jsonl, the chunk
-                       vector store (store.json + the backend's files, assistant/store/),
-                       sentences.jsonl + sentence_vectors.npy (one row per sentence), lexical.sqlite
+    gen-<id>/          one complete generation: manifest.json, texts.sqlite (documents, chunks and
+                       sentences, read by row: textstore.py), the chunk vector store (store.json +
+                       the backend's files, assistant/store/), sentence_vectors.f16.npy (one float16
+                       row per sentence, memory-mapped), lexical.sqlite
     .tmp-gen-<id>/     a generation being written (garbage when no write is running)
     .ingest-<hash>/    embedding checkpoints of an unfinished ingest (checkpoints.py)
     .lock              held while writing, so two processes (or UI tabs) never interleave
@@ -22,11 +23,14 @@ from .. import lexical
 from ..errors import IndexStoreError
 from ..store import reading, write_text
 
-FORMAT = 3  # 2: chunk context + sentence store; 3: PDF page offsets on documents, a page on each chunk
-# Formats this version reads. A format-2 index has no pages (every page is None) and is migrated by
-# the next ingest of its folder: unchanged documents keep their vectors, only the pages are added
-# (see writer.sync), so nobody has to re-embed for them.
-READABLE_FORMATS = (2, 3)
+# 2: chunk context + sentence store; 3: PDF page offsets on documents, a page on each chunk;
+# 4: texts in texts.sqlite, sentence vectors float16 (nothing held in memory but what a search reads)
+FORMAT = 4
+# Formats this version reads. A format-2 or -3 generation is upgraded to 4 when first loaded
+# (upgrade.py: texts.sqlite and the float16 vectors written beside its files, no re-embedding). A
+# format-2 index has no pages (every page is None): the next ingest of its folder adds them
+# (unchanged documents keep their vectors, see writer.sync), so nobody has to re-embed for them.
+READABLE_FORMATS = (2, 3, 4)
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
@@ -34,14 +38,18 @@ GEN_PREFIX = "gen-"
 TMP_PREFIX = ".tmp-"
 WORK_PREFIX = ".ingest-"
 MANIFEST = "manifest.json"
-DOCS = "docs.jsonl"
-CHUNKS = "chunks.jsonl"
-SENTENCES = "sentences.jsonl"
-SENTENCE_VECTORS = "sentence_vectors.npy"
+TEXTS = "texts.sqlite"  # textstore.FILE
+SENTENCE_VECTORS = "sentence_vectors.f16.npy"
 LEXICAL = lexical.FILE
 # The files every generation has besides its vector store (lexical.sqlite is optional: a generation
 # written before it existed builds BM25 in memory).
-FILES = (MANIFEST, DOCS, CHUNKS, SENTENCES, SENTENCE_VECTORS)
+FILES = (MANIFEST, TEXTS, SENTENCE_VECTORS)
+# Formats 2 and 3 (read by upgrade.py): texts as JSON lines, float32 sentence vectors.
+DOCS = "docs.jsonl"
+CHUNKS = "chunks.jsonl"
+SENTENCES = "sentences.jsonl"
+SENTENCE_VECTORS32 = "sentence_vectors.npy"
+LEGACY_FILES = (MANIFEST, DOCS, CHUNKS, SENTENCES, SENTENCE_VECTORS32)
 
 
 def live_name(index_dir: Path) -> str:

@@ -77,12 +77,12 @@ def plan(old: Index | None, docs: list[Document], scope: str | None, chunk_size:
     """The new generation: exactly `docs` for `scope` (a source prefix; None: nothing is removed),
     every other document of `old` kept as it is."""
     old_docs = old.docs if old else {}
-    old_rows: dict[str, list[int]] = {}
-    for i, c in enumerate(old.chunks if old else []):
-        old_rows.setdefault(c.source, []).append(i)
-    old_srows: dict[str, list[int]] = {}
-    for i, sp in enumerate(old.sentences if old else []):
-        old_srows.setdefault(sp.source, []).append(i)
+
+    def old_rows(source: str) -> range:  # the previous generation's chunk rows of a document
+        return old.texts.doc_chunk_rows(old.texts.doc_row(source))
+
+    def old_srows(source: str) -> range:
+        return old.sentence_rows(source)
 
     new_by_source = {d.source: d for d in docs}
     keep_docs: dict[str, Document] = {}
@@ -109,7 +109,7 @@ def plan(old: Index | None, docs: list[Document], scope: str | None, chunk_size:
         if prev is not None and prev.sha256 == d.sha256 and prev.title == d.title:
             if rechunk:  # split again; a chunk with the same span and context keeps its vector
                 old_by_span = {(old.chunks[r].start, old.chunks[r].end, old.chunks[r].context): r
-                               for r in old_rows.get(source, [])}
+                               for r in old_rows(source)}
                 for c in texts.document_chunks(d, chunk_size, chunk_overlap):  # sentences are kept as they are
                     row = old_by_span.get((c.start, c.end, c.context))
                     if row is None:
@@ -117,14 +117,14 @@ def plan(old: Index | None, docs: list[Document], scope: str | None, chunk_size:
                     chunks.append(c)
                     chunk_from.append(row)
             else:
-                for row in old_rows.get(source, []):
+                for row in old_rows(source):
                     c = old.chunks[row]
                     # Same text, same vectors; the page comes from the document as read now, which
                     # gives pages to the chunks of an index written before they were recorded.
                     page = page_at(d.pages, c.start)
                     chunks.append(c if c.page == page else replace(c, page=page))
                     chunk_from.append(row)
-            for row in old_srows.get(source, []):
+            for row in old_srows(source):
                 sents.append(old.sentences[row])
                 sentence_from.append(row)
             if source in new_by_source:

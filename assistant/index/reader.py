@@ -1,5 +1,6 @@
 """Reading the index: `load(index_dir)` gives the live generation as an `Index` (read-only: chunks,
-sentences, documents, the chunk vector store, the sentence vectors, BM25).
+sentences and documents read on demand from texts.sqlite, the chunk vector store, the sentence
+vectors memory-mapped, BM25).
 
 Sentences are what evidence is made of: the answer step scores the sentences of the retrieved
 chunks against the question (dot products with the stored vectors, no model call) and gives the
@@ -12,8 +13,6 @@ IndexStoreError naming the file and the fix. Hashes, spans and unit length are `
 
 from __future__ import annotations
 
-import bisect
-import json
 import sqlite3
 from pathlib import Path
 
@@ -21,30 +20,29 @@ import numpy as np
 
 from .. import lexical
 from ..errors import IndexStoreError
-from ..metadata import DocMeta
-from ..store import META, VectorStore, damaged, open_store, reading, vectors_file
-from ..types import Chunk, Document, SentenceSpan
-from .layout import CHUNKS, DOCS, SENTENCE_VECTORS, SENTENCES, current_generation, read_manifest
+from ..store import IDS, META, VectorStore, damaged, open_store, reading, vectors_file
+from ..types import Chunk
+from . import textstore
+from .layout import FORMAT, SENTENCE_VECTORS, TEXTS, current_generation, read_manifest
 from .texts import lexical_text
+from .textstore import ChunksView, DocsView, SentencesView, TextStore
 
 
 class Index:
-    """A loaded, read-only generation: chunks[i] is row i (chunk ids are the vector store's keys),
-    sentences[j] row j of sentence_vectors."""
+    """A loaded, read-only generation. `docs`, `chunks` and `sentences` read texts.sqlite on demand
+    (textstore.py): chunks[i] is row i (the row of its BM25 entry), sentences[j] row j of
+    sentence_vectors (float16, memory-mapped: only the rows a question touches are read)."""
 
-    def __init__(self, manifest: dict, docs: dict[str, Document], chunks: list[Chunk], store: VectorStore,
-                 sentences: list[SentenceSpan] | None = None, sentence_vectors: np.ndarray | None = None,
+    def __init__(self, manifest: dict, texts: TextStore, store: VectorStore, sentence_vectors: np.ndarray,
                  folder: Path | None = None):
         self.manifest = manifest
         self.folder = folder
-        self.docs = docs
-        self.chunks = chunks
+        self.texts = texts
+        self.docs = DocsView(texts)
+        self.chunks = ChunksView(texts)
+        self.sentences = SentencesView(texts)
         self.store = store
-        self.sentences = sentences or []
-        dim = int(manifest.get("dim") or 0)
-        self.sentence_vectors = sentence_vectors if sentence_vectors is not None else np.zeros((0, dim), np.float32)
-        self._row = {c.id: i for i, c in enumerate(chunks)}
-        self._chunk_sentences: list[range] | None = None
+        self.sentence_vectors = sentence_vectors
         self._rows_where: dict = {}  # Where -> the chunk rows of the documents it lets through
 
     def lexical(self):
@@ -62,11 +60,12 @@ class Index:
 
     def rows_where(self, where) -> np.ndarray:
         """The chunk rows (sorted) of the documents a filters.Where lets through; cached per Where
-        (a frozen value), so a filtered question costs one pass over the documents, once."""
+        (a frozen value), so a filtered question costs one pass over the documents' metadata, once."""
         rows = self._rows_where.get(where)
         if rows is None:
-            allowed = {s for s, d in self.docs.items() if where.matches(d)}
-            rows = np.fromiter((i for i, c in enumerate(self.chunks) if c.source in allowed), dtype=np.int64)
+            parts = [np.arange(r.start, r.stop, dtype=np.int64) for s, d in self.docs.items() if where.matches(d)
+                     for r in (self.texts.doc_chunk_rows(self.texts.doc_row(s)),)]
+            rows = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
             if len(self._rows_where) > 64:
                 self._rows_where.clear()
             self._rows_where[where] = rows
@@ -77,10 +76,17 @@ class Index:
         return self.docs[s.source].text[s.start:s.end]
 
     def sentences_of(self, row: int) -> range:
-        """Rows of the sentences that lie inside chunk `row` (or overlap it by more than half)."""
-        if self._chunk_sentences is None:
-            self._chunk_sentences = _chunk_sentence_ranges(self.chunks, self.sentences)
-        return self._chunk_sentences[row]
+        """Rows of the sentences that lie inside chunk `row` (their midpoint is inside it)."""
+        return self.texts.chunk_sentences(int(row))
+
+    def sentence_rows(self, source: str) -> range:
+        """Rows of a document's sentences (contiguous, in text order); empty for an unknown source."""
+        row = self.texts.doc_row(source)
+        return self.texts.doc_sentence_rows(row) if row is not None else range(0)
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Chunks per document, without reading any chunk."""
+        return {s: len(self.texts.doc_chunk_rows(i)) for i, s in enumerate(self.docs)}
 
     @property
     def generation(self) -> str:
@@ -89,7 +95,7 @@ class Index:
     def vectors(self, rows=None) -> np.ndarray:
         """The chunk vectors of these rows (default: all), exact, from the vector store."""
         rows = range(len(self.chunks)) if rows is None else rows
-        return self.store.vectors([self.chunks[int(r)].id for r in rows])
+        return self.store.vectors([c.id for c in self.texts.chunks_at(rows)])
 
     def vector(self, chunk: Chunk) -> np.ndarray:
         return self.store.vector(chunk.id)
@@ -100,10 +106,17 @@ class Index:
     def search(self, query: np.ndarray, k: int) -> tuple[list[int], np.ndarray]:
         """Rows of the k chunks most similar to `query`, best first, and their cosines."""
         ids, scores = self.store.search(query, k)
-        return [self._row[i] for i in ids], scores
+        rows = self.texts.rows_of_ids(ids)
+        if any(r is None for r in rows):
+            missing = ids[rows.index(None)]
+            raise damaged(self.folder / textstore.FILE, f"has no chunk {missing!r}, which the vector store returned")
+        return rows, scores
 
     def row_of(self, chunk: Chunk) -> int:
-        return self._row[chunk.id]
+        row = self.texts.rows_of_ids([chunk.id])[0]
+        if row is None:
+            raise KeyError(chunk.id)
+        return row
 
     def stats(self) -> dict:
         return {
@@ -114,32 +127,18 @@ class Index:
             "vector_store": self.store.kind,
         }
 
-
-def _chunk_sentence_ranges(chunks: list[Chunk], sentences: list[SentenceSpan]) -> list[range]:
-    """For each chunk, the sentence rows it holds. Sentences are stored grouped by document in
-    text order, so each chunk's sentences are one contiguous range found by bisection."""
-    by_source: dict[str, tuple[int, list[int], list[int]]] = {}
-    i = 0
-    while i < len(sentences):
-        j = i
-        while j < len(sentences) and sentences[j].source == sentences[i].source:
-            j += 1
-        by_source[sentences[i].source] = (i, [s.start for s in sentences[i:j]], [s.end for s in sentences[i:j]])
-        i = j
-    out = []
-    for c in chunks:
-        base, starts, ends = by_source.get(c.source, (0, [], []))
-        # A sentence belongs to the chunk when most of it is inside: its midpoint is.
-        lo = bisect.bisect_left(ends, c.start + 1)
-        hi = bisect.bisect_left(starts, c.end)
-        rows = [k for k in range(lo, hi) if c.start <= (starts[k] + ends[k]) // 2 < c.end]
-        out.append(range(base + rows[0], base + rows[-1] + 1) if rows else range(0))
-    return out
+    def close(self) -> None:
+        """Let go of the generation's files (Windows cannot delete a file that is open or mapped)."""
+        self.store.close()
+        self.texts.close()
+        self.sentence_vectors = None
 
 
 def load(index_dir: Path, vector_store: str = "") -> Index:
     """The live generation. `vector_store` is the setting: a postgresql:// URL given there is used
-    to reach a pgvector generation (the folder records the URL without its password)."""
+    to reach a pgvector generation (the folder records the URL without its password). A generation
+    of an earlier format is upgraded once (upgrade.py: texts.sqlite and float16 sentence vectors
+    added beside its files), or read through a temporary copy when the folder cannot be written."""
     gen = current_generation(index_dir)
     if gen is None:
         raise IndexStoreError(
@@ -147,35 +146,45 @@ def load(index_dir: Path, vector_store: str = "") -> Index:
         )
     # Each file is read under store.reading: a damaged or missing one is named in the error.
     manifest = read_manifest(gen)
-    docs = {}
-    with reading(gen / DOCS) as path:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            d = json.loads(line)
-            # JSON has lists; the frozen Document holds tuples
-            d.update({k: tuple(d[k]) for k in ("pages", "ocr_pages") if k in d})
-            d["meta"] = DocMeta.from_json(d.get("meta"))  # absent in indexes written before metadata
-            docs[d["source"]] = Document(**d)
-    with reading(gen / CHUNKS) as path:
-        chunks = [Chunk(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
+    texts_dir = gen
+    if manifest.get("format") != FORMAT:
+        from .upgrade import upgrade
+
+        manifest, texts_dir = upgrade(Path(index_dir), gen, manifest)
     if manifest.get("vector_store") and not (gen / META).exists():
         # written with a store (the manifest says which): without store.json it would be mistaken
         # for a flat generation from before stores, and the error would name the wrong file
         raise damaged(gen / META, "is missing: the index is damaged")
-    vfile = vectors_file(gen)
-    with reading(gen / vfile):  # the backend names its own files; anything else is blamed on this one
-        store = open_store(gen, dsn=vector_store, ids=[c.id for c in chunks])
+    with reading(texts_dir / textstore.FILE) as path:
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        texts = TextStore(path)
     try:
-        with reading(gen / SENTENCES) as path:
-            sents = [SentenceSpan(*json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
-        with reading(gen / SENTENCE_VECTORS) as path:
+        vfile = vectors_file(gen)
+        with reading(gen / vfile):  # the backend names its own files; anything else is blamed on this one
+            store = open_store(gen, dsn=vector_store, ids=_legacy_ids(gen, texts))
+    except BaseException:
+        texts.close()
+        raise
+    try:
+        with reading(texts_dir / SENTENCE_VECTORS) as path:
             svec = np.load(path, mmap_mode="r")
-        mismatch = count_mismatch(gen, manifest, len(chunks), store.count(), vfile, len(sents), svec.shape[0])
+        mismatch = count_mismatch(gen, manifest, texts.n_chunks, store.count(), vfile, texts.n_sentences, svec.shape[0])
         if mismatch is not None:
             raise mismatch
     except BaseException:
         store.close()  # a damaged generation keeps no file open (Windows could not delete it)
+        texts.close()
         raise
-    return Index(manifest, docs, chunks, store, sents, svec, folder=gen)
+    return Index(manifest, texts, store, svec, folder=gen)
+
+
+def _legacy_ids(gen: Path, texts: TextStore) -> list[str] | None:
+    """The chunk ids in row order, for a flat store written before stores had vector_ids.txt (only
+    then: reading every id is what the rest of loading avoids)."""
+    if (gen / IDS).exists() or (gen / META).exists():
+        return None
+    return [c.id for c in texts.iter_chunks()]
 
 
 def count_mismatch(gen: Path, manifest: dict, n_chunks: int, n_vectors: int, vectors: str, n_sentences: int,
@@ -185,15 +194,15 @@ def count_mismatch(gen: Path, manifest: dict, n_chunks: int, n_vectors: int, vec
     gen = Path(gen)
     want_chunks = manifest.get("chunks")
     if want_chunks is not None and n_chunks != want_chunks:
-        return damaged(gen / CHUNKS, f"holds {n_chunks} chunks but the manifest says {want_chunks} "
+        return damaged(gen / TEXTS, f"holds {n_chunks} chunks but the manifest says {want_chunks} "
                                      "(truncated or damaged file)")
     if n_vectors != n_chunks:
-        return damaged(gen / vectors, f"holds {n_vectors} vectors but {CHUNKS} holds {n_chunks} chunks")
+        return damaged(gen / vectors, f"holds {n_vectors} vectors but {TEXTS} holds {n_chunks} chunks")
     want_sents = manifest.get("sentences")
     if want_sents is not None and n_sentences != want_sents:
-        return damaged(gen / SENTENCES, f"holds {n_sentences} sentences but the manifest says {want_sents} "
+        return damaged(gen / TEXTS, f"holds {n_sentences} sentences but the manifest says {want_sents} "
                                         "(truncated or damaged file)")
     if n_sentence_vectors != n_sentences:
-        return damaged(gen / SENTENCE_VECTORS, f"has {n_sentence_vectors} rows but {SENTENCES} holds "
+        return damaged(gen / SENTENCE_VECTORS, f"has {n_sentence_vectors} rows but {TEXTS} holds "
                                                f"{n_sentences} sentences")
     return None

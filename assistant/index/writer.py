@@ -10,19 +10,14 @@ checkpointed batches (checkpoints.py), so a rerun after a kill resumes.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import sys
-import threading
 import time
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from filelock import UnixFileLock, WindowsFileLock
 
 from .. import lexical
 from ..embed import Embedder
@@ -33,8 +28,11 @@ from . import checkpoints
 from .checkpoints import EMBED_BATCH
 from .diskfull import disk_full_guard
 from .hooks import point
-from .layout import (CHUNKS, CURRENT, DOCS, FORMAT, LOCK, SENTENCE_VECTORS, SENTENCES, TMP_PREFIX, exists,
-                     folder_tag, is_generation, new_generation_name, write_manifest)
+from . import textstore
+from .lock import write_lock
+from .sentence_vectors import write_sentence_vectors
+from .layout import (CURRENT, FORMAT, SENTENCE_VECTORS, TEXTS, TMP_PREFIX, exists, folder_tag, is_generation,
+                     new_generation_name, write_manifest)
 from .plan import Plan, plan, reuse
 from .reader import Index, load
 from .texts import chunking, lexical_text
@@ -82,36 +80,6 @@ class IngestReport:
         return ", ".join(parts) + f" ({self.seconds:.1f} s)"
 
 
-_held = threading.local()  # the index folders whose write lock this thread holds
-# The operating system's own file lock: flock on Linux and macOS, LockFileEx on Windows. The OS
-# drops it when the process dies, so a killed ingest never leaves the index locked. Never filelock's
-# soft lock (a marker file, which a killed process leaves behind): FileLock falls back to it where
-# flock is missing, and UnixFileLock does on a file system without flock unless told not to.
-_OsLock = WindowsFileLock if sys.platform == "win32" else UnixFileLock
-
-
-@contextmanager
-def write_lock(index_dir: Path):
-    """The index folder's write lock (a file lock: other processes, and other threads of this one,
-    wait). Re-entrant in one thread, so a caller can hold it around several steps of one change
-    (library.Library) and still call `sync`."""
-    index_dir = Path(index_dir)
-    key = str(index_dir.resolve())
-    held = _held.__dict__.setdefault("dirs", set())
-    if key in held:
-        yield
-        return
-    index_dir.mkdir(parents=True, exist_ok=True)
-    # A new lock object per outermost hold, used by this thread only: the re-entrancy is ours
-    # (`held`), so it is the same whatever filelock does with two objects for one file in a thread.
-    with _OsLock(index_dir / LOCK, fallback_to_soft=False):
-        held.add(key)
-        try:
-            yield
-        finally:
-            held.discard(key)
-
-
 def sync(
     index_dir: Path,
     docs: list[Document],
@@ -143,7 +111,7 @@ def sync(
         how = reuse(old.manifest if old is not None else None, embedder.name, settings, rebuild)
         report.rebuilt, report.rechunked = how.rebuilt, how.rechunked
         if old is not None and not how.keep:
-            old.store.close()
+            old.close()
             old = None
         new = plan(old, docs, scope, chunk_size, chunk_overlap, how.rechunk)
         report.added, report.updated = list(new.added), list(new.updated)
@@ -171,14 +139,14 @@ def sync(
             "updated": now,
             "added": {s: added_at.get(s, now if s in new_sources else "") for s in sorted(new.docs)},
         }
-        if old is not None:
-            old.store.close()
-            # Let go of the old generation's files (its memory-mapped sentence vectors) before the
-            # write below deletes its folder: Windows cannot delete a file that is open or mapped.
-            old = None
+        # Let go of the old generation's files (its texts, memory-mapped sentence vectors) once the
+        # new one's texts are written (kept documents read theirs from it) and before the write
+        # deletes its folder: Windows cannot delete a file that is open or mapped.
+        release = old.close if old is not None else None
+        old = None
         with disk_full_guard(index_dir):  # disk full: one clear error, the half-written generation removed
             _write_generation(index_dir, manifest, new.docs, list(new.chunks), vectors, list(new.sentences),
-                              s_vectors, vector_store)
+                              s_vectors, vector_store, release)
         point("swapped")
         # The generation is live: checkpoints (this run's, and any of an ingest that never finished)
         # are garbage.
@@ -256,7 +224,9 @@ def _assemble(n: int, dim: int, reuse_rows, old_vectors) -> np.ndarray:
 
 def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document], chunks: list[Chunk],
                       vectors: np.ndarray, sents: list[SentenceSpan], s_vectors: np.ndarray,
-                      vector_store: str | None = None) -> None:
+                      vector_store: str | None = None, release: Callable[[], None] | None = None) -> None:
+    """Write the generation into a temporary folder and publish it; `release` (closing the previous
+    generation) is called once nothing more is read from it."""
     name = new_generation_name()
     tmp = index_dir / f"{TMP_PREFIX}{name}"
     tmp.mkdir(parents=True)
@@ -265,16 +235,20 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
     store.close()
     lexical.write_stored(tmp / lexical.FILE, [lexical_text(c) for c in chunks])
     manifest = {**manifest, "generation": name, "vector_store": store.kind}
-    write_text(tmp / DOCS, "".join(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in docs.values()))
-    write_text(tmp / CHUNKS, "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks))
+    try:
+        textstore.write(tmp / TEXTS, docs, chunks, sents)
+    finally:
+        if release is not None:
+            release()
     point("generation")
-    write_text(tmp / SENTENCES, "".join(json.dumps([sp.source, sp.start, sp.end], ensure_ascii=False) + "\n"
-                                        for sp in sents))
-    with open(tmp / SENTENCE_VECTORS, "wb") as f:
-        np.save(f, np.ascontiguousarray(s_vectors, dtype=np.float32))
-        f.flush()
-        os.fsync(f.fileno())
+    write_sentence_vectors(tmp / SENTENCE_VECTORS, s_vectors)
     write_manifest(tmp, manifest)
+    publish(index_dir, tmp, name, vector_store)
+
+
+def publish(index_dir: Path, tmp: Path, name: str, vector_store: str | None = None) -> None:
+    """Make the complete generation folder `tmp` live as `name`: fsync its files, rename it, swap
+    CURRENT, then remove older generations (the steps the kill tests stop at are named points)."""
     for p in tmp.iterdir():
         fsync_path(p)
     os.replace(tmp, index_dir / name)

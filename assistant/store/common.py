@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
@@ -44,7 +45,7 @@ def reading(path: Path):
         raise
     except FileNotFoundError as e:
         raise damaged(path, "is missing: the index is damaged") from e
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexError, EOFError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexError, EOFError, sqlite3.Error) as e:
         if not path.exists():  # a library that says so in its own words (faiss: "could not open")
             raise damaged(path, "is missing: the index is damaged") from e
         raise damaged(path, f"is unreadable ({short_error(e)})") from e
