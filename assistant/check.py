@@ -1,8 +1,10 @@
 """Integrity of the persisted index: `assistant check`.
 
 `check(index_dir)` reads the live generation file by file, without loading any model, and verifies:
-- every file is there and parses: manifest.json, docs.jsonl, chunks.jsonl, sentences.jsonl,
-  sentence_vectors.npy, and the chunk vector store's own files (store.json and, for flat,
+- every file is there and parses: manifest.json, texts.sqlite (documents, chunks and sentences;
+  SQLite's quick_check passes), sentence_vectors.f16.npy (a generation of format 2 or 3 not yet
+  upgraded: docs.jsonl, chunks.jsonl, sentences.jsonl, sentence_vectors.npy), and the chunk vector
+  store's own files (store.json and, for flat,
   vectors.faiss + vector_ids.txt; for HNSW, vectors.npy + vector_ids.txt + vectors.hnsw.faiss; for
   pgvector, the table store.json names);
 - the counts agree: documents with the manifest, chunks with the chunk vectors, sentences with the
@@ -32,8 +34,8 @@ import numpy as np
 
 from . import lexical
 from .errors import IndexFileError, IndexStoreError
-from .index.layout import (CHUNKS, DOCS, FILES, LEXICAL, MANIFEST, READABLE_FORMATS, SENTENCE_VECTORS, SENTENCES,
-                           current_generation)
+from .index.layout import (CHUNKS, DOCS, FILES, FORMAT, LEGACY_FILES, LEXICAL, MANIFEST, READABLE_FORMATS,
+                           SENTENCE_VECTORS, SENTENCE_VECTORS32, SENTENCES, TEXTS, current_generation, readable)
 from .pages import page_at
 from .store import FIX, IDS, META, backend, open_store, read_meta, short_error
 
@@ -109,10 +111,52 @@ def _jsonl(gen: Path, name: str, report: CheckReport) -> list | None:
     return rows
 
 
-def _counted(gen: Path, name: str, key: str, manifest: dict | None, report: CheckReport) -> list | None:
-    """The rows of a JSONL store, or None when unreadable or when their count differs from the
-    manifest's `key` (a truncated or damaged file; reported)."""
-    rows = _jsonl(gen, name, report)
+@dataclass(frozen=True)
+class Names:
+    """Where a generation keeps what is checked (format 4: texts.sqlite; 2 and 3: JSON lines files),
+    so each finding names the file, and its rows ("row 12" / "line 13")."""
+    docs: str
+    chunks: str
+    sentences: str
+    vectors: str
+    unit: str
+
+    def at(self, i: int) -> str:
+        return f"{self.unit} {i + 1 if self.unit == 'line' else i}"
+
+
+def _texts(gen: Path, report: CheckReport) -> tuple[list | None, list | None, list | None]:
+    """The documents, chunks and sentences of texts.sqlite in the shapes of the JSON lines files
+    (dicts; sentences as [source, start, end]), or Nones (reported) when it cannot be read."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(lexical.read_only_uri(gen / TEXTS), uri=True)
+    except sqlite3.Error as e:
+        report.bad(TEXTS, f"cannot be opened ({e})")
+        return None, None, None
+    try:
+        result = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        if result != ["ok"]:
+            report.bad(TEXTS, f"fails SQLite's integrity check ({result[0]})")
+            return None, None, None
+        docs = [{"source": r[0], "title": r[1], "sha256": r[2], "pages": json.loads(r[3]), "text": r[4]}
+                for r in conn.execute("SELECT source, title, sha256, pages, text FROM docs ORDER BY row")]
+        sources = [d["source"] for d in docs]
+        chunks = [{"id": r[0], "source": sources[r[1]], "start": r[2], "end": r[3], "text": r[4], "page": r[5]}
+                  for r in conn.execute('SELECT id, doc, start, "end", text, page FROM chunks ORDER BY row')]
+        sents = [[sources[r[0]], r[1], r[2]] for r in conn.execute('SELECT doc, start, "end" FROM sentences ORDER BY row')]
+        return docs, chunks, sents
+    except (sqlite3.Error, ValueError, IndexError, TypeError) as e:
+        report.bad(TEXTS, f"unreadable ({short_error(e)})")
+        return None, None, None
+    finally:
+        conn.close()
+
+
+def _counted(rows: list | None, name: str, key: str, manifest: dict | None, report: CheckReport) -> list | None:
+    """The rows, or None when unreadable or when their count differs from the manifest's `key` (a
+    truncated or damaged file; reported)."""
     if rows is not None and manifest is not None and manifest.get(key) is not None and len(rows) != manifest[key]:
         report.bad(name, f"holds {len(rows)} {key} but the manifest says {manifest[key]} (truncated or damaged)")
         return None
@@ -161,18 +205,30 @@ def check(index_dir: Path, vector_store: str = "") -> CheckReport:
     report.generation = gen
     manifest = _manifest(gen, report)
     store_files, kind = _store_files(gen, manifest, report)
-    missing = [name for name in (*FILES, *store_files) if not (gen / name).is_file()]
+    # A generation of format 2 or 3 that no process has loaded yet (loading upgrades it) has its
+    # texts as JSON lines: checked as they are.
+    legacy = manifest is not None and manifest.get("format") != FORMAT
+    files = LEGACY_FILES if legacy else FILES
+    missing = [name for name in (*files, *store_files) if not (gen / name).is_file()]
     for name in missing:
         report.bad(name, "missing")
     dim = int(manifest.get("dim") or 0) if manifest else 0
 
-    docs = _documents(gen, manifest, report) if DOCS not in missing else None
-    chunks = _chunks(gen, manifest, docs, report) if CHUNKS not in missing else None
-    sents = _sentences(gen, manifest, docs, report) if SENTENCES not in missing else None
+    if legacy:
+        names = Names(DOCS, CHUNKS, SENTENCES, SENTENCE_VECTORS32, "line")
+        rows = (_jsonl(gen, DOCS, report) if DOCS not in missing else None,
+                _jsonl(gen, CHUNKS, report) if CHUNKS not in missing else None,
+                _jsonl(gen, SENTENCES, report) if SENTENCES not in missing else None)
+    else:
+        names = Names(TEXTS, TEXTS, TEXTS, SENTENCE_VECTORS, "row")
+        rows = _texts(gen, report) if TEXTS not in missing else (None, None, None)
+    docs = _documents(rows[0], names, manifest, report)
+    chunks = _chunks(_counted(rows[1], names.chunks, "chunks", manifest, report), names, docs, report)
+    sents = _sentences(_counted(rows[2], names.sentences, "sentences", manifest, report), names, docs, report)
     if kind and not any(name in missing for name in store_files):
-        _chunk_vectors(gen, vector_store, store_files, chunks, manifest, dim, report)
-    if SENTENCE_VECTORS not in missing:
-        _sentence_vectors(gen, sents, manifest, dim, report)
+        _chunk_vectors(gen, vector_store, store_files, chunks, manifest, dim, report, names)
+    if names.vectors not in missing:
+        _sentence_vectors(gen, names.vectors, sents, manifest, dim, report)
     if (gen / LEXICAL).is_file():
         n = len(chunks) if chunks is not None else (manifest or {}).get("chunks")
         if problem := lexical.verify(gen / LEXICAL, n):
@@ -197,7 +253,7 @@ def _manifest(gen: Path, report: CheckReport) -> dict | None:
         return None
     if manifest.get("format") not in READABLE_FORMATS:
         report.bad(MANIFEST, f"format {manifest.get('format')!r}: this version reads "
-                             f"{' and '.join(map(str, READABLE_FORMATS))}")
+                             f"{readable()}")
         return None
     return manifest
 
@@ -218,8 +274,7 @@ def _store_files(gen: Path, manifest: dict | None, report: CheckReport) -> tuple
     return (*cls.files(meta), META), cls.kind
 
 
-def _documents(gen: Path, manifest: dict | None, report: CheckReport) -> dict[str, dict] | None:
-    rows = _jsonl(gen, DOCS, report)
+def _documents(rows: list | None, names: Names, manifest: dict | None, report: CheckReport) -> dict[str, dict] | None:
     if rows is None:
         return None
     try:
@@ -227,18 +282,18 @@ def _documents(gen: Path, manifest: dict | None, report: CheckReport) -> dict[st
         if any(not isinstance(r["text"], str) for r in rows):
             raise TypeError
     except (KeyError, TypeError):
-        report.bad(DOCS, "a row lacks its source or text")
+        report.bad(names.docs, "a row lacks its source or text")
         return None
     for source, d in docs.items():
         actual = hashlib.sha256(d["text"].encode("utf-8")).hexdigest()
         if d.get("sha256") != actual:
-            report.bad(DOCS, f"the text of {source} does not match its sha256 (damaged text)")
+            report.bad(names.docs, f"the text of {source} does not match its sha256 (damaged text)")
             break
     if manifest is not None:
         listed = manifest.get("documents") or {}
         if set(listed) != set(docs):
             extra, lost = sorted(set(docs) - set(listed)), sorted(set(listed) - set(docs))
-            report.bad(DOCS, f"holds {len(docs)} documents but the manifest lists {len(listed)}"
+            report.bad(names.docs, f"holds {len(docs)} documents but the manifest lists {len(listed)}"
                              + (f" (missing: {', '.join(lost[:3])})" if lost else "")
                              + (f" (not in the manifest: {', '.join(extra[:3])})" if extra else ""))
         else:
@@ -249,8 +304,7 @@ def _documents(gen: Path, manifest: dict | None, report: CheckReport) -> dict[st
     return docs
 
 
-def _chunks(gen: Path, manifest: dict | None, docs: dict | None, report: CheckReport) -> list | None:
-    chunks = _counted(gen, CHUNKS, "chunks", manifest, report)
+def _chunks(chunks: list | None, names: Names, docs: dict | None, report: CheckReport) -> list | None:
     if chunks is None or docs is None:
         return chunks
     bad, first, wrong_page, first_page = 0, "", 0, ""
@@ -265,21 +319,20 @@ def _chunks(gen: Path, manifest: dict | None, docs: dict | None, report: CheckRe
             exact = paged = False
         if not exact:
             bad += 1
-            first = first or f"line {i + 1}"
+            first = first or names.at(i)
         elif not paged:
             wrong_page += 1
-            first_page = first_page or f"line {i + 1}"
+            first_page = first_page or names.at(i)
     if bad:
-        report.bad(CHUNKS, f"{bad} of {len(chunks)} chunks do not match their document's text "
+        report.bad(names.chunks, f"{bad} of {len(chunks)} chunks do not match their document's text "
                            f"at their span (first: {first})")
     if wrong_page:
-        report.bad(CHUNKS, f"{wrong_page} of {len(chunks)} chunks have a page number that disagrees "
+        report.bad(names.chunks, f"{wrong_page} of {len(chunks)} chunks have a page number that disagrees "
                            f"with their document's page offsets (first: {first_page})")
     return chunks
 
 
-def _sentences(gen: Path, manifest: dict | None, docs: dict | None, report: CheckReport) -> list | None:
-    sents = _counted(gen, SENTENCES, "sentences", manifest, report)
+def _sentences(sents: list | None, names: Names, docs: dict | None, report: CheckReport) -> list | None:
     if sents is None or docs is None:
         return sents
     bad, first = 0, ""
@@ -292,14 +345,14 @@ def _sentences(gen: Path, manifest: dict | None, docs: dict | None, report: Chec
             ok = False
         if not ok:
             bad += 1
-            first = first or f"line {i + 1}"
+            first = first or names.at(i)
     if bad:
-        report.bad(SENTENCES, f"{bad} of {len(sents)} sentence spans lie outside their document (first: {first})")
+        report.bad(names.sentences, f"{bad} of {len(sents)} sentence spans lie outside their document (first: {first})")
     return sents
 
 
 def _chunk_vectors(gen: Path, vector_store: str, files: tuple[str, ...], chunks: list | None, manifest: dict | None,
-                   dim: int, report: CheckReport) -> None:
+                   dim: int, report: CheckReport, names: Names) -> None:
     """The chunk vector store, read through the VectorStore Protocol: it opens, holds one vector for
     each chunk id and nothing else, of the manifest's dimension, each a finite unit vector.
     Problems with the vectors name the backend's vectors file (store.json for a database), problems
@@ -328,7 +381,7 @@ def _chunk_vectors(gen: Path, vector_store: str, files: tuple[str, ...], chunks:
             return
         if chunk_ids is None:
             return
-        if problem := _id_problem(store.ids(), chunk_ids):
+        if problem := _id_problem(store.ids(), chunk_ids, names.chunks):
             report.bad(ids_file, where + problem)
             return
         blocks = (store.vectors(chunk_ids[a:a + BLOCK]) for a in range(0, len(chunk_ids), BLOCK))
@@ -340,28 +393,29 @@ def _chunk_vectors(gen: Path, vector_store: str, files: tuple[str, ...], chunks:
         store.close()
 
 
-def _id_problem(stored: list[str], chunk_ids: list) -> str:
+def _id_problem(stored: list[str], chunk_ids: list, chunks_file: str = TEXTS) -> str:
     """How the store's ids differ from the chunks' ("" when they are the same ids, once each)."""
     have, want = set(stored), set(chunk_ids)
     lost = [i for i in chunk_ids if i not in have]
     extra = [i for i in stored if i not in want]
-    parts = [f"no vector for {len(lost)} chunk(s) of {CHUNKS} (first: {lost[0]})" if lost else "",
+    parts = [f"no vector for {len(lost)} chunk(s) of {chunks_file} (first: {lost[0]})" if lost else "",
              f"{len(extra)} id(s) of no chunk (first: {extra[0]})" if extra else "",
              f"{len(stored) - len(have)} id(s) twice" if len(have) != len(stored) else ""]
     return "; ".join(p for p in parts if p)
 
 
-def _sentence_vectors(gen: Path, sents: list | None, manifest: dict | None, dim: int, report: CheckReport) -> None:
+def _sentence_vectors(gen: Path, name: str, sents: list | None, manifest: dict | None, dim: int,
+                      report: CheckReport) -> None:
     try:
-        svec = np.load(gen / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
+        svec = np.load(gen / name, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        report.bad(SENTENCE_VECTORS, f"unreadable ({short_error(e)})")
+        report.bad(name, f"unreadable ({short_error(e)})")
         return
     n_sents = len(sents) if sents is not None else (manifest or {}).get("sentences")
     if svec.ndim != 2 or (dim and svec.shape[1] != dim):
-        report.bad(SENTENCE_VECTORS, f"has shape {svec.shape}, expected (sentences, {dim})")
+        report.bad(name, f"has shape {svec.shape}, expected (sentences, {dim})")
     elif n_sents is not None and svec.shape[0] != n_sents:
-        report.bad(SENTENCE_VECTORS, f"has {svec.shape[0]} rows for {n_sents} sentences")
+        report.bad(name, f"has {svec.shape[0]} rows for {n_sents} sentences")
     elif problem := _vector_problem(np.asarray(svec[a:a + BLOCK], dtype=np.float32)
                                     for a in range(0, svec.shape[0], BLOCK)):
-        report.bad(SENTENCE_VECTORS, problem)
+        report.bad(name, problem)

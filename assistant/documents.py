@@ -47,9 +47,7 @@ def upload_path(index_dir: Path, source: str) -> Path:
 
 def list_documents(idx: Index, index_dir: Path | None = None) -> list[DocumentInfo]:
     """Every document of a loaded generation, newest first (then by source)."""
-    chunks: dict[str, int] = {}
-    for c in idx.chunks:
-        chunks[c.source] = chunks.get(c.source, 0) + 1
+    chunks = idx.chunk_counts()
     added = idx.manifest.get("added") or {}
     out = []
     for source, doc in idx.docs.items():

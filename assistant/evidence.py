@@ -61,7 +61,6 @@ class EvidenceSelector:
         # How the prompt shows a list of excerpts; the budget is counted on exactly that text.
         self.render = render or (lambda ex: "\n\n".join(f"[{e.n}] {e.title}\n{e.context}\n{e.text}" for e in ex))
         self._outlines: dict[str, Outline] = {}
-        self._first_row: dict[str, int] | None = None
         self._blocked: dict[int, bool] = {}
 
     def outline(self, source: str) -> Outline:
@@ -109,19 +108,13 @@ class EvidenceSelector:
 
     def rows_of(self, excerpt: Excerpt) -> list[int]:
         """The sentence rows an excerpt is made of, in document order."""
-        if self._first_row is None:  # sentence rows are grouped by document: where each one starts
-            self._first_row = {}
-            for j, sp in enumerate(self.index.sentences):
-                self._first_row.setdefault(sp.source, j)
         rows = []
-        j = self._first_row.get(excerpt.source, len(self.index.sentences))
-        while j < len(self.index.sentences) and self.index.sentences[j].source == excerpt.source:
+        for j in self.index.sentence_rows(excerpt.source):  # the document's sentences, in text order
             sp = self.index.sentences[j]
             if sp.start >= excerpt.start and sp.end <= excerpt.end:
                 rows.append(j)
             elif sp.start >= excerpt.end:
                 break
-            j += 1
         return rows
 
     def vectors_of(self, excerpt: Excerpt):

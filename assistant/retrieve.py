@@ -143,7 +143,9 @@ class HybridRetriever:
         fused: dict[int, float] = {}
         best_sentence: dict[int, float] = {}
         sentence_scores: dict[int, float] = {}
-        for row in set(dense) | set(lexical):
+        candidates = set(dense) | set(lexical)
+        self.index.prefetch(candidates)  # their chunks and sentence ranges in one read
+        for row in candidates:
             score = 0.0
             if q is not None:
                 if row not in dense:  # found by BM25 only: its cosine, from the stored vector

@@ -176,6 +176,9 @@ class _Index:
     def stats(self):
         return {"documents": 0, "chunks": 0, "updated": "never"}
 
+    def chunk_counts(self):
+        return {}
+
 
 def _runtime(tmp_path) -> ui.Runtime:
     settings = Settings().with_(index_dir=tmp_path / "index")

@@ -106,15 +106,40 @@ def _delete(path, store):
     path.unlink()
 
 
+def _texts_sql(path, *statements):
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    for st in statements:
+        conn.execute(st)
+    conn.commit()
+    conn.close()
+
+
+def _drop_half_the_chunks(path, store):
+    """Rows lost, its own count made to agree: only the manifest can tell."""
+    _texts_sql(path, "DELETE FROM chunks WHERE row >= (SELECT count(*) FROM chunks) / 2",
+               "UPDATE meta SET value = (SELECT count(*) FROM chunks) WHERE key = 'chunks'")
+
+
+def _shift_a_chunk(path, store):
+    _texts_sql(path, "UPDATE chunks SET start = start + 1 WHERE row = 1")
+
+
+def _sentence_outside(path, store):
+    _texts_sql(path, 'UPDATE sentences SET "end" = 10000000 WHERE row = 2')
+
+
 GENERATION = [  # (file, how, what the check says, whether index.load notices too)
-    ("chunks.jsonl", _truncate_mid_line, "cut off: the file is truncated", True),
-    ("chunks.jsonl", _truncate_whole_lines, "but the manifest says", True),
-    ("sentence_vectors.npy", _wrong_rows, "rows for", True),
+    ("texts.sqlite", _drop_half_the_chunks, "but the manifest says", True),
+    ("texts.sqlite", _garbage, "file is not a database", True),
+    ("texts.sqlite", _delete, "missing", True),
+    ("sentence_vectors.f16.npy", _wrong_rows, "rows for", True),
     ("manifest.json", _hash_mismatch, "sha256", False),  # load does not hash the documents; check does
-    ("sentence_vectors.npy", _not_unit, "not finite unit vectors", False),
-    ("sentence_vectors.npy", _nan, "not finite", False),
-    ("chunks.jsonl", _shift_span, "do not match their document's text", False),
-    ("sentences.jsonl", _delete, "missing", True),
+    ("sentence_vectors.f16.npy", _not_unit, "not finite unit vectors", False),
+    ("sentence_vectors.f16.npy", _nan, "not finite", False),
+    ("texts.sqlite", _shift_a_chunk, "do not match their document's text", False),
+    ("texts.sqlite", _sentence_outside, "sentence spans lie outside their document (first: row 2)", False),
     ("manifest.json", _delete, "missing", True),
     # BM25 in SQLite: load falls back to an in-memory BM25 (same scores), so only check notices
     ("lexical.sqlite", _garbage, "unreadable (file is not a database)", False),

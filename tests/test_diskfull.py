@@ -71,7 +71,7 @@ def test_ingest_on_a_full_tmpfs(tmp_path, small_fs, monkeypatch, capsys):
     written = msg.split("disk full while writing ", 1)[1].split(":")[0]
     # The embedding checkpoints (index/checkpoints.py: batch-NNNNNN.npy.tmp in .ingest-*/) count: they take
     # space before the generation does.
-    assert written in {"vectors.faiss", "docs.jsonl", "chunks.jsonl", "sentences.jsonl", "sentence_vectors.npy",
+    assert written in {"vectors.faiss", "texts.sqlite", "texts.sqlite.tmp", "sentence_vectors.f16.npy",
                        "manifest.json", "store.json", "vector_ids.txt", "lexical.sqlite", "lexical.sqlite.tmp"} \
         or (written.startswith("batch-") and written.endswith(".npy.tmp")), msg
     _still_answers(idx_dir, before)
@@ -92,8 +92,8 @@ def _enospc(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-@pytest.mark.parametrize("where", ["batch-000000.npy.tmp", "sentence_vectors.npy", "chunks.jsonl", "vectors.faiss",
-                                   "CURRENT.tmp"])
+@pytest.mark.parametrize("where", ["batch-000000.npy.tmp", "sentence_vectors.f16.npy", "texts.sqlite.tmp",
+                                   "vectors.faiss", "CURRENT.tmp"])
 def test_simulated_enospc(tmp_path, monkeypatch, where):
     docs, idx_dir = tmp_path / "docs", tmp_path / "index"
     _write_docs(docs)
@@ -107,8 +107,15 @@ def test_simulated_enospc(tmp_path, monkeypatch, where):
             _enospc()
 
         monkeypatch.setattr(index.checkpoints, "_save_checkpoint", save_checkpoint)
-    elif where == "sentence_vectors.npy":
+    elif where == "sentence_vectors.f16.npy":
         monkeypatch.setattr(index.writer.np, "save", _enospc)
+    elif where == "texts.sqlite.tmp":
+        import sqlite3
+
+        def flush(self):  # what SQLite raises when the disk fills up
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(index.textstore.TextWriter, "_flush", flush)
     elif where == "vectors.faiss":
         import faiss
 
@@ -150,4 +157,4 @@ def test_other_write_errors_also_clean_up(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="Input/output"):
         _sync(idx_dir, docs, HashEmbedder())
     _still_answers(idx_dir, before)
-    assert np.load(index.current_generation(idx_dir) / "sentence_vectors.npy").shape[0] > 0
+    assert np.load(index.current_generation(idx_dir) / "sentence_vectors.f16.npy").shape[0] > 0

@@ -4,6 +4,7 @@ import io
 import json
 
 import pytest
+from legacy import as_format_3
 
 from assistant import index, metadata
 from assistant.ingest import load_file, load_folder
@@ -152,6 +153,7 @@ def test_metadata_is_stored_in_the_index(tmp_path, seeds_dir):
     loaded = index.load(tmp_path / "idx").docs
     for d in docs:
         assert loaded[d.source].meta == d.meta
+    as_format_3(index.current_generation(tmp_path / "idx"))  # the JSON lines documents of earlier versions
     row = json.loads((index.current_generation(tmp_path / "idx") / "docs.jsonl").read_text().splitlines()[2])
     assert row["meta"]["date"] == "2014-09-09"
     # an index written before metadata existed loads with empty metadata

@@ -4,9 +4,11 @@ index (and an index written before pages existed), in `assistant check`, and in 
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from fakes import EchoGenerator, HashEmbedder
+from legacy import as_format_2
 from scans import PAGE_1, PAGE_2, text_pdf
 
 from assistant import cli, index, ocr
@@ -85,26 +87,14 @@ def test_json_shapes_gain_page_and_keep_the_rest():
     assert Excerpt(1, "s", "t", 0, 4, "text").to_json()["page"] is None
 
 
-def _as_format_2(gen):
-    """Rewrite a generation as the assistant wrote it before pages existed."""
-    m = json.loads((gen / "manifest.json").read_text())
-    m["format"] = 2
-    (gen / "manifest.json").write_text(json.dumps(m))
-    for name, drop in (("docs.jsonl", ("pages", "ocr_pages")), ("chunks.jsonl", ("page",))):
-        rows = [json.loads(line) for line in (gen / name).read_text(encoding="utf-8").splitlines()]
-        for r in rows:
-            for k in drop:
-                r.pop(k)
-        (gen / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-
-
 def test_index_from_before_pages_is_read_then_migrated_without_re_embedding(tmp_path):
     emb, idx_dir = HashEmbedder(), tmp_path / "index"
     docs = [_paged_doc(), _plain_doc()]
     index.sync(idx_dir, docs, emb, 200, 40, scope="docs")
-    _as_format_2(index.current_generation(idx_dir))
-    old = index.load(idx_dir)  # still searchable, without pages
-    assert old.manifest["format"] == 2 and all(c.page is None for c in old.chunks)
+    as_format_2(index.current_generation(idx_dir))
+    assert check(idx_dir).ok, check(idx_dir).text()  # checked as it is (JSON lines)
+    old = index.load(idx_dir)  # still searchable, without pages (loading upgraded its files to format 4)
+    assert old.manifest["upgraded_from"] == 2 and all(c.page is None for c in old.chunks)
     assert old.docs["docs/brief.pdf"].pages == ()
     assert check(idx_dir).ok, check(idx_dir).text()
 
@@ -112,7 +102,7 @@ def test_index_from_before_pages_is_read_then_migrated_without_re_embedding(tmp_
     report = index.sync(idx_dir, docs, emb, 200, 40, scope="docs")  # the next ingest of the folder
     assert emb.calls == calls and report.chunks_embedded == 0 and len(report.unchanged) == 2
     new = index.load(idx_dir)
-    assert new.manifest["format"] == index.FORMAT == 3
+    assert new.manifest["format"] == index.FORMAT == 4 and "upgraded_from" not in new.manifest
     assert {c.page for c in new.chunks if c.source == "docs/brief.pdf"} == {1, 2, 3}
     assert [c.id for c in new.chunks] == [c.id for c in old.chunks]
     assert check(idx_dir).ok, check(idx_dir).text()
@@ -127,21 +117,22 @@ def test_unknown_format_still_says_rebuild(tmp_path):
     m = json.loads((gen / "manifest.json").read_text())
     m["format"] = 1
     (gen / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(IndexStoreError, match=r"format 1, this one reads 2 and 3\); run `assistant ingest --rebuild`"):
+    with pytest.raises(IndexStoreError, match=r"format 1, this one reads 2, 3 and 4\); run `assistant ingest --rebuild`"):
         index.load(idx_dir)
 
 
 def test_check_finds_a_chunk_page_that_disagrees_with_its_document(tmp_path):
     idx_dir = tmp_path / "index"
     index.sync(idx_dir, [_paged_doc()], HashEmbedder(), 200, 40, scope="docs")
-    path = index.current_generation(idx_dir) / "chunks.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    rows[-1]["page"] = 1
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    conn = sqlite3.connect(index.current_generation(idx_dir) / "texts.sqlite")
+    conn.execute("UPDATE chunks SET page = 1 WHERE row = (SELECT max(row) FROM chunks)")
+    conn.commit()
+    n = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    conn.close()
     report = check(idx_dir)
     assert not report.ok
     (problem,) = report.problems
-    assert problem.file == "chunks.jsonl" and f"1 of {len(rows)} chunks have a page number" in problem.message
+    assert problem.file == "texts.sqlite" and f"1 of {n} chunks have a page number" in problem.message
 
 
 @pytest.fixture

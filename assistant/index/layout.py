@@ -84,6 +84,12 @@ def folder_tag(index_dir: Path) -> str:
     return hashlib.sha256(str(Path(index_dir).resolve()).encode()).hexdigest()[:8]
 
 
+def readable() -> str:
+    """The formats this version reads, for messages: "2, 3 and 4"."""
+    *head, last = map(str, READABLE_FORMATS)
+    return f"{', '.join(head)} and {last}" if head else last
+
+
 def read_manifest(gen: Path) -> dict:
     """The manifest of a generation; an IndexFileError naming the file when it is missing, does not
     parse or is of a format this version cannot read."""
@@ -93,7 +99,7 @@ def read_manifest(gen: Path) -> dict:
             raise ValueError("not a JSON object")
     if manifest.get("format") not in READABLE_FORMATS:
         raise IndexStoreError(f"index in {gen} is from another version of the assistant (format "
-                              f"{manifest.get('format')}, this one reads {' and '.join(map(str, READABLE_FORMATS))}); "
+                              f"{manifest.get('format')}, this one reads {readable()}); "
                               "run `assistant ingest --rebuild`.")
     return manifest
 

@@ -75,6 +75,10 @@ class Index:
         s = self.sentences[j]
         return self.docs[s.source].text[s.start:s.end]
 
+    def prefetch(self, rows) -> None:
+        """Read these chunks (and their sentence ranges) in one query: a search's candidates."""
+        self.texts.chunks_at(list(rows))
+
     def sentences_of(self, row: int) -> range:
         """Rows of the sentences that lie inside chunk `row` (their midpoint is inside it)."""
         return self.texts.chunk_sentences(int(row))
@@ -180,9 +184,9 @@ def load(index_dir: Path, vector_store: str = "") -> Index:
 
 
 def _legacy_ids(gen: Path, texts: TextStore) -> list[str] | None:
-    """The chunk ids in row order, for a flat store written before stores had vector_ids.txt (only
-    then: reading every id is what the rest of loading avoids)."""
-    if (gen / IDS).exists() or (gen / META).exists():
+    """The chunk ids in row order, for a flat store without vector_ids.txt (written before stores
+    had it; only then: reading every id is what the rest of loading avoids)."""
+    if (gen / IDS).exists():
         return None
     return [c.id for c in texts.iter_chunks()]
 

@@ -97,7 +97,16 @@ class TextWriter:
             self._pending["sentences"].append((s0 + k, d, s.start, s.end))
         self.docs, self.chunks, self.sentences = d + 1, c0 + len(chunks), s0 + len(sentences)
         if sum(len(v) for v in self._pending.values()) >= BATCH:
-            self._flush()
+            self._write(self._flush)
+
+    def _write(self, step) -> None:
+        """Run a step that writes the file; an SQLite error names the file (a full disk is reported
+        as "disk full while writing texts.sqlite.tmp", diskfull.py)."""
+        try:
+            step()
+        except sqlite3.Error as e:
+            e.filename = str(self._tmp)
+            raise
 
     def _flush(self) -> None:
         p = self._pending
@@ -108,15 +117,18 @@ class TextWriter:
             v.clear()
 
     def close(self) -> None:
+        self._write(self._finish)
+        self._conn.close()
+        with open(self._tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(self._tmp, self.path)
+
+    def _finish(self) -> None:
         self._flush()
         self._conn.execute("CREATE UNIQUE INDEX chunks_id ON chunks(id)")
         self._conn.executemany("INSERT INTO meta VALUES (?, ?)", [
             ("schema", SCHEMA), ("docs", self.docs), ("chunks", self.chunks), ("sentences", self.sentences)])
         self._conn.commit()
-        self._conn.close()
-        with open(self._tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
         try:

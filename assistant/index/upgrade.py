@@ -57,7 +57,7 @@ def _write(gen: Path, target: Path) -> None:
         textstore.write(target / TEXTS, docs, chunks, sents)
     with reading(gen / SENTENCE_VECTORS32) as path:
         vectors = np.load(path, mmap_mode="r")
-        write_sentence_vectors(target / SENTENCE_VECTORS, vectors)
+    write_sentence_vectors(target / SENTENCE_VECTORS, vectors)
 
 
 def upgrade(index_dir: Path, gen: Path, manifest: dict) -> tuple[dict, Path]:
@@ -70,8 +70,13 @@ def upgrade(index_dir: Path, gen: Path, manifest: dict) -> tuple[dict, Path]:
         with write_lock(index_dir, timeout=0):
             print(f"upgrading the index in {index_dir} to format {FORMAT} (once; nothing is re-embedded)",
                   file=sys.stderr)
-            _write(gen, gen)
-            write_manifest(gen, upgraded)  # atomic: the old manifest until every new file is complete
+            try:
+                _write(gen, gen)
+                write_manifest(gen, upgraded)  # atomic: the old manifest until every new file is complete
+            except BaseException:
+                for name in (TEXTS, SENTENCE_VECTORS):  # half-written: the next load writes them again
+                    (gen / name).unlink(missing_ok=True)
+                raise
             return upgraded, gen
     except (Timeout, PermissionError):
         pass
