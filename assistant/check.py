@@ -36,6 +36,7 @@ from . import lexical
 from .errors import IndexFileError, IndexStoreError
 from .index.layout import (CHUNKS, DOCS, FILES, FORMAT, LEGACY_FILES, LEXICAL, MANIFEST, READABLE_FORMATS,
                            SENTENCE_VECTORS, SENTENCE_VECTORS32, SENTENCES, TEXTS, current_generation, readable)
+from .index.segment import entries
 from .pages import page_at
 from .store import FIX, IDS, META, backend, open_store, read_meta, short_error
 
@@ -204,16 +205,56 @@ def check(index_dir: Path, vector_store: str = "") -> CheckReport:
         return report
     report.generation = gen
     manifest = _manifest(gen, report)
-    store_files, kind = _store_files(gen, manifest, report)
+    if not (gen / MANIFEST).is_file():
+        report.bad(MANIFEST, "missing")
+    dim = int(manifest.get("dim") or 0) if manifest else 0
     # A generation of format 2 or 3 that no process has loaded yet (loading upgrades it) has its
-    # texts as JSON lines: checked as they are.
+    # texts as JSON lines: checked as they are. Format 4: each segment (segment.py) on its own,
+    # then the live documents of all of them against the manifest.
     legacy = manifest is not None and manifest.get("format") != FORMAT
-    files = LEGACY_FILES if legacy else FILES
+    if legacy or manifest is None or not manifest.get("segments"):
+        docs, chunks, sents, kind = _check_folder(gen, manifest, vector_store, dim, legacy, report)
+        live = docs
+    else:
+        docs, live, chunks, sents, kind = {}, {}, [], [], ""
+        for entry in entries(manifest):
+            sub = CheckReport(index_dir)
+            own = {**manifest, "chunks": entry.chunks, "sentences": entry.sentences, "documents": None}
+            d, c, st, k = _check_folder(gen / entry.dir if entry.dir else gen, own, vector_store, dim, False, sub)
+            for f in sub.problems:
+                report.bad(f"{entry.dir}/{f.file}" if entry.dir else f.file, f.message)
+            kind = kind or k
+            if d is None or c is None or st is None:
+                chunks = sents = None
+                live = None
+                continue
+            if live is not None:
+                for i, (source, row) in enumerate(d.items()):
+                    if i not in entry.deleted:
+                        live[source] = row
+            if chunks is not None:
+                chunks += c
+                sents += st
+            docs.update(d)
+        if live is not None:
+            _listed(live, manifest, TEXTS, report)
+        docs = live
+    report.counts = {"documents": len(docs) if docs is not None else None,
+                     "chunks": len(chunks) if chunks is not None else None,
+                     "sentences": len(sents) if sents is not None else None, "dim": dim, "vector_store": kind}
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _check_folder(gen: Path, manifest: dict | None, vector_store: str, dim: int, legacy: bool,
+                  report: CheckReport) -> tuple[dict | None, list | None, list | None, str]:
+    """The files of one generation folder or segment: texts, vectors, store, BM25. Returns its
+    documents, chunks, sentences (None where unreadable) and the store's backend."""
+    store_files, kind = _store_files(gen, manifest, report)
+    files = (LEGACY_FILES if legacy else FILES)[1:]  # the manifest is the generation's (checked by the caller)
     missing = [name for name in (*files, *store_files) if not (gen / name).is_file()]
     for name in missing:
         report.bad(name, "missing")
-    dim = int(manifest.get("dim") or 0) if manifest else 0
-
     if legacy:
         names = Names(DOCS, CHUNKS, SENTENCES, SENTENCE_VECTORS32, "line")
         rows = (_jsonl(gen, DOCS, report) if DOCS not in missing else None,
@@ -233,12 +274,7 @@ def check(index_dir: Path, vector_store: str = "") -> CheckReport:
         n = len(chunks) if chunks is not None else (manifest or {}).get("chunks")
         if problem := lexical.verify(gen / LEXICAL, n):
             report.bad(LEXICAL, problem)
-
-    report.counts = {"documents": len(docs) if docs is not None else None,
-                     "chunks": len(chunks) if chunks is not None else None,
-                     "sentences": len(sents) if sents is not None else None, "dim": dim, "vector_store": kind}
-    report.seconds = time.perf_counter() - t0
-    return report
+    return docs, chunks, sents, kind
 
 
 def _manifest(gen: Path, report: CheckReport) -> dict | None:
@@ -289,19 +325,24 @@ def _documents(rows: list | None, names: Names, manifest: dict | None, report: C
         if d.get("sha256") != actual:
             report.bad(names.docs, f"the text of {source} does not match its sha256 (damaged text)")
             break
-    if manifest is not None:
-        listed = manifest.get("documents") or {}
-        if set(listed) != set(docs):
-            extra, lost = sorted(set(docs) - set(listed)), sorted(set(listed) - set(docs))
-            report.bad(names.docs, f"holds {len(docs)} documents but the manifest lists {len(listed)}"
-                             + (f" (missing: {', '.join(lost[:3])})" if lost else "")
-                             + (f" (not in the manifest: {', '.join(extra[:3])})" if extra else ""))
-        else:
-            wrong = [s for s, h in listed.items() if h != docs[s].get("sha256")]
-            if wrong:
-                report.bad(MANIFEST, f"the sha256 of {len(wrong)} document(s) does not match the stored "
-                                     f"text (first: {wrong[0]})")
+    if manifest is not None and manifest.get("documents") is not None:
+        _listed(docs, manifest, names.docs, report)
     return docs
+
+
+def _listed(docs: dict[str, dict], manifest: dict, file: str, report: CheckReport) -> None:
+    """The documents (source -> row) against the manifest's list and sha256s."""
+    listed = manifest.get("documents") or {}
+    if set(listed) != set(docs):
+        extra, lost = sorted(set(docs) - set(listed)), sorted(set(listed) - set(docs))
+        report.bad(file, f"holds {len(docs)} documents but the manifest lists {len(listed)}"
+                         + (f" (missing: {', '.join(lost[:3])})" if lost else "")
+                         + (f" (not in the manifest: {', '.join(extra[:3])})" if extra else ""))
+    else:
+        wrong = [s for s, h in listed.items() if h != docs[s].get("sha256")]
+        if wrong:
+            report.bad(MANIFEST, f"the sha256 of {len(wrong)} document(s) does not match the stored "
+                                 f"text (first: {wrong[0]})")
 
 
 def _chunks(chunks: list | None, names: Names, docs: dict | None, report: CheckReport) -> list | None:

@@ -62,6 +62,19 @@ def _settings(idx_dir: Path):
     return Settings.from_env(index_dir=Path(idx_dir), chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
 
 
+# --append: every incremental cycle appends a segment (assistant/index/segment.py) instead of
+# writing the index whole, and every few cycles the segments are compacted by a full write.
+APPENDING = {"APPEND_MIN_CHUNKS": 0, "MAX_DEAD": 0.95, "MAX_SEGMENTS": 4}
+
+
+def _appending(on: bool) -> None:
+    from assistant.index import writer
+
+    if on:
+        for k, v in APPENDING.items():
+            setattr(writer, k, v)
+
+
 def _ingest(idx_dir: Path, docs_dir: Path, rebuild: bool):
     from assistant.embed.hashing import HashEmbedder
     from assistant.library import Library
@@ -74,6 +87,7 @@ def _child(args: dict) -> None:
     from assistant import index
 
     point, n = args["point"], args["n"]
+    _appending(args.get("append", False))
     if point == "timer":
         import threading
 
@@ -112,13 +126,18 @@ def _snapshot(idx_dir: Path) -> dict:
 
     idx = index.load(idx_dir, _settings(idx_dir).storage.vector_store)
     try:
+        # The live rows in document order: the same whatever the layout (one segment, or several
+        # with deleted rows), so an appended index compares with a clean one.
+        sources = sorted(idx.docs)
+        chunk_rows = [r for s in sources for r in idx.chunk_rows(s)]
+        sentence_rows = [r for s in sources for r in idx.sentence_rows(s)]
         return {"docs": {s: (d.sha256, d.title, d.text) for s, d in idx.docs.items()},
-                "chunks": [asdict(c) for c in idx.chunks],
-                "sentences": [tuple(asdict(s).values()) for s in idx.sentences],
-                "vectors": np.array(idx.vectors(), dtype=np.float32),
-                "sentence_vectors": np.array(idx.sentence_vectors, dtype=np.float32)}
+                "chunks": [asdict(idx.chunks[r]) for r in chunk_rows],
+                "sentences": [tuple(asdict(idx.sentences[r]).values()) for r in sentence_rows],
+                "vectors": np.array(idx.vectors(chunk_rows), dtype=np.float32),
+                "sentence_vectors": np.array(idx.sentence_vectors[sentence_rows], dtype=np.float32)}
     finally:
-        idx.store.close()
+        idx.close()
 
 
 def same_index(a: dict, b: dict) -> list[str]:
@@ -136,7 +155,23 @@ def same_index(a: dict, b: dict) -> list[str]:
 
 
 def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | None = None,
-               max_attempts: int | None = None) -> dict:
+               max_attempts: int | None = None, append: bool = False) -> dict:
+    from assistant import index
+    from assistant.check import check
+    from assistant.ingest import load_folder
+
+    from assistant.index import writer
+
+    saved = {k: getattr(writer, k) for k in APPENDING}
+    _appending(append)
+    try:
+        return _run(kills, docs, seed, workdir, max_attempts, append)
+    finally:
+        for k, v in saved.items():
+            setattr(writer, k, v)
+
+
+def _run(kills: int, docs: int, seed: int, workdir: Path | None, max_attempts: int | None, append: bool) -> dict:
     from assistant import index
     from assistant.check import check
     from assistant.ingest import load_folder
@@ -158,14 +193,15 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
     attempt = 0
     while done_kills < kills and attempt < max_attempts:
         attempt += 1
-        rebuild = attempt % 2 == 1
+        # every other cycle a full rebuild; appending, every fourth (so segments pile up and compact)
+        rebuild = attempt % (4 if append else 2) == 1
         if not rebuild:  # a third of the documents get a new text
             for i in rng.sample(range(docs), docs // 3):
                 versions[i] = attempt
             write_corpus(docs_dir, docs, seed, versions)
         before = index.load(idx_dir, store)
         before_docs = dict(before.manifest["documents"])
-        before.store.close()
+        before.close()
         target, _ = load_folder(docs_dir)
         target_docs = {d.source: d.sha256 for d in target}
         sources = None if rebuild else {s for s in target_docs if before_docs.get(s) != target_docs[s]}
@@ -175,7 +211,7 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
         n = rng.randint(1, batches) if point.startswith("checkpoint") else 1
         delay = round(rng.uniform(0.05, 0.2 + t_clean), 3) if point == "timer" else 0.0
         args = {"point": point, "n": n, "delay": delay, "idx": str(idx_dir), "docs": str(docs_dir),
-                "rebuild": rebuild}
+                "rebuild": rebuild, "append": append}
         proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(args)],
                               capture_output=True, text=True, timeout=120,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -191,7 +227,7 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
         try:
             idx = index.load(idx_dir, store)
             live = dict(idx.manifest["documents"])
-            idx.store.close()
+            idx.close()
             if live not in (before_docs, target_docs):
                 ok, problem = False, "the live index is neither the previous nor the new corpus"
             report = check(idx_dir, store)
@@ -203,15 +239,16 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
         try:
             rep = _ingest(idx_dir, docs_dir, rebuild=rebuild)
             idx = index.load(idx_dir, store)
+            n_segments = len(idx.segments)
             if dict(idx.manifest["documents"]) != target_docs:
                 ok, problem = False, "the ingest after the kill did not give the new corpus"
-            idx.store.close()
+            idx.close()
             if not check(idx_dir, store).ok:
                 ok, problem = False, "check failed after the ingest that followed the kill"
             if any(p.name.startswith(index.WORK_PREFIX) for p in idx_dir.iterdir()):
                 ok, problem = False, "the work folder was left after a completed ingest"
         except Exception as e:  # noqa: BLE001
-            ok, problem, rep = False, f"the ingest after the kill failed: {e}", None
+            ok, problem, rep, n_segments = False, f"the ingest after the kill failed: {e}", None, None
         if killed:
             survived += ok
             if rep is not None:
@@ -222,6 +259,7 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
         cycles.append({"cycle": attempt, "rebuild": rebuild, "point": point, "n": n, "delay": delay,
                        "killed": killed, "ok": ok, "texts": texts, "checkpoints_left": len(work_left),
                        "resumed_texts": rep.resumed_texts if rep else None,
+                       "segments": n_segments,
                        "embedded": rep.texts_embedded if rep else None})
 
     # The end state equals a clean, uninterrupted ingest of the final corpus.
@@ -240,6 +278,8 @@ def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | 
         "equal_to_clean_run": not differs,
         "by_point": {p: sum(1 for c in cycles if c["point"] == p and c["killed"]) for p in dict.fromkeys(POINTS)},
         "docs": docs,
+        "append": append,
+        "most_segments": max((c["segments"] or 0 for c in cycles), default=0),
         "batch": BATCH,
         "seed": seed,
         "failures": failures,
@@ -260,8 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=300)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cycles", action="store_true", help="also print every cycle")
+    ap.add_argument("--append", action="store_true",
+                    help="incremental cycles append a segment (compacted every few cycles) instead of a full write")
     args = ap.parse_args(argv)
-    out = run_faults(args.kills, args.docs, args.seed)
+    out = run_faults(args.kills, args.docs, args.seed, append=args.append)
     if not args.cycles:
         out.pop("cycles")
     out["date"] = time.strftime("%Y-%m-%d %H:%M")

@@ -119,3 +119,13 @@ def test_sigkill_at_20_moments_leaves_a_working_index_and_resumes(tmp_path):
     killed = {p for p, n in out["by_point"].items() if n}
     assert {"checkpoint", "checkpoint-tmp", "generation", "swap"} <= killed, out["by_point"]
     print({k: out[k] for k in ("kills", "survived", "resumed_share", "by_point", "seconds")})
+
+
+def test_sigkill_while_appending_segments_leaves_a_working_index(tmp_path):
+    """The same kills while incremental ingests append segments (and compact them every few)."""
+    out = faults.run_faults(kills=12, docs=300, seed=11, workdir=tmp_path, append=True)
+    assert out["failures"] == []
+    assert out["kills"] == 12 and out["survived"] == 12
+    assert out["equal_to_clean_run"] and out["most_segments"] >= 3, out["cycles"]
+    killed = {p for p, n in out["by_point"].items() if n}
+    assert {"generation", "swap"} & killed, out["by_point"]

@@ -79,7 +79,7 @@ def plan(old: Index | None, docs: list[Document], scope: str | None, chunk_size:
     old_docs = old.docs if old else {}
 
     def old_rows(source: str) -> range:  # the previous generation's chunk rows of a document
-        return old.texts.doc_chunk_rows(old.texts.doc_row(source))
+        return old.chunk_rows(source)
 
     def old_srows(source: str) -> range:
         return old.sentence_rows(source)
@@ -107,6 +107,7 @@ def plan(old: Index | None, docs: list[Document], scope: str | None, chunk_size:
     for source, d in {**keep_docs, **new_by_source}.items():
         prev = old_docs.get(source)
         if prev is not None and prev.sha256 == d.sha256 and prev.title == d.title:
+            old.prefetch(old_rows(source))  # its chunks in one read
             if rechunk:  # split again; a chunk with the same span and context keeps its vector
                 old_by_span = {(old.chunks[r].start, old.chunks[r].end, old.chunks[r].context): r
                                for r in old_rows(source)}
@@ -143,3 +144,44 @@ def plan(old: Index | None, docs: list[Document], scope: str | None, chunk_size:
     return Plan({**keep_docs, **new_by_source}, tuple(chunks), tuple(chunk_from), tuple(sents), tuple(sentence_from),
                 tuple(embed_chunks), tuple(embed_sentences), tuple(added), tuple(updated), tuple(removed),
                 tuple(unchanged))
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A write that appends a segment (segment.py): the documents to index in it, and the live
+    documents of the previous generation to delete (their segment and row there)."""
+    plan: Plan  # the new segment's rows, every one to embed
+    deleted: tuple[tuple[int, int], ...]  # (segment, document row) of replaced or removed documents
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+
+def delta(old: Index, docs: list[Document], scope: str | None, chunk_size: int, chunk_overlap: int) -> Delta:
+    """What a write that keeps the previous generation's segments must add and delete: the same
+    decisions as `plan` (same text hash and title: unchanged), reading only the documents given."""
+    new_by_source = {d.source: d for d in docs}
+    added, updated, removed, unchanged = [], [], [], []
+    deleted: list[tuple[int, int]] = []
+    fresh: dict[str, Document] = {}
+    for source, (k, row) in old.rows.docs.items():
+        in_scope = scope is not None and (source.startswith(scope + "/") or source == scope
+                                          or source.startswith(scope + "#"))
+        if source not in new_by_source and in_scope:
+            removed.append(source)
+            deleted.append((k, row))
+    for source, d in new_by_source.items():
+        at = old.rows.docs.get(source)
+        if at is not None:
+            prev = old.docs[source]
+            if prev.sha256 == d.sha256 and prev.title == d.title:
+                unchanged.append(source)
+                continue
+            updated.append(source)
+            deleted.append(at)
+        else:
+            added.append(source)
+        fresh[source] = d
+    new = plan(None, list(fresh.values()), None, chunk_size, chunk_overlap)
+    return Delta(new, tuple(deleted), tuple(added), tuple(updated), tuple(removed), tuple(unchanged))

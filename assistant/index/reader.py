@@ -20,51 +20,69 @@ import numpy as np
 
 from .. import lexical
 from ..errors import IndexStoreError
-from ..store import IDS, META, VectorStore, damaged, open_store, reading, vectors_file
+from ..store import META, VectorStore, damaged
 from ..types import Chunk
-from . import textstore
-from .layout import FORMAT, SENTENCE_VECTORS, TEXTS, current_generation, read_manifest
+from .layout import FORMAT, TEXTS, current_generation, read_manifest
+from .segment import Segment, entries, open_segment
 from .texts import lexical_text
-from .textstore import ChunksView, DocsView, SentencesView, TextStore
+from .textstore import TextStore
+from .views import ChunksView, DocsView, Rows, SentencesView, SentenceVectors
 
 
 class Index:
-    """A loaded, read-only generation. `docs`, `chunks` and `sentences` read texts.sqlite on demand
-    (textstore.py): chunks[i] is row i (the row of its BM25 entry), sentences[j] row j of
-    sentence_vectors (float16, memory-mapped: only the rows a question touches are read)."""
+    """A loaded, read-only generation: its segments (segment.py) seen as one row space. `docs`,
+    `chunks` and `sentences` read texts.sqlite on demand (views.py): chunks[i] is row i,
+    sentences[j] row j of sentence_vectors (float16, memory-mapped: only the rows a question
+    touches are read). Rows of deleted documents stay in the row space but are never found."""
 
-    def __init__(self, manifest: dict, texts: TextStore, store: VectorStore, sentence_vectors: np.ndarray,
-                 folder: Path | None = None):
+    def __init__(self, manifest: dict, segments: list[Segment], folder: Path | None = None):
         self.manifest = manifest
         self.folder = folder
-        self.texts = texts
-        self.docs = DocsView(texts)
-        self.chunks = ChunksView(texts)
-        self.sentences = SentencesView(texts)
-        self.store = store
-        self.sentence_vectors = sentence_vectors
+        self.segments = segments
+        self.rows = Rows(segments)
+        self.docs = DocsView(self.rows)
+        self.chunks = ChunksView(self.rows)
+        self.sentences = SentencesView(self.rows)
+        self.sentence_vectors = SentenceVectors(self.rows, int(manifest.get("dim") or 0))
         self._rows_where: dict = {}  # Where -> the chunk rows of the documents it lets through
 
+    @property
+    def store(self) -> VectorStore:
+        """The first segment's vector store (the whole index's when it has one segment)."""
+        return self.segments[0].store
+
+    @property
+    def texts(self) -> TextStore:
+        return self.segments[0].texts
+
     def lexical(self):
-        """BM25 over the chunks: the generation's lexical.sqlite when it has one (no tokenising at
-        start-up), else built in memory (generations written before it existed)."""
-        path = self.folder / lexical.FILE if self.folder is not None else None
-        if path is not None and path.is_file():
+        """BM25 over the chunks: each segment's lexical.sqlite (no tokenising at start-up; IDF over
+        all segments, deleted rows never score), else built in memory (generations written before
+        it existed)."""
+        parts = []
+        for seg in self.segments:
+            path = seg.folder / lexical.FILE
             try:
-                stored = lexical.StoredBM25(path)
-                if stored.n == len(self.chunks):
-                    return stored
+                stored = lexical.StoredBM25(path) if path.is_file() else None
             except (sqlite3.Error, ValueError, KeyError):
-                pass  # unreadable or another tokenizer: the in-memory index gives the same scores
-        return lexical.BM25([lexical_text(c) for c in self.chunks])
+                stored = None  # unreadable or another tokenizer: the in-memory index gives the same scores
+            if stored is None or stored.n != seg.n_chunks:
+                if len(self.segments) > 1:
+                    raise damaged(path, "is missing or unreadable: run `assistant ingest --rebuild`")
+                return lexical.BM25([lexical_text(c) for c in self.chunks])
+            parts.append(stored)
+        if len(parts) == 1 and not self.segments[0].deleted_docs:
+            return parts[0]
+        dead = np.concatenate([seg.dead() + seg.chunk_base for seg in self.segments]) if self.segments else None
+        return lexical.MultiBM25(parts, dead)
 
     def rows_where(self, where) -> np.ndarray:
         """The chunk rows (sorted) of the documents a filters.Where lets through; cached per Where
         (a frozen value), so a filtered question costs one pass over the documents' metadata, once."""
         rows = self._rows_where.get(where)
         if rows is None:
-            parts = [np.arange(r.start, r.stop, dtype=np.int64) for s, d in self.docs.items() if where.matches(d)
-                     for r in (self.texts.doc_chunk_rows(self.texts.doc_row(s)),)]
+            parts = [self.chunk_rows(s) for s, d in self.docs.items() if where.matches(d)]
+            parts = [np.arange(r.start, r.stop, dtype=np.int64) for r in parts]
             rows = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
             if len(self._rows_where) > 64:
                 self._rows_where.clear()
@@ -76,56 +94,97 @@ class Index:
         return self.docs[s.source].text[s.start:s.end]
 
     def prefetch(self, rows) -> None:
-        """Read these chunks (and their sentence ranges) in one query: a search's candidates."""
-        self.texts.chunks_at(list(rows))
+        """Read these chunks (and their sentence ranges) with one query per segment: a search's candidates."""
+        by_seg: dict[int, list[int]] = {}
+        for r in rows:
+            seg, local = self.rows.chunk(int(r))
+            by_seg.setdefault(id(seg), [seg]).append(local)
+        for seg, *local in by_seg.values():
+            seg.texts.chunks_at(local)
 
     def sentences_of(self, row: int) -> range:
         """Rows of the sentences that lie inside chunk `row` (their midpoint is inside it)."""
-        return self.texts.chunk_sentences(int(row))
+        seg, local = self.rows.chunk(int(row))
+        r = seg.texts.chunk_sentences(local)
+        return range(r.start + seg.sentence_base, r.stop + seg.sentence_base) if len(r) else range(0)
 
     def sentence_rows(self, source: str) -> range:
-        """Rows of a document's sentences (contiguous, in text order); empty for an unknown source."""
-        row = self.texts.doc_row(source)
-        return self.texts.doc_sentence_rows(row) if row is not None else range(0)
+        """Rows of a live document's sentences (contiguous, in text order); empty for an unknown source."""
+        at = self.rows.doc(source)
+        if at is None:
+            return range(0)
+        r = at[0].texts.doc_sentence_rows(at[1])
+        return range(r.start + at[0].sentence_base, r.stop + at[0].sentence_base)
+
+    def chunk_rows(self, source: str) -> range:
+        """Rows of a live document's chunks (contiguous); empty for an unknown source."""
+        at = self.rows.doc(source)
+        if at is None:
+            return range(0)
+        r = at[0].texts.doc_chunk_rows(at[1])
+        return range(r.start + at[0].chunk_base, r.stop + at[0].chunk_base)
 
     def chunk_counts(self) -> dict[str, int]:
-        """Chunks per document, without reading any chunk."""
-        return {s: len(self.texts.doc_chunk_rows(i)) for i, s in enumerate(self.docs)}
+        """Chunks per live document, without reading any chunk."""
+        return {s: len(self.chunk_rows(s)) for s in self.docs}
 
     @property
     def generation(self) -> str:
         return self.manifest["generation"]
 
     def vectors(self, rows=None) -> np.ndarray:
-        """The chunk vectors of these rows (default: all), exact, from the vector store."""
-        rows = range(len(self.chunks)) if rows is None else rows
-        return self.store.vectors([c.id for c in self.texts.chunks_at(rows)])
+        """The chunk vectors of these rows (default: all), exact, from the segments' vector stores."""
+        rows = np.arange(len(self.chunks)) if rows is None else np.asarray(list(rows), dtype=np.int64).reshape(-1)
+        out = np.zeros((len(rows), int(self.manifest.get("dim") or 0)), np.float32)
+        which = np.searchsorted(self.rows.chunk_bases, rows, side="right") - 1
+        for k in np.unique(which):
+            seg, mask = self.segments[k], which == k
+            ids = [c.id for c in seg.texts.chunks_at(rows[mask] - seg.chunk_base)]
+            out[mask] = seg.store.vectors(ids)
+        return out
 
     def vector(self, chunk: Chunk) -> np.ndarray:
-        return self.store.vector(chunk.id)
+        return self.vector_at(self.row_of(chunk))
 
     def vector_at(self, row: int) -> np.ndarray:
-        return self.store.vector(self.chunks[int(row)].id)
+        seg, local = self.rows.chunk(int(row))
+        return seg.store.vector(seg.texts.chunk(local).id)
 
     def search(self, query: np.ndarray, k: int) -> tuple[list[int], np.ndarray]:
-        """Rows of the k chunks most similar to `query`, best first, and their cosines."""
-        ids, scores = self.store.search(query, k)
-        rows = self.texts.rows_of_ids(ids)
-        if any(r is None for r in rows):
-            missing = ids[rows.index(None)]
-            raise damaged(self.folder / textstore.FILE, f"has no chunk {missing!r}, which the vector store returned")
-        return rows, scores
+        """Rows of the k live chunks most similar to `query`, best first, and their cosines (each
+        segment's store searched, the results merged: the scores are exact cosines in all)."""
+        found: list[tuple[float, int]] = []
+        for seg in self.segments:
+            found += self._search_segment(seg, query, k)
+        found.sort(key=lambda t: (-t[0], t[1]))
+        found = found[:k]
+        return [r for _, r in found], np.asarray([s for s, _ in found], dtype=np.float32)
+
+    def _search_segment(self, seg: Segment, query: np.ndarray, k: int) -> list[tuple[float, int]]:
+        live_total = seg.n_chunks - len(seg.dead())
+        want = min(seg.n_chunks, k + len(seg.dead()) if len(seg.dead()) <= 4 * k else 2 * k)
+        while True:
+            ids, scores = seg.store.search(query, want)
+            rows = seg.texts.rows_of_ids(ids)
+            if any(r is None for r in rows):
+                missing = ids[rows.index(None)]
+                raise damaged(seg.folder / TEXTS, f"has no chunk {missing!r}, which the vector store returned")
+            out = [(float(s), r + seg.chunk_base) for s, r in zip(scores, rows) if seg.live(r)]
+            if len(out) >= min(k, live_total) or want >= seg.n_chunks:
+                return out[:k]
+            want = min(seg.n_chunks, want * 4)
 
     def row_of(self, chunk: Chunk) -> int:
-        row = self.texts.rows_of_ids([chunk.id])[0]
-        if row is None:
-            raise KeyError(chunk.id)
-        return row
+        for seg in reversed(self.segments):  # the newest live version of an id
+            row = seg.texts.rows_of_ids([chunk.id])[0]
+            if row is not None and seg.live(row):
+                return row + seg.chunk_base
+        raise KeyError(chunk.id)
 
     def stats(self) -> dict:
         return {
             "documents": len(self.docs),
-            "chunks": len(self.chunks),
+            "chunks": len(self.chunks) - sum(len(s.dead()) for s in self.segments),
             "embedder": self.manifest["embedder"],
             "updated": self.manifest["updated"],
             "vector_store": self.store.kind,
@@ -133,9 +192,8 @@ class Index:
 
     def close(self) -> None:
         """Let go of the generation's files (Windows cannot delete a file that is open or mapped)."""
-        self.store.close()
-        self.texts.close()
-        self.sentence_vectors = None
+        for seg in self.segments:
+            seg.close()
 
 
 def load(index_dir: Path, vector_store: str = "") -> Index:
@@ -155,58 +213,20 @@ def load(index_dir: Path, vector_store: str = "") -> Index:
         from .upgrade import upgrade
 
         manifest, texts_dir = upgrade(Path(index_dir), gen, manifest)
-    if manifest.get("vector_store") and not (gen / META).exists():
+    if manifest.get("vector_store") and not manifest.get("segments") and not (gen / META).exists():
         # written with a store (the manifest says which): without store.json it would be mistaken
         # for a flat generation from before stores, and the error would name the wrong file
         raise damaged(gen / META, "is missing: the index is damaged")
-    with reading(texts_dir / textstore.FILE) as path:
-        if not path.is_file():
-            raise FileNotFoundError(path)
-        texts = TextStore(path)
+    segments: list[Segment] = []
+    chunk_base = sentence_base = 0
     try:
-        vfile = vectors_file(gen)
-        with reading(gen / vfile):  # the backend names its own files; anything else is blamed on this one
-            store = open_store(gen, dsn=vector_store, ids=_legacy_ids(gen, texts))
+        for entry in entries(manifest):
+            seg = open_segment(gen, entry, texts_dir, vector_store, chunk_base, sentence_base)
+            segments.append(seg)
+            chunk_base += seg.texts.n_chunks
+            sentence_base += seg.texts.n_sentences
     except BaseException:
-        texts.close()
+        for seg in segments:
+            seg.close()
         raise
-    try:
-        with reading(texts_dir / SENTENCE_VECTORS) as path:
-            svec = np.load(path, mmap_mode="r")
-        mismatch = count_mismatch(gen, manifest, texts.n_chunks, store.count(), vfile, texts.n_sentences, svec.shape[0])
-        if mismatch is not None:
-            raise mismatch
-    except BaseException:
-        store.close()  # a damaged generation keeps no file open (Windows could not delete it)
-        texts.close()
-        raise
-    return Index(manifest, texts, store, svec, folder=gen)
-
-
-def _legacy_ids(gen: Path, texts: TextStore) -> list[str] | None:
-    """The chunk ids in row order, for a flat store without vector_ids.txt (written before stores
-    had it; only then: reading every id is what the rest of loading avoids)."""
-    if (gen / IDS).exists():
-        return None
-    return [c.id for c in texts.iter_chunks()]
-
-
-def count_mismatch(gen: Path, manifest: dict, n_chunks: int, n_vectors: int, vectors: str, n_sentences: int,
-                   n_sentence_vectors: int) -> IndexStoreError | None:
-    """The error for the first file whose row count disagrees (with the manifest when it records the
-    count, else with its partner file), or None. `vectors` is the vector store's file."""
-    gen = Path(gen)
-    want_chunks = manifest.get("chunks")
-    if want_chunks is not None and n_chunks != want_chunks:
-        return damaged(gen / TEXTS, f"holds {n_chunks} chunks but the manifest says {want_chunks} "
-                                     "(truncated or damaged file)")
-    if n_vectors != n_chunks:
-        return damaged(gen / vectors, f"holds {n_vectors} vectors but {TEXTS} holds {n_chunks} chunks")
-    want_sents = manifest.get("sentences")
-    if want_sents is not None and n_sentences != want_sents:
-        return damaged(gen / TEXTS, f"holds {n_sentences} sentences but the manifest says {want_sents} "
-                                        "(truncated or damaged file)")
-    if n_sentence_vectors != n_sentences:
-        return damaged(gen / SENTENCE_VECTORS, f"has {n_sentence_vectors} rows but {TEXTS} holds "
-                                               f"{n_sentences} sentences")
-    return None
+    return Index(manifest, segments, folder=gen)

@@ -27,7 +27,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence  # noqa: F401
 from dataclasses import fields
 from pathlib import Path
 
@@ -243,6 +243,9 @@ class TextStore:
         self._doc_rows()
         return self._doc_row.get(source)
 
+    def doc_source(self, row: int) -> str:
+        return self._doc_rows()[row][0]
+
     def document(self, row: int) -> StoredDocument:
         source, title, sha, pages, ocr, meta = self._doc_rows()[row][:6]
         return StoredDocument(store=self, row=row, source=source, title=title, sha256=sha,
@@ -328,69 +331,3 @@ class TextStore:
             for r, doc, a, b in rows:
                 yield SentenceSpan(docs[doc][0], a, b)
             last = rows[-1][0]
-
-
-class DocsView(Mapping):
-    """index.docs: source -> Document, read from the store (texts on first use)."""
-
-    def __init__(self, store: TextStore):
-        self._store = store
-
-    def __getitem__(self, source: str) -> Document:
-        row = self._store.doc_row(source) if isinstance(source, str) else None
-        if row is None:
-            raise KeyError(source)
-        return self._store.document(row)
-
-    def __contains__(self, source) -> bool:
-        return isinstance(source, str) and self._store.doc_row(source) is not None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([r[0] for r in self._store._doc_rows()])
-
-    def __len__(self) -> int:
-        return self._store.n_docs
-
-
-class ChunksView(Sequence):
-    """index.chunks: row -> Chunk."""
-
-    def __init__(self, store: TextStore):
-        self._store = store
-
-    def __len__(self) -> int:
-        return self._store.n_chunks
-
-    def __getitem__(self, row):
-        if isinstance(row, slice):
-            return self._store.chunks_at(range(*row.indices(len(self))))
-        row = int(row)
-        if row < 0:
-            row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError(f"chunk row {row} out of range ({len(self)})")
-        return self._store.chunk(row)
-
-    def __iter__(self) -> Iterator[Chunk]:
-        return self._store.iter_chunks()
-
-
-class SentencesView(Sequence):
-    """index.sentences: row -> SentenceSpan."""
-
-    def __init__(self, store: TextStore):
-        self._store = store
-
-    def __len__(self) -> int:
-        return self._store.n_sentences
-
-    def __getitem__(self, row):
-        if isinstance(row, slice):
-            return [self._store.sentence(r) for r in range(*row.indices(len(self)))]
-        row = int(row)
-        if row < 0:
-            row += len(self)
-        return self._store.sentence(row)
-
-    def __iter__(self) -> Iterator[SentenceSpan]:
-        return self._store.iter_sentences()

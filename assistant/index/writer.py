@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +22,8 @@ import numpy as np
 from .. import lexical
 from ..embed import Embedder
 from ..ingest import Problem
-from ..store import build_store, discard, fsync_path, write_text
+from ..errors import IndexStoreError
+from ..store import META, backend, build_store, discard, fsync_path, is_dsn, kind_for, read_meta, write_text
 from ..types import Chunk, Document, SentenceSpan
 from . import checkpoints
 from .checkpoints import EMBED_BATCH
@@ -33,7 +34,8 @@ from .lock import write_lock
 from .sentence_vectors import write_sentence_vectors
 from .layout import (CURRENT, FORMAT, SENTENCE_VECTORS, TEXTS, TMP_PREFIX, exists, folder_tag, is_generation,
                      new_generation_name, write_manifest)
-from .plan import Plan, plan, reuse
+from .plan import Delta, Plan, delta, plan, reuse
+from .segment import SegmentEntry, entries
 from .reader import Index, load
 from .texts import chunking, lexical_text
 
@@ -113,6 +115,13 @@ def sync(
         if old is not None and not how.keep:
             old.close()
             old = None
+        if old is not None and not how.rechunk and _can_append(old, vector_store):
+            change = delta(old, docs, scope, chunk_size, chunk_overlap)
+            if _should_append(old, change):
+                _append(index_dir, old, change, embedder, settings, batch_size, progress, report, _after_embed,
+                        vector_store)
+                report.seconds = time.perf_counter() - t0
+                return report
         new = plan(old, docs, scope, chunk_size, chunk_overlap, how.rechunk)
         report.added, report.updated = list(new.added), list(new.updated)
         report.removed, report.unchanged = list(new.removed), list(new.unchanged)
@@ -153,6 +162,104 @@ def sync(
         checkpoints.clear(index_dir)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+# When a write appends a segment instead of writing everything again (segment.py): the index holds
+# at least APPEND_MIN_CHUNKS chunks (below that a full write takes seconds and keeps one segment),
+# and after the write at most MAX_SEGMENTS segments, at most MAX_DEAD of the rows deleted, and the
+# new segment no larger than what is kept. Otherwise the write is a full one (compaction).
+APPEND_MIN_CHUNKS = 2_000
+MAX_SEGMENTS = 8
+MAX_DEAD = 0.2
+
+
+def _can_append(old: Index, vector_store: str | None) -> bool:
+    """A database store keeps one table per generation (no shared segments); a change of the
+    `vector_store` setting takes effect by a full write."""
+    if is_dsn(vector_store or "") or any(seg.store.kind == "pgvector" for seg in old.segments):
+        return False
+    live = len(old.chunks) - sum(len(seg.dead()) for seg in old.segments)
+    return len(old.chunks) >= APPEND_MIN_CHUNKS and kind_for(vector_store or "auto", live) == old.store.kind
+
+
+def _should_append(old: Index, change: Delta) -> bool:
+    rows = len(old.chunks) + len(change.plan.chunks)
+    dead = sum(len(seg.dead()) for seg in old.segments)
+    dead += sum(len(old.segments[k].texts.doc_chunk_rows(row)) for k, row in change.deleted)
+    segments = len(old.segments) + (1 if change.plan.docs else 0)
+    return dead <= MAX_DEAD * rows and segments <= MAX_SEGMENTS and len(change.plan.chunks) <= len(old.chunks) - dead
+
+
+def _append(index_dir: Path, old: Index, change: Delta, embedder: Embedder, settings: dict, batch_size: int,
+            progress: Callable[[int, int], None] | None, report: IngestReport,
+            after_embed: Callable[[], None] | None, vector_store: str | None) -> None:
+    """Write a generation that keeps the previous one's segments (hard links: nothing is copied or
+    re-read) plus one new segment holding the given new and changed documents, with the old
+    versions of changed and removed documents marked deleted. Published like a full write, so a
+    kill at any point leaves the previous generation live."""
+    new = change.plan
+    report.added, report.updated = list(change.added), list(change.updated)
+    report.removed, report.unchanged = list(change.removed), list(change.unchanged)
+    vectors, s_vectors = _vectors(index_dir, new, None, embedder, settings, batch_size, progress, report, after_embed)
+    if new.chunks and int(vectors.shape[1]) != int(old.manifest["dim"]):
+        raise IndexStoreError(f"the embedder gives {vectors.shape[1]}-dim vectors, the index holds "
+                              f"{old.manifest['dim']}: run `assistant ingest --rebuild`")
+    report.chunks_embedded, report.sentences_embedded = len(new.embed_chunks), len(new.embed_sentences)
+    name = new_generation_name()
+    seg_dir = f"seg-{name[len('gen-'):]}"
+    gone: dict[int, set[int]] = {}
+    for k, row in change.deleted:
+        gone.setdefault(k, set()).add(row)
+    segs = [replace(e, deleted=tuple(sorted(set(e.deleted) | gone.get(k, set()))))
+            for k, e in enumerate(entries(old.manifest))]
+    if new.docs:
+        segs.append(SegmentEntry(seg_dir, len(new.docs), len(new.chunks), len(new.sentences)))
+    dropped = set(change.removed) | set(change.updated)
+    documents = {s: h for s, h in old.manifest["documents"].items() if s not in dropped}
+    documents.update({s: d.sha256 for s, d in new.docs.items()})
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    added_at = old.manifest.get("added", {})
+    manifest = {**{k: v for k, v in old.manifest.items() if k not in ("upgraded_from",)},
+                "format": FORMAT, "generation": name, "chunks": sum(e.chunks for e in segs),
+                "sentences": sum(e.sentences for e in segs), "documents": dict(sorted(documents.items())),
+                "updated": now, "added": {s: added_at.get(s, now if s in change.added else "") for s in sorted(documents)},
+                "segments": [e.to_json() for e in segs], "vector_store": old.store.kind}
+    dead = sum(len(seg.dead()) for seg in old.segments)
+    dead += sum(len(old.segments[k].texts.doc_chunk_rows(row)) for k, row in change.deleted)
+    report.chunks_total = manifest["chunks"] - dead  # live chunks
+    tmp = index_dir / f"{TMP_PREFIX}{name}"
+    with disk_full_guard(index_dir):
+        tmp.mkdir(parents=True)
+        for seg in old.segments:
+            _link_segment(seg.folder, tmp / seg.entry.dir if seg.entry.dir else tmp)
+        old.close()  # nothing more is read from it (Windows: its folder is deleted below)
+        if new.docs:
+            folder = tmp / seg_dir
+            folder.mkdir()
+            build_store("flat", [c.id for c in new.chunks], vectors, folder).close()
+            lexical.write_stored(folder / lexical.FILE, [lexical_text(c) for c in new.chunks])
+            textstore.write(folder / TEXTS, new.docs, list(new.chunks), list(new.sentences))
+            point("generation")
+            write_sentence_vectors(folder / SENTENCE_VECTORS, s_vectors)
+        write_manifest(tmp, manifest)
+        publish(index_dir, tmp, name, vector_store)
+    point("swapped")
+    checkpoints.clear(index_dir)
+
+
+def _link_segment(src: Path, dst: Path) -> None:
+    """A segment's files into `dst` as hard links (the files never change once written: sharing
+    them costs nothing); copied where the file system has no hard links."""
+    dst.mkdir(parents=True, exist_ok=True)
+    kind = read_meta(src).get("backend")
+    names = [TEXTS, SENTENCE_VECTORS, lexical.FILE, META, *backend(kind, src).files(read_meta(src))]
+    for name in dict.fromkeys(names):
+        if not (src / name).is_file():
+            continue
+        try:
+            os.link(src / name, dst / name)
+        except OSError:
+            shutil.copy2(src / name, dst / name)
 
 
 def _vectors(index_dir: Path, new: Plan, old: Index | None, embedder: Embedder, settings: dict, batch_size: int,
@@ -249,8 +356,9 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
 def publish(index_dir: Path, tmp: Path, name: str, vector_store: str | None = None) -> None:
     """Make the complete generation folder `tmp` live as `name`: fsync its files, rename it, swap
     CURRENT, then remove older generations (the steps the kill tests stop at are named points)."""
-    for p in tmp.iterdir():
+    for p in sorted(tmp.rglob("*"), key=lambda p: -len(p.parts)):  # files, then their folders
         fsync_path(p)
+    fsync_path(tmp)
     os.replace(tmp, index_dir / name)
     fsync_path(index_dir)
     point("generation-done")
