@@ -71,7 +71,7 @@ def test_ingest_on_a_full_tmpfs(tmp_path, small_fs, monkeypatch, capsys):
     written = msg.split("disk full while writing ", 1)[1].split(":")[0]
     # The embedding checkpoints (index/checkpoints.py: batch-NNNNNN.npy.tmp in .ingest-*/) count: they take
     # space before the generation does.
-    assert written in {"vectors.faiss", "texts.sqlite", "texts.sqlite.tmp", "sentence_vectors.f16.npy",
+    assert written in {"vectors.faiss", "texts.sqlite", "texts.sqlite.tmp", "sentence_vectors.part.npy",
                        "manifest.json", "store.json", "vector_ids.txt", "lexical.sqlite", "lexical.sqlite.tmp"} \
         or (written.startswith("batch-") and written.endswith(".npy.tmp")), msg
     _still_answers(idx_dir, before)
@@ -92,7 +92,7 @@ def _enospc(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-@pytest.mark.parametrize("where", ["batch-000000.npy.tmp", "sentence_vectors.f16.npy", "texts.sqlite.tmp",
+@pytest.mark.parametrize("where", ["batch-000000.npy.tmp", "sentence_vectors.part.npy", "texts.sqlite.tmp",
                                    "vectors.faiss", "CURRENT.tmp"])
 def test_simulated_enospc(tmp_path, monkeypatch, where):
     docs, idx_dir = tmp_path / "docs", tmp_path / "index"
@@ -107,8 +107,8 @@ def test_simulated_enospc(tmp_path, monkeypatch, where):
             _enospc()
 
         monkeypatch.setattr(index.checkpoints, "_save_checkpoint", save_checkpoint)
-    elif where == "sentence_vectors.f16.npy":
-        monkeypatch.setattr(index.writer.np, "save", _enospc)
+    elif where == "sentence_vectors.part.npy":  # its space is reserved before it is filled
+        monkeypatch.setattr(index.writer.os, "posix_fallocate", _enospc)
     elif where == "texts.sqlite.tmp":
         import sqlite3
 
@@ -153,7 +153,7 @@ def test_other_write_errors_also_clean_up(tmp_path, monkeypatch):
     def broken(*a, **k):
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(index.writer.np, "save", broken)
+    monkeypatch.setattr(index.writer.os, "posix_fallocate", broken)  # while the sentence vectors file is made
     with pytest.raises(OSError, match="Input/output"):
         _sync(idx_dir, docs, HashEmbedder())
     _still_answers(idx_dir, before)

@@ -240,7 +240,7 @@ def _append(index_dir: Path, old: Index, change: Delta, embedder: Embedder, sett
             lexical.write_stored(folder / lexical.FILE, [lexical_text(c) for c in new.chunks])
             textstore.write(folder / TEXTS, new.docs, list(new.chunks), list(new.sentences))
             point("generation")
-            write_sentence_vectors(folder / SENTENCE_VECTORS, s_vectors)
+            place_sentence_vectors(folder / SENTENCE_VECTORS, s_vectors)
         write_manifest(tmp, manifest)
         publish(index_dir, tmp, name, vector_store)
     point("swapped")
@@ -297,10 +297,14 @@ def _vectors(index_dir: Path, new: Plan, old: Index | None, embedder: Embedder, 
         dim = int(old.manifest["dim"])
     else:  # an empty index from scratch
         dim = embedder.dim
-    reused = [r for r in new.chunk_from if r is not None]
-    old_vectors = dict(zip(reused, old.vectors(reused))) if old and reused else None
-    vectors = _assemble(len(new.chunks), dim, new.chunk_from, old_vectors)
-    s_vectors = _assemble(len(new.sentences), dim, new.sentence_from, old.sentence_vectors if old else None)
+    vectors = np.zeros((len(new.chunks), dim), dtype=np.float32)
+    _assemble(vectors, new.chunk_from, old.vectors if old else None)
+    # The sentence vectors (six or so per chunk: the largest thing a write makes) go straight into a
+    # float16 file beside the checkpoints, filled block by block, and that file becomes the
+    # generation's: memory stays bounded whatever the number of sentences.
+    with disk_full_guard(index_dir):
+        s_vectors = _allocated(work / PART, (len(new.sentences), dim))
+    _assemble(s_vectors, new.sentence_from, (lambda rows: old.sentence_vectors[rows]) if old else None)
     # Fresh vectors: item p is chunk row embed_chunks[p], then sentence row embed_sentences[p - nc],
     # and its vector is row item_unique[p] of the checkpoints; one memory-mapped checkpoint at a time.
     nc, rows = len(new.embed_chunks), np.asarray(new.embed_chunks + new.embed_sentences, dtype=np.int64)
@@ -319,14 +323,38 @@ def _vectors(index_dir: Path, new: Plan, old: Index | None, embedder: Embedder, 
     return vectors, s_vectors
 
 
-def _assemble(n: int, dim: int, reuse_rows, old_vectors) -> np.ndarray:
-    """The new matrix with row i = row reuse_rows[i] of the old one where it is reused (zeros
-    elsewhere, filled with fresh vectors by the caller)."""
-    out = np.zeros((n, dim), dtype=np.float32)
-    for i, row in enumerate(reuse_rows):
-        if row is not None:
-            out[i] = old_vectors[row]
+def _allocated(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """A float16 .npy file of this shape, its space reserved on disk before it is mapped: writing
+    into a memory-mapped file on a full disk kills the process (SIGBUS), reserving it raises ENOSPC,
+    which disk_full_guard reports."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shape)
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(f.fileno(), 0, size)
+        else:  # Windows: write the zeros (a mapping there extends the file at once anyway)
+            f.seek(out.offset)
+            zeros = bytes(1 << 23)
+            left = size - out.offset
+            while left > 0:
+                left -= f.write(zeros[:min(left, len(zeros))])
     return out
+
+
+PART = "sentence_vectors.part.npy"  # the new generation's sentence vectors while they are written
+BLOCK = 65_536  # rows copied from the previous generation at a time
+
+
+def _assemble(out: np.ndarray, reuse_rows, fetch) -> None:
+    """Row i of `out` = row reuse_rows[i] of the previous generation where it is reused (`fetch`:
+    rows -> their vectors), read in blocks; the other rows are filled with fresh vectors by the caller."""
+    rows = np.fromiter((-1 if r is None else r for r in reuse_rows), dtype=np.int64, count=len(reuse_rows))
+    for lo in range(0, len(rows), BLOCK):
+        part = rows[lo:lo + BLOCK]
+        keep = np.nonzero(part >= 0)[0]
+        if len(keep):
+            out[lo + keep] = fetch(part[keep])
 
 
 def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document], chunks: list[Chunk],
@@ -348,9 +376,22 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
         if release is not None:
             release()
     point("generation")
-    write_sentence_vectors(tmp / SENTENCE_VECTORS, s_vectors)
+    place_sentence_vectors(tmp / SENTENCE_VECTORS, s_vectors)
     write_manifest(tmp, manifest)
     publish(index_dir, tmp, name, vector_store)
+
+
+def place_sentence_vectors(path: Path, vectors: np.ndarray) -> None:
+    """Make `vectors` the generation's sentence vectors file: a float16 file written by `_vectors`
+    is flushed and moved there (no copy); anything else is written."""
+    if isinstance(vectors, np.memmap) and vectors.filename and vectors.dtype == np.float16:
+        vectors.flush()
+        source = vectors.filename
+        del vectors
+        os.replace(source, path)
+        fsync_path(path)
+    else:
+        write_sentence_vectors(path, vectors)
 
 
 def publish(index_dir: Path, tmp: Path, name: str, vector_store: str | None = None) -> None:
