@@ -219,10 +219,12 @@ class MultiBM25(BM25):
         return _idf(self.n_live, df) if df else 0.0
 
     def _postings(self, term: str):
-        out = []
+        parts = []
         for base, p in zip(self.bases, self.parts):
-            out += [(int(base) + i, tf) for i, tf in p._postings(term) if self.live[int(base) + i]]
-        return out
+            rows = np.asarray(p._postings(term), dtype=np.int64).reshape(-1, 2)
+            rows[:, 0] += int(base)
+            parts.append(rows[self.live[rows[:, 0]]])
+        return np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
 
     def close(self) -> None:
         for p in self.parts:

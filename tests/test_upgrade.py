@@ -115,3 +115,19 @@ def test_an_upgrade_that_fails_half_way_leaves_the_old_format_readable(old_index
     monkeypatch.undo()
     assert _answers(idx_dir, emb) == before
     assert check(idx_dir).ok
+
+
+def test_more_chunks_than_the_cache_holds_are_read_in_one_call(tmp_path, monkeypatch):
+    """Index.vectors / chunks_at over more rows than the chunk cache keeps (a re-ingest reads all)."""
+    from assistant.index import textstore
+
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    _write_docs(docs)
+    _sync(idx_dir, docs, emb)
+    idx = index.load(idx_dir)
+    monkeypatch.setattr(idx.texts._chunks, "size", 2)
+    rows = list(range(len(idx.chunks)))
+    assert len(rows) > 2
+    assert [c.id for c in idx.texts.chunks_at(rows)] == [c.id for c in idx.chunks]
+    assert idx.vectors(rows).shape == (len(rows), idx.manifest["dim"])
+    idx.close()

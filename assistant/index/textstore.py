@@ -273,25 +273,31 @@ class TextStore:
 
     def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
         """Several chunks in one query (a search's hits)."""
-        missing = sorted({int(r) for r in rows if int(r) not in self._chunks})
+        rows = [int(r) for r in rows]
+        # Answered from what this call read, not from the cache: a call for more rows than the
+        # cache holds would find its first rows already dropped.
+        got = {r: self._chunks[r] for r in rows if r in self._chunks}
+        missing = sorted(set(rows) - set(got))
         for at in range(0, len(missing), 500):
             part = missing[at:at + 500]
             found = self.query(
                 'SELECT c.row, c.id, d.source, c.title, c.start, c."end", c.text, c.context, c.page, c.sent_lo, c.sent_hi '
                 f"FROM chunks c JOIN docs d ON d.row = c.doc WHERE c.row IN ({','.join('?' * len(part))})", part)
             for row, *values, lo, hi in found:
-                self._chunks.put(row, (Chunk(*values), range(lo, hi)))
+                got[row] = self._chunks.put(row, (Chunk(*values), range(lo, hi)))
         out = []
         for r in rows:
-            if int(r) not in self._chunks:
+            if r not in got:
                 raise IndexError(f"chunk row {r} is not in {self.path} ({self.n_chunks} chunks)")
-            out.append(self._chunks[int(r)][0])
+            out.append(got[r][0])
         return out
 
     def chunk_sentences(self, row: int) -> range:
-        if int(row) not in self._chunks:
+        c = self._chunks.get(int(row))
+        if c is None:
             self.chunks_at([row])
-        return self._chunks[int(row)][1]
+            c = self._chunks[int(row)]
+        return c[1]
 
     def rows_of_ids(self, ids: Sequence[str]) -> list[int | None]:
         """The rows of these chunk ids (None for an id not in the generation)."""
