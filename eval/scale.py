@@ -207,7 +207,11 @@ def _row_ids(texts_path: Path, rows: list[int]) -> dict[int, str]:
 
     store = TextStore(texts_path)
     try:
-        return {r: c.id for r, c in zip(rows, store.chunks_at(rows))}
+        out: dict[int, str] = {}
+        for a in range(0, len(rows), 500):
+            part = rows[a:a + 500]
+            out.update(store.query(f"SELECT row, id FROM chunks WHERE row IN ({','.join('?' * len(part))})", part))
+        return out
     finally:
         store.close()
 

@@ -40,7 +40,7 @@ from assistant import index as index_mod
 from assistant import lexical
 from assistant.index import textstore
 from assistant.index.layout import (FORMAT, LEXICAL, SENTENCE_VECTORS, TEXTS, TMP_PREFIX, folder_tag,
-                                    new_generation_name, write_manifest)
+                                    new_generation_name, read_manifest, write_manifest)
 from assistant.index.writer import publish
 from assistant.store import new_store
 from assistant.types import Chunk, Document, SentenceSpan
@@ -134,7 +134,10 @@ def build_index(seeds_index: Path, n: int, backend: str, workdir: Path, corpus_p
     want = {"recipe": RECIPE, "chunks": n, "backend": backend, "corpus": Path(corpus_path).name}
     if marker.is_file() and index_mod.exists(index_dir):
         have = json.loads(marker.read_text(encoding="utf-8"))
-        if all(have.get(k) == v for k, v in want.items()):
+        # An ingest since the build (the benchmark's add + remove) may have left its document in it.
+        manifest = read_manifest(index_mod.current_generation(index_dir))
+        if all(have.get(k) == v for k, v in want.items()) and manifest.get("chunks") == n \
+                and manifest.get("vector_store") == backend:
             log(f"[synth] reusing {index_dir}")
             return index_dir, {**have, "reused": True}
     shutil.rmtree(index_dir, ignore_errors=True)
@@ -213,8 +216,8 @@ def build_index(seeds_index: Path, n: int, backend: str, workdir: Path, corpus_p
     texts = textstore.TextStore(tmp / TEXTS)
     try:
         for a in range(0, n, BLOCK):
-            rows = range(a, min(n, a + BLOCK))
-            store.add([c.id for c in texts.chunks_at(rows)], np.ascontiguousarray(vectors[a:a + BLOCK], dtype=np.float32))
+            ids = [r[0] for r in texts.query("SELECT id FROM chunks WHERE row >= ? AND row < ? ORDER BY row", (a, a + BLOCK))]
+            store.add(ids, np.ascontiguousarray(vectors[a:a + BLOCK], dtype=np.float32))
         store.persist(tmp)
     finally:
         texts.close()

@@ -28,7 +28,12 @@ def built(tmp_path_factory):
     index.sync(work / "seeds-index", docs, HashEmbedder(), 900, 150, scope="seeds")
     seeds, _ = scale.seed_vectors(work / "seeds-index")
     corpus_path, _ = scale.corpus(N, seeds, work)
-    folder, info = synthindex.build_index(work / "seeds-index", N, "flat", work, corpus_path)
+    block = synthindex.BLOCK
+    synthindex.BLOCK = 300  # several blocks, the last one partial, as at a million chunks
+    try:
+        folder, info = synthindex.build_index(work / "seeds-index", N, "flat", work, corpus_path)
+    finally:
+        synthindex.BLOCK = block
     return work, folder, info, corpus_path
 
 
