@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,6 +111,10 @@ def add_and_remove(index_dir: Path, backend: str, seeds_index: Path, work: Path,
     doc = new_document(seeds_index, folder, f"{n}-{backend}")
     source = f"{NEW_SCOPE}/{doc.name}"
     env = _env(index_dir, backend)
+    # Checkpoints of an ingest of this document that failed in an earlier run would be resumed and
+    # the document not embedded at all: the measurement starts without them.
+    for leftover in Path(index_dir).glob(f"{index.WORK_PREFIX}*"):
+        shutil.rmtree(leftover)
     out: dict = {"add_doc_chars": len(doc.read_text(encoding="utf-8"))}
     m, stdout, stderr = measured(["ingest", str(folder)], env, "ingest")
     if m["returncode"] != 0:
