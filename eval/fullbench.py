@@ -53,6 +53,12 @@ def _env(index_dir: Path, backend: str) -> dict:
     return env
 
 
+def _error(m: dict, stderr: str) -> str:
+    """The last line of a failed command's stderr, or how it ended (-9: killed, e.g. out of memory)."""
+    lines = stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit {m['returncode']}" + (" (killed: out of memory?)" if m["returncode"] == -9 else "")
+
+
 def measured(args: list[str], env: dict, label: str) -> tuple[dict, str, str]:
     """Run `python -m assistant ARGS` under eval/peakrss.py: ({wall_s, peak_rss_mb, returncode}, stdout, stderr)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,7 +79,7 @@ def cold_search(index_dir: Path, backend: str, question: str, runs: int = 3) -> 
     for _ in range(runs):
         m, stdout, stderr = measured(["search", question, "--json"], env, "search")
         if m["returncode"] != 0:
-            return {"cold_search_error": stderr.strip().splitlines()[-1:] or [f"exit {m['returncode']}"]}
+            return {"cold_search_error": _error(m, stderr), "cold_search_rss_mb": m["peak_rss_mb"]}
         walls.append(m["wall_s"])
         rss.append(m["peak_rss_mb"])
         passages = json.loads(stdout)["passages"]
@@ -118,14 +124,15 @@ def add_and_remove(index_dir: Path, backend: str, seeds_index: Path, work: Path,
     out: dict = {"add_doc_chars": len(doc.read_text(encoding="utf-8"))}
     m, stdout, stderr = measured(["ingest", str(folder)], env, "ingest")
     if m["returncode"] != 0:
-        return {**out, "add_doc_error": stderr.strip().splitlines()[-1:], "ingest_peak_rss_mb": m["peak_rss_mb"]}
+        return {**out, "add_doc_error": _error(m, stderr), "add_doc_failed_after_s": m["wall_s"],
+                "ingest_peak_rss_mb": m["peak_rss_mb"]}
     manifest = index.load(index_dir).manifest
     out.update({"add_doc_s": m["wall_s"], "ingest_peak_rss_mb": m["peak_rss_mb"],
                 "add_doc_chunks": manifest["chunks"] - n})
     log(f"[full] ingest of {source}: {m['wall_s']} s, peak RSS {m['peak_rss_mb']} MB: {stdout.strip()}")
     m, stdout, stderr = measured(["docs", "remove", source], env, "docs remove")
     if m["returncode"] != 0:
-        return {**out, "remove_doc_error": stderr.strip().splitlines()[-1:],
+        return {**out, "remove_doc_error": _error(m, stderr), "remove_peak_rss_mb": m["peak_rss_mb"],
                 "note": f"the index still holds {source}"}
     left = index.load(index_dir).manifest["chunks"]
     out.update({"remove_doc_s": m["wall_s"], "remove_peak_rss_mb": m["peak_rss_mb"], "chunks_after_remove": left})

@@ -49,6 +49,7 @@ CHUNKS_PER_DOC = 20
 SENTENCES_PER_CHUNK = (5, 7)  # inclusive range: ~6 sentences per chunk
 SENTENCE_NOISE = 0.6  # noise norm relative to the (unit) chunk vector: cosine ~ 1/sqrt(1 + 0.36) = 0.86
 BLOCK = 20_000  # chunks produced and written at a time
+SVEC_BLOCK = 4_096  # chunks whose sentence vectors are made at a time (~25,000 x dim float32, twice)
 MARKER = "synthetic.json"
 RECIPE = 1  # bumped when what is generated changes: an index of another recipe is built again
 
@@ -198,9 +199,9 @@ def build_index(seeds_index: Path, n: int, backend: str, workdir: Path, corpus_p
     # Sentence vectors: their chunk's vector + noise, unit length, float16, block by block.
     out = np.lib.format.open_memmap(tmp / SENTENCE_VECTORS, mode="w+", dtype=np.float16, shape=(n_sent, dim))
     s_at = 0
-    for a in range(0, n, BLOCK):
-        v = np.asarray(vectors[a:a + BLOCK], dtype=np.float32)
-        reps = np.repeat(v, per_chunk[a:a + BLOCK].astype(np.int64), axis=0)
+    for a in range(0, n, SVEC_BLOCK):
+        v = np.asarray(vectors[a:a + SVEC_BLOCK], dtype=np.float32)
+        reps = np.repeat(v, per_chunk[a:a + SVEC_BLOCK].astype(np.int64), axis=0)
         reps += rng.standard_normal(reps.shape, dtype=np.float32) * (SENTENCE_NOISE / np.sqrt(dim))
         reps /= np.linalg.norm(reps, axis=1, keepdims=True)
         out[s_at:s_at + len(reps)] = reps

@@ -28,12 +28,12 @@ def built(tmp_path_factory):
     index.sync(work / "seeds-index", docs, HashEmbedder(), 900, 150, scope="seeds")
     seeds, _ = scale.seed_vectors(work / "seeds-index")
     corpus_path, _ = scale.corpus(N, seeds, work)
-    block = synthindex.BLOCK
-    synthindex.BLOCK = 300  # several blocks, the last one partial, as at a million chunks
+    blocks = synthindex.BLOCK, synthindex.SVEC_BLOCK
+    synthindex.BLOCK, synthindex.SVEC_BLOCK = 300, 70  # several blocks, the last one partial, as at a million chunks
     try:
         folder, info = synthindex.build_index(work / "seeds-index", N, "flat", work, corpus_path)
     finally:
-        synthindex.BLOCK = block
+        synthindex.BLOCK, synthindex.SVEC_BLOCK = blocks
     return work, folder, info, corpus_path
 
 
@@ -119,3 +119,16 @@ def test_assistant_check_passes(built):
     _, folder, _, _ = built
     report = check(folder)
     assert report.ok, report.text()
+
+
+def test_the_document_the_benchmark_adds_is_new_and_about_twenty_pages(built, tmp_path):
+    import fullbench
+
+    work, folder, _, _ = built
+    path = fullbench.new_document(work / "seeds-index", tmp_path / fullbench.NEW_SCOPE, "t")
+    text = path.read_text(encoding="utf-8")
+    pages = text.strip().split("\n\n")
+    assert len(pages) == fullbench.PAGES and all(len(p) >= fullbench.PAGE_CHARS for p in pages)
+    idx = index.load(folder)
+    indexed = "\n".join(d.text for d in idx.docs.values())
+    assert not any(p[:300] in indexed for p in pages)  # new text (sentences in another order): it must be embedded
