@@ -126,7 +126,7 @@ def add_and_remove(index_dir: Path, backend: str, seeds_index: Path, work: Path,
     if m["returncode"] != 0:
         return {**out, "add_doc_error": _error(m, stderr), "add_doc_failed_after_s": m["wall_s"],
                 "ingest_peak_rss_mb": m["peak_rss_mb"]}
-    manifest = index.load(index_dir).manifest
+    manifest = _manifest(index_dir)
     out.update({"add_doc_s": m["wall_s"], "ingest_peak_rss_mb": m["peak_rss_mb"],
                 "add_doc_chunks": manifest["chunks"] - n})
     log(f"[full] ingest of {source}: {m['wall_s']} s, peak RSS {m['peak_rss_mb']} MB: {stdout.strip()}")
@@ -134,10 +134,17 @@ def add_and_remove(index_dir: Path, backend: str, seeds_index: Path, work: Path,
     if m["returncode"] != 0:
         return {**out, "remove_doc_error": _error(m, stderr), "remove_peak_rss_mb": m["peak_rss_mb"],
                 "note": f"the index still holds {source}"}
-    left = index.load(index_dir).manifest["chunks"]
+    left = _manifest(index_dir)["chunks"]
     out.update({"remove_doc_s": m["wall_s"], "remove_peak_rss_mb": m["peak_rss_mb"], "chunks_after_remove": left})
     log(f"[full] removed it again: {m['wall_s']} s, {left} chunks left")
     return out
+
+
+def _manifest(index_dir: Path) -> dict:
+    """The live generation's manifest, without loading the index (its store is gigabytes at 1M)."""
+    from assistant.index.layout import current_generation, read_manifest
+
+    return read_manifest(current_generation(index_dir))
 
 
 class PrecomputedQueries:
@@ -161,14 +168,9 @@ def run_hybrid(index_dir: Path, n_queries: int) -> dict:
     from assistant.config import Settings
     from assistant.pipeline import build, make_embedder
 
-    from assistant import index
-
     settings = Settings.from_env().with_(index_dir=Path(index_dir))
     qs = questions(n_queries)
-    idx = index.load(index_dir)
-    embedder_name = idx.manifest["embedder"]
-    idx.close()
-    real = make_embedder(settings, embedder_name)
+    real = make_embedder(settings, _manifest(index_dir)["embedder"])
     cached = PrecomputedQueries(real, qs)
     p = build(settings, with_llm=False, embedder=cached)
     retriever, selector, k = p.assistant.retriever, p.assistant.selector, settings.answer.top_k
