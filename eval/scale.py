@@ -21,6 +21,29 @@
    EF_SWEEP until recall@10 >= --target, and the first ef that reaches it is reported.
 
 Prints one JSON object per backend per line with --json.
+
+--full: the whole application at N chunks, not only the vector store (needs --workdir, flat/hnsw):
+
+    python eval/bench.py scale --chunks 100000 --backend flat,hnsw --full --workdir /data/scale --json
+    python eval/bench.py scale --chunks 1000000 --backend hnsw --full --workdir /data/scale --json
+
+5. A complete format-4 index of N synthetic chunks in WORKDIR/index-N-BACKEND (eval/synthindex.py:
+   real seed sentences as text, the corpus of step 2 as chunk vectors, sentence vectors around them,
+   BM25, the backend's store), built once and reused (delete the folder to build it again). Steps 3-4
+   then measure that index's own store: build_s is its store build (null when reused), disk_mb the
+   store's files; index_build_s / index_disk_mb are the rest of the index / the whole folder.
+6. eval/fullbench.py, with the real embedder and default settings: hybrid_p50_ms / _p95_ms (retrieve +
+   evidence selection as pipeline.build wires them, query vectors embedded beforehand;
+   retrieve_p50_ms / evidence_p50_ms split it) and lexical_p50_ms (BM25 scores() alone) over
+   --hybrid-queries gold questions in one process; cold_search_s (median of --cold-runs fresh
+   `python -m assistant search "<Dutch gold question>" --json` processes, wall time from spawn to
+   exit) with cold_search_rss_mb (their peak RSS, os.wait4's ru_maxrss from eval/peakrss.py) and
+   cold_search_top (the top source); add_doc_s / ingest_peak_rss_mb (a fresh `python -m assistant
+   ingest` of one new ~20-page .txt, ~60,000 characters, into the index itself, the store backend
+   kept), then remove_doc_s / remove_peak_rss_mb (`assistant docs remove` of it), so the index holds
+   its N chunks again (chunks_after_remove). --no-add skips that. The OS page cache is not dropped:
+   "cold" is a new process, not a cold disk. The search process uses the store's default ef_search,
+   not the one the sweep of step 4 chose.
 """
 
 from __future__ import annotations
@@ -137,8 +160,8 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _disk_mb(folder: Path) -> float:
-    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 2**20
+def _disk_mb(folder: Path, skip: tuple[str, ...] = ()) -> float:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and p.name not in skip) / 2**20
 
 
 def run_exact(corpus_path: Path, q: np.ndarray, out: Path, timed: int) -> dict:
@@ -178,16 +201,42 @@ def run_build(backend: str, corpus_path: Path, folder: Path, dsn: str, opts: dic
     return out
 
 
+def _row_ids(texts_path: Path, rows: list[int]) -> dict[int, str]:
+    """Chunk id of each corpus row in a full index (eval/synthindex.py: chunk row i has vector i)."""
+    from assistant.index.textstore import TextStore
+
+    store = TextStore(texts_path)
+    try:
+        out: dict[int, str] = {}
+        for a in range(0, len(rows), 500):
+            part = rows[a:a + 500]
+            out.update(store.query(f"SELECT row, id FROM chunks WHERE row IN ({','.join('?' * len(part))})", part))
+        return out
+    finally:
+        store.close()
+
+
 def run_search(backend: str, folder: Path, q: np.ndarray, truth: np.ndarray, dsn: str, target: float,
-               opts: dict, sweep: list[int], exact_backend: bool) -> dict:
+               opts: dict, sweep: list[int], exact_backend: bool, full: str = "") -> dict:
+    """`full`: the corpus file of the full index whose generation `folder` is ("" for a bare store)."""
     from assistant.store import open_store
 
+    if full:  # the store of a full index (synthindex.py): chunk row i holds corpus vector i, its id is in texts.sqlite
+        id_of = _row_ids(folder / "texts.sqlite", sorted({int(j) for row in truth for j in row}))
     base = _rss_mb()  # interpreter + numpy + faiss + queries, before the store is opened
     t = time.perf_counter()
     store = open_store(folder, dsn=dsn)
     load = time.perf_counter() - t
-    ids = ids_for(store.count())
-    truth_ids = [{ids[j] for j in row} for row in truth]
+    if not full:
+        ids = ids_for(store.count())
+        id_of = {int(j): ids[j] for row in truth for j in row}
+    truth_ids = [{id_of[int(j)] for j in row} for row in truth]
+    if full:  # rows and vectors still line up (an ingest + remove since the build keeps the order)
+        corpus_v = np.load(full, mmap_mode="r")
+        for j in list(id_of)[:5]:
+            if not np.allclose(store.vector(id_of[j]), corpus_v[j], atol=1e-2):
+                raise SystemExit(f"chunk row {j} of {folder} does not hold corpus vector {j}: rebuild it (delete {folder.parent})")
+        del corpus_v
     for qi in range(min(5, len(q))):  # warm-up
         store.search(q[qi], K)
 
@@ -224,8 +273,9 @@ def run_search(backend: str, folder: Path, q: np.ndarray, truth: np.ndarray, dsn
            "load_s": round(load, 3), "rss_mb": round(_rss_mb(), 1), "rss_before_load_mb": round(base, 1)}
     if rows:
         out["sweep"] = rows
-    if backend != "pgvector":
-        out["disk_mb"] = round(_disk_mb(folder), 1)
+    if backend != "pgvector":  # of a full index's generation, the store's files only
+        out["disk_mb"] = round(_disk_mb(folder, skip=("manifest.json", "texts.sqlite", "lexical.sqlite",
+                                                      "sentence_vectors.f16.npy") if full else ()), 1)
     else:
         out["server_pss_mb"] = _server_pss_mb(store)
         out["shared_buffers"] = store.conn.execute("SHOW shared_buffers").fetchone()[0]
@@ -290,9 +340,21 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--threads", type=int, default=1,
                     help="FAISS OpenMP threads while building and searching (default 1: one query at a time on a shared "
                          "2-core VM, 2 threads spin-wait and were 9x slower for exact search)")
+    ap.add_argument("--full", action="store_true",
+                    help="build (or reuse) a complete synthetic index of N chunks in WORKDIR/index-N-BACKEND "
+                         "(eval/synthindex.py) and measure the application on it (eval/fullbench.py): cold "
+                         "`assistant search`, hybrid retrieval + evidence, BM25, ingest + remove of one document")
+    ap.add_argument("--hybrid-queries", type=int, default=50, help="--full: real questions timed in the hybrid step")
+    ap.add_argument("--cold-runs", type=int, default=3, help="--full: fresh `assistant search` processes (median)")
+    ap.add_argument("--no-add", action="store_true", help="--full: skip the ingest + remove of a new document")
     ap.add_argument("--json", action="store_true", help="one JSON object per backend per line")
     args = ap.parse_args(argv)
     backends = ["flat", "hnsw", "pgvector"] if args.backend == "all" else args.backend.split(",")
+    if args.full and not set(backends) <= {"flat", "hnsw"}:
+        raise SystemExit(f"--full builds flat and hnsw indexes only, not {', '.join(sorted(set(backends) - {'flat', 'hnsw'}))}: "
+                         "pass --backend flat,hnsw")
+    if args.full and not args.workdir:
+        raise SystemExit("--full needs --workdir (the synthetic index is kept there and reused: a 1M build takes long)")
     os.environ["SCALE_THREADS"] = str(args.threads)
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="assistant-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -332,18 +394,43 @@ def main(argv: list[str]) -> int:
         spec = {"backend": backend, "corpus": str(corpus_path), "folder": str(folder), "dsn": dsn, "work": str(work),
                 "opts": {**pg_opts, "build_memory": "4GB"} if backend == "pgvector" else ({} if backend == "flat" else opts),
                 "target": args.target, "sweep": [int(x) for x in args.ef.split(",")]}
-        log(f"[scale] {backend}: building ...")
-        built = _child(["build", json.dumps(spec)])
-        log(f"[scale] {backend}: built in {built['build_s']} s; searching ...")
+        full: dict = {}
+        if args.full:
+            spec = {**spec, "seeds_index": str(Path(args.index_dir).resolve()), "chunks": args.chunks}
+            log(f"[scale] {backend}: full index ...")
+            info = _child(["synth", json.dumps(spec)])
+            index_dir = Path(info["index_dir"])
+            shutil.rmtree(folder, ignore_errors=True)  # the index's own store is what is measured
+            from assistant.index import current_generation
+
+            folder = current_generation(index_dir)
+            built = {"build_s": None if info["reused"] else info["store_build_s"]}
+            spec = {**spec, "folder": str(folder), "full": str(corpus_path)}
+            full = {"index_dir": str(index_dir), "index_reused": info["reused"], "index_build_s": info.get("index_build_s"),
+                    "documents": info["documents"], "sentences": info["sentences"],
+                    "index_disk_mb": round(_disk_mb(index_dir), 1)}
+        else:
+            log(f"[scale] {backend}: building ...")
+            built = _child(["build", json.dumps(spec)])
+            log(f"[scale] {backend}: built in {built['build_s']} s; searching ...")
         searched = _child(["search", json.dumps(spec)])
+        if args.full:
+            import fullbench
+
+            full.update(_child(["hybrid", json.dumps({**spec, "index_dir": full["index_dir"], "queries": args.hybrid_queries})]))
+            log(f"[scale] {backend}: hybrid {full}")
+            full.update(fullbench.cold_search(index_dir, backend, fullbench.questions(1, "nl")[0], args.cold_runs))
+            if not args.no_add:
+                full.update(fullbench.add_and_remove(index_dir, backend, Path(args.index_dir), work, args.chunks))
         row = {"backend": backend, "chunks": args.chunks, "dim": int(seeds.shape[1]), "queries": len(q), "threads": args.threads,
-               **built, **searched,
+               **built, **searched, **full,
                "exact_p50_ms": exact["exact_p50_ms"], "date": time.strftime("%Y-%m-%d %H:%M")}
         order = ["backend", "chunks", "build_s", "search_p50_ms", "search_p95_ms", "exact_p50_ms", "recall_at_10",
-                 "rss_mb", "disk_mb", "load_s", "ef_search"]
+                 "rss_mb", "disk_mb", "load_s", "ef_search", "cold_search_s", "cold_search_rss_mb", "hybrid_p50_ms",
+                 "hybrid_p95_ms", "lexical_p50_ms", "add_doc_s", "ingest_peak_rss_mb", "remove_doc_s"]
         row = {**{k: row.get(k) for k in order}, **{k: v for k, v in row.items() if k not in order}}
         print(json.dumps(row) if args.json else json.dumps(row, indent=1), flush=True)
-        if not args.keep:
+        if not args.keep and not args.full:  # a full index stays in WORKDIR, reused by the next run
             if backend == "pgvector":
                 from assistant.store import discard
 
@@ -366,10 +453,21 @@ def _one(argv: list[str]) -> int:
     else:
         spec = json.loads(argv[1])
         work = Path(spec["work"])
-        if step == "build":
+        if step == "synth":
+            import synthindex
+
+            index_dir, info = synthindex.build_index(Path(spec["seeds_index"]), spec["chunks"], spec["backend"], work,
+                                                     Path(spec["corpus"]), spec["opts"])
+            out = {**info, "index_dir": str(index_dir)}
+        elif step == "hybrid":
+            import fullbench
+
+            out = fullbench.run_hybrid(Path(spec["index_dir"]), spec["queries"])
+        elif step == "build":
             out = run_build(spec["backend"], Path(spec["corpus"]), Path(spec["folder"]), spec["dsn"], spec["opts"])
         else:
             out = run_search(spec["backend"], Path(spec["folder"]), np.load(work / "queries.npy"), np.load(work / "truth.npy"),
-                             spec["dsn"], spec["target"], spec["opts"], spec["sweep"], exact_backend=True)
+                             spec["dsn"], spec["target"], spec["opts"], spec["sweep"], exact_backend=True,
+                             full=spec.get("full", ""))
     print(json.dumps(out))
     return 0

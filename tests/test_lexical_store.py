@@ -79,3 +79,20 @@ def test_a_shared_tokenizer_is_safe_across_threads():
     for t in threads:
         t.join()
     assert wrong == []
+
+
+def test_write_tokens_is_the_writer_and_checks_the_row_count(tmp_path):
+    """write_stored is write_tokens over tokenised texts; a caller announcing another row count than
+    it gives gets an error naming the file, not a file whose lengths disagree with its rows."""
+    import pytest
+
+    texts = ["De gemeente Lochem betaalt 50.000 euro.", "Sezen en InAxis, 1,5 miljoen."]
+    tok = lexical.Tokenizer()
+    lexical.write_tokens(tmp_path / "a.sqlite", (tok(t) for t in texts), len(texts))
+    stored, mem = lexical.StoredBM25(tmp_path / "a.sqlite"), lexical.BM25(texts)
+    assert np.array_equal(stored.scores("Lochem 50.000 euro"), mem.scores("Lochem 50.000 euro"))
+    stored.close()
+    for n in (1, 3):
+        with pytest.raises(ValueError, match="b.sqlite"):
+            lexical.write_tokens(tmp_path / "b.sqlite", (tok(t) for t in texts), n)
+        assert not (tmp_path / "b.sqlite").exists()
