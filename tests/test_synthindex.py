@@ -111,8 +111,6 @@ def test_a_finished_index_is_reused(built):
     assert again == folder and info["reused"] and index.current_generation(folder) == gen
 
 
-@pytest.mark.xfail(strict=True, raises=(FileNotFoundError, AssertionError),
-                   reason="check.py still reads the format-3 files (docs.jsonl ...); the format-4 check is in progress")
 def test_assistant_check_passes(built):
     from assistant.check import check
 
