@@ -147,3 +147,15 @@ def test_damage_in_an_appended_segment_is_named(tmp_path, appending):
     assert str(gen / seg / "sentence_vectors.f16.npy") in report.text()
     with pytest.raises(IndexStoreError, match=f"{seg}/sentence_vectors.f16.npy has {len(v) - 1} rows but"):
         index.load(idx_dir)
+
+
+def test_the_manifest_counts_live_chunks_and_sentences(tmp_path, appending):
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    _write_docs(docs)
+    _sync(idx_dir, docs, emb)
+    (docs / "lochem.txt").write_text("Regisserend Lochem. Een geheel nieuwe tekst over deelfietsen.", encoding="utf-8")
+    _sync(idx_dir, docs, emb)
+    idx = index.load(idx_dir)
+    live = [s for s in idx.docs]
+    assert idx.manifest["chunks"] == sum(len(idx.chunk_rows(s)) for s in live) == idx.stats()["chunks"] < len(idx.chunks)
+    assert idx.manifest["sentences"] == sum(len(idx.sentence_rows(s)) for s in live) < len(idx.sentences)

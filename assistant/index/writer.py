@@ -220,13 +220,16 @@ def _append(index_dir: Path, old: Index, change: Delta, embedder: Embedder, sett
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     added_at = old.manifest.get("added", {})
     manifest = {**{k: v for k, v in old.manifest.items() if k not in ("upgraded_from",)},
-                "format": FORMAT, "generation": name, "chunks": sum(e.chunks for e in segs),
-                "sentences": sum(e.sentences for e in segs), "documents": dict(sorted(documents.items())),
+                "format": FORMAT, "generation": name, "documents": dict(sorted(documents.items())),
                 "updated": now, "added": {s: added_at.get(s, now if s in change.added else "") for s in sorted(documents)},
                 "segments": [e.to_json() for e in segs], "vector_store": old.store.kind}
+    # "chunks" and "sentences": the live ones (each segment's entry has its rows)
     dead = sum(len(seg.dead()) for seg in old.segments)
     dead += sum(len(old.segments[k].texts.doc_chunk_rows(row)) for k, row in change.deleted)
-    report.chunks_total = manifest["chunks"] - dead  # live chunks
+    manifest["chunks"] = report.chunks_total = sum(e.chunks for e in segs) - dead
+    dead_sentences = sum(len(seg.texts.doc_sentence_rows(row)) for k, seg in enumerate(old.segments)
+                         for row in set(segs[k].deleted))
+    manifest["sentences"] = sum(e.sentences for e in segs) - dead_sentences
     tmp = index_dir / f"{TMP_PREFIX}{name}"
     with disk_full_guard(index_dir):
         tmp.mkdir(parents=True)
