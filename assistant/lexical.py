@@ -130,22 +130,37 @@ def write_tokens(path, rows: Iterable[list[str]], n: int, k1: float = 1.2, b: fl
         # are split on spaces only, so FTS5 holds exactly the tokens BM25 scores.
         conn.execute("CREATE VIRTUAL TABLE lex USING fts5(tokens, tokenize=\"ascii tokenchars '.,'\")")
         conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value)")
+        conn.execute("CREATE TABLE staging (term TEXT, part INTEGER, rows BLOB, tfs BLOB)")
         lengths = np.zeros(n, dtype=np.float32)
         batch: list[tuple[int, str]] = []
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        part = 0
         i = -1
         for i, toks in enumerate(rows):
             if i >= n:
                 raise ValueError(f"more than the {n} token rows announced for {path}")
             lengths[i] = len(toks)
             batch.append((i, " ".join(toks)))
+            for term, tf in Counter(toks).items():
+                got = postings.get(term)
+                if got is None:
+                    got = postings[term] = ([], [])
+                got[0].append(i)
+                got[1].append(tf)
             if len(batch) >= _BATCH:
                 conn.executemany("INSERT INTO lex(rowid, tokens) VALUES (?, ?)", batch)
                 batch.clear()
+            if (i + 1) % POSTINGS_PART == 0:
+                _stage(conn, postings, part)
+                part += 1
         if i + 1 != n:
             raise ValueError(f"{i + 1} token rows for {path}, {n} announced")
         conn.executemany("INSERT INTO lex(rowid, tokens) VALUES (?, ?)", batch)
+        _stage(conn, postings, part)
+        _merge_postings(conn)
         conn.executemany("INSERT INTO meta VALUES (?, ?)", [
-            ("n", n), ("k1", k1), ("b", b), ("tokenizer", TOKENIZER), ("lengths", lengths.tobytes())])
+            ("n", n), ("k1", k1), ("b", b), ("tokenizer", TOKENIZER), ("lengths", lengths.tobytes()),
+            ("postings", POSTINGS)])
         conn.execute("INSERT INTO lex(lex) VALUES ('optimize')")
         conn.commit()
     finally:
@@ -153,6 +168,60 @@ def write_tokens(path, rows: Iterable[list[str]], n: int, k1: float = 1.2, b: fl
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+# Each term's postings (the rows it occurs in and how often) as one row of arrays: a query term is
+# one read of a few MB at most, where the FTS5 vocabulary returns one SQL row per occurrence (a
+# common term at a million chunks: a second). Built a part of POSTINGS_PART rows at a time (memory
+# stays bounded), the parts of each term joined at the end.
+POSTINGS = "postings-v1"  # rows int32, tfs uint16, little-endian
+POSTINGS_PART = 65_536
+
+
+def _stage(conn, postings: dict[str, tuple[list[int], list[int]]], part: int) -> None:
+    conn.executemany("INSERT INTO staging VALUES (?, ?, ?, ?)", (
+        (term, part, np.asarray(r, dtype="<i4").tobytes(), np.minimum(np.asarray(t), 65535).astype("<u2").tobytes())
+        for term, (r, t) in postings.items()))
+    postings.clear()
+
+
+def _merge_postings(conn) -> None:
+    """The staged parts of each term joined into one postings row (parts are in row order)."""
+    conn.execute("CREATE TABLE postings (term TEXT PRIMARY KEY, df INTEGER, rows BLOB, tfs BLOB) WITHOUT ROWID")
+    conn.execute("CREATE INDEX staging_term ON staging(term, part)")
+
+    def merged():
+        term, rows, tfs = None, [], []
+        for t, r, f in conn.cursor().execute("SELECT term, rows, tfs FROM staging ORDER BY term, part"):
+            if t != term and term is not None:
+                yield term, sum(len(x) for x in rows) // 4, b"".join(rows), b"".join(tfs)
+                rows, tfs = [], []
+            term = t
+            rows.append(r)
+            tfs.append(f)
+        if term is not None:
+            yield term, sum(len(x) for x in rows) // 4, b"".join(rows), b"".join(tfs)
+
+    conn.executemany("INSERT INTO postings VALUES (?, ?, ?, ?)", merged())
+    conn.execute("DROP INDEX staging_term")
+    conn.execute("DROP TABLE staging")
+
+
+def add_postings(path) -> bool:
+    """Rewrite a lexical.sqlite written before the postings table with one (the tokens are read
+    back from its FTS5 table, nothing is tokenised again); False when it has one already."""
+    conn = sqlite3.connect(read_only_uri(path), uri=True)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        if meta.get("postings") == POSTINGS:
+            return False
+        n, k1, b = int(meta["n"]), float(meta["k1"]), float(meta["b"])
+        rows = (text.split() for _, text in conn.execute("SELECT rowid, tokens FROM lex ORDER BY rowid"))
+        write_tokens(f"{path}.new", rows, n, k1, b)
+    finally:
+        conn.close()
+    os.replace(f"{path}.new", path)
+    return True
 
 
 class StoredBM25(BM25):
@@ -175,6 +244,8 @@ class StoredBM25(BM25):
         self._conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_row USING fts5vocab(main, lex, row)")
         self._conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_inst USING fts5vocab(main, lex, instance)")
         self._cache: dict[str, float] = {}
+        # files written before the postings table: postings from the FTS5 vocabulary (same scores)
+        self._arrays = meta.get("postings") == POSTINGS
 
     @property
     def idf(self) -> dict[str, float]:
@@ -187,20 +258,28 @@ class StoredBM25(BM25):
 
     def _idf(self, term: str) -> float:
         if term not in self._cache:
-            with self._lock:
-                row = self._conn.execute("SELECT doc FROM temp.vocab_row WHERE term = ?", (term,)).fetchone()
-            self._cache[term] = _idf(self.n, int(row[0])) if row else 0.0
+            df = self.df(term)
+            self._cache[term] = _idf(self.n, df) if df else 0.0
         return self._cache[term]
 
     def _postings(self, term: str):
+        """(row, tf) pairs of the rows the term occurs in, in row order (an (n, 2) array)."""
+        if self._arrays:
+            with self._lock:
+                got = self._conn.execute("SELECT rows, tfs FROM postings WHERE term = ?", (term,)).fetchone()
+            if got is None:
+                return np.zeros((0, 2), np.int64)
+            return np.stack([np.frombuffer(got[0], dtype="<i4"), np.frombuffer(got[1], dtype="<u2")], axis=1).astype(np.int64)
         with self._lock:
             return self._conn.execute("SELECT doc, count(*) FROM temp.vocab_inst WHERE term = ? GROUP BY doc ORDER BY doc",
                                       (term,)).fetchall()
 
     def df(self, term: str) -> int:
         """In how many rows the term occurs."""
+        sql = ("SELECT df FROM postings WHERE term = ?" if self._arrays
+               else "SELECT doc FROM temp.vocab_row WHERE term = ?")
         with self._lock:
-            row = self._conn.execute("SELECT doc FROM temp.vocab_row WHERE term = ?", (term,)).fetchone()
+            row = self._conn.execute(sql, (term,)).fetchone()
         return int(row[0]) if row else 0
 
     def close(self) -> None:

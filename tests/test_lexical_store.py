@@ -96,3 +96,48 @@ def test_write_tokens_is_the_writer_and_checks_the_row_count(tmp_path):
         with pytest.raises(ValueError, match="b.sqlite"):
             lexical.write_tokens(tmp_path / "b.sqlite", (tok(t) for t in texts), n)
         assert not (tmp_path / "b.sqlite").exists()
+
+
+def test_postings_in_parts_and_files_without_postings_give_the_same_scores(tmp_path, monkeypatch):
+    """The postings table (one row of arrays per term) is built in parts and joined; a file written
+    before it existed is read through the FTS5 vocabulary: the scores are identical either way."""
+    import sqlite3
+
+    docs, _ = load_folder(Path(__file__).resolve().parent.parent / "seeds")
+    texts = [c.text for d in docs for c in index.document_chunks(d, 300, 40)]
+    monkeypatch.setattr(lexical, "POSTINGS_PART", 7)  # many parts, joined per term
+    lexical.write_stored(tmp_path / "new.sqlite", texts)
+    old = tmp_path / "old.sqlite"
+    old.write_bytes((tmp_path / "new.sqlite").read_bytes())
+    conn = sqlite3.connect(old)
+    conn.execute("DROP TABLE postings")
+    conn.execute("DELETE FROM meta WHERE key = 'postings'")
+    conn.commit()
+    conn.close()
+    memory, new, before = lexical.BM25(texts), lexical.StoredBM25(tmp_path / "new.sqlite"), lexical.StoredBM25(old)
+    assert new._arrays and not before._arrays
+    gold = [json.loads(x)["question"] for x in (Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl")
+            .read_text(encoding="utf-8").splitlines() if x.strip()]
+    for q in gold + ["gemeente raad college", "de het een"]:
+        for floor in (0.0, 2.0):
+            a = memory.scores(q, min_idf=floor)
+            assert np.array_equal(a, new.scores(q, min_idf=floor)) and np.array_equal(a, before.scores(q, min_idf=floor)), q
+
+
+def test_add_postings_rewrites_an_older_file_with_the_same_scores(tmp_path):
+    import sqlite3
+
+    docs, _ = load_folder(Path(__file__).resolve().parent.parent / "seeds")
+    texts = [c.text for d in docs for c in index.document_chunks(d, 300, 40)]
+    path = tmp_path / "lex.sqlite"
+    lexical.write_stored(path, texts)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE postings")
+    conn.execute("DELETE FROM meta WHERE key = 'postings'")
+    conn.commit()
+    conn.close()
+    assert lexical.add_postings(path) and not lexical.add_postings(path)
+    stored, memory = lexical.StoredBM25(path), lexical.BM25(texts)
+    assert stored._arrays and np.array_equal(stored.lengths, memory.lengths)
+    for q in ("Waarom is er geen projectplan voor Sezen opgesteld?", "kosten clinics 50.000 euro"):
+        assert np.array_equal(stored.scores(q), memory.scores(q))
