@@ -141,8 +141,9 @@ def _texts(gen: Path, report: CheckReport) -> tuple[list | None, list | None, li
         if result != ["ok"]:
             report.bad(TEXTS, f"fails SQLite's integrity check ({result[0]})")
             return None, None, None
-        docs = [{"source": r[0], "title": r[1], "sha256": r[2], "pages": json.loads(r[3]), "text": r[4]}
-                for r in conn.execute("SELECT source, title, sha256, pages, text FROM docs ORDER BY row")]
+        texts = "doc_texts" if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'doc_texts'").fetchone() else "docs"
+        docs = [{"source": r[0], "title": r[1], "sha256": r[2], "pages": json.loads(r[3]), "text": r[4]} for r in conn.execute(
+            f"SELECT d.source, d.title, d.sha256, d.pages, t.text FROM docs d JOIN {texts} t ON t.row = d.row ORDER BY d.row")]
         sources = [d["source"] for d in docs]
         chunks = [{"id": r[0], "source": sources[r[1]], "start": r[2], "end": r[3], "text": r[4], "page": r[5]}
                   for r in conn.execute('SELECT id, doc, start, "end", text, page FROM chunks ORDER BY row')]
