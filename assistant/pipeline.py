@@ -18,6 +18,7 @@ from .generate import Generator, LlamaCppGenerator, OpenAICompatGenerator, appro
 from .index import Index
 from .prompts import Prompts
 from .retrieve import HybridRetriever
+from .token_cache import LineSumCounter
 
 
 def make_embedder(settings: Settings, index_embedder: str | None = None) -> Embedder:
@@ -97,7 +98,9 @@ def build(settings: Settings, with_llm: bool = True, embedder=None, generator=No
     retriever = HybridRetriever(idx, embedder, settings.retrieval)
     count = getattr(generator, "count_tokens", None) if with_llm else token_counter(settings)
     prompts = Prompts(settings.storage.prompts_dir)
-    selector = EvidenceSelector(idx, settings.evidence, count or approx_tokens, render=prompts.excerpts)
+    # exact counts made fast: per-line counts summed once the model's tokenizer is seen to allow it
+    selector = EvidenceSelector(idx, settings.evidence, LineSumCounter(count) if count else approx_tokens,
+                                render=prompts.excerpts)
     assistant = Assistant(retriever, generator if with_llm else None, prompts, selector, embedder, settings.answer,
                           quote=settings.quote)
     return Pipeline(settings, idx, embedder, assistant)

@@ -193,9 +193,8 @@ class StoredDocument(Document):
 
     @property
     def text(self) -> str:  # type: ignore[override]
-        if self._text is None:
-            object.__setattr__(self, "_text", self._store.doc_text(self._row))
-        return self._text
+        # not kept here: the store keeps the last few texts read, so cached documents stay small
+        return self._text if self._text is not None else self._store.doc_text(self._row)
 
     def __eq__(self, other):  # equal to a plain Document with the same values (dataclass eq wants one class)
         if not isinstance(other, Document):
@@ -226,6 +225,7 @@ class TextStore:
         self._chunks = _Lru(8192)
         self._sentences = _Lru(65536)
         self._texts = _Lru(32)
+        self._documents = _Lru(1024)  # metadata only (texts: _texts)
         self._docs: list[tuple] | None = None  # (source, title, sha256, pages, ocr_pages, meta, chunk/sent rows)
         self._doc_row: dict[str, int] | None = None
 
@@ -253,10 +253,14 @@ class TextStore:
         return self._doc_rows()[row][0]
 
     def document(self, row: int) -> StoredDocument:
-        source, title, sha, pages, ocr, meta = self._doc_rows()[row][:6]
-        return StoredDocument(store=self, row=row, source=source, title=title, sha256=sha,
-                              pages=tuple(json.loads(pages)), ocr_pages=tuple(json.loads(ocr)),
-                              meta=DocMeta.from_json(json.loads(meta) if meta else None), text=self._texts.get(row))
+        doc = self._documents.get(row)  # evidence asks for the same few documents many times a question
+        if doc is None:
+            source, title, sha, pages, ocr, meta = self._doc_rows()[row][:6]
+            doc = self._documents.put(row, StoredDocument(
+                store=self, row=row, source=source, title=title, sha256=sha, pages=tuple(json.loads(pages)),
+                ocr_pages=tuple(json.loads(ocr)), meta=DocMeta.from_json(json.loads(meta) if meta else None),
+                text=None))
+        return doc
 
     def doc_text(self, row: int) -> str:
         text = self._texts.get(row)
