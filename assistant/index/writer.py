@@ -167,9 +167,11 @@ def sync(
 # When a write appends a segment instead of writing everything again (segment.py): the index holds
 # at least APPEND_MIN_CHUNKS chunks (below that a full write takes seconds and keeps one segment),
 # and after the write at most MAX_SEGMENTS segments, at most MAX_DEAD of the rows deleted, and the
-# new segment no larger than what is kept. Otherwise the write is a full one (compaction).
+# new segment no larger than what is kept. Otherwise the write is a full one (compaction). Each
+# segment costs a search a few tenths of a millisecond; a full write of a million chunks costs
+# minutes, so uploads into a large index compact only every MAX_SEGMENTS - 1 of them.
 APPEND_MIN_CHUNKS = 2_000
-MAX_SEGMENTS = 8
+MAX_SEGMENTS = 32
 MAX_DEAD = 0.2
 
 

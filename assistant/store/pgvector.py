@@ -32,7 +32,9 @@ from .common import META, as_matrix, as_query, damaged, read_meta, reading, writ
 
 M = 16
 EF_CONSTRUCTION = 64
-EF_SEARCH = 64
+# At 1M chunks recall@10 against exact search was 0.90 / 0.93 / 0.96 at ef_search 40 / 64 / 96 (p50
+# 2.3 ms at 96; README "At scale", 2026-12-06): 100 keeps >= 0.95 at that size for ~1 ms.
+EF_SEARCH = 100
 RERANK = 4
 BUILD_MEMORY = "2GB"
 _NAME = re.compile(r"[^a-z0-9_]+")
