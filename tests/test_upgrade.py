@@ -150,3 +150,27 @@ def test_texts_of_the_first_format_4_schema_are_read(tmp_path):
     conn.close()
     assert _answers(idx_dir, emb) == before
     assert check(idx_dir).ok, check(idx_dir).text()
+
+
+def test_rows_read_from_many_threads_with_small_caches(tmp_path):
+    """The chat answers several questions at once: readers share the caches, which other threads
+    may empty at any moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    _write_docs(docs)
+    _sync(idx_dir, docs, emb)
+    idx = index.load(idx_dir)
+    for cache in (idx.texts._chunks, idx.texts._sentences, idx.texts._documents, idx.texts._texts):
+        cache.size = 1
+    want = ([c.id for c in idx.chunks], [(s.source, s.start) for s in idx.sentences],
+            [idx.sentences_of(r) for r in range(len(idx.chunks))])
+
+    def read(_):
+        return ([idx.chunks[r].id for r in range(len(idx.chunks))],
+                [(idx.sentences[j].source, idx.sentences[j].start) for j in range(len(idx.sentences))],
+                [idx.sentences_of(r) for r in range(len(idx.chunks))])
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(got == want for got in pool.map(read, range(64)))
+    idx.close()

@@ -110,19 +110,20 @@ class Index:
 
     def sentence_rows(self, source: str) -> range:
         """Rows of a live document's sentences (contiguous, in text order); empty for an unknown source."""
-        at = self.rows.doc(source)
-        if at is None:
-            return range(0)
-        r = at[0].texts.doc_sentence_rows(at[1])
-        return range(r.start + at[0].sentence_base, r.stop + at[0].sentence_base)
+        return self._doc_range(source, sentences=True)
 
     def chunk_rows(self, source: str) -> range:
         """Rows of a live document's chunks (contiguous); empty for an unknown source."""
+        return self._doc_range(source, sentences=False)
+
+    def _doc_range(self, source: str, sentences: bool) -> range:
         at = self.rows.doc(source)
         if at is None:
             return range(0)
-        r = at[0].texts.doc_chunk_rows(at[1])
-        return range(r.start + at[0].chunk_base, r.stop + at[0].chunk_base)
+        seg, row = at
+        r = seg.texts.doc_sentence_rows(row) if sentences else seg.texts.doc_chunk_rows(row)
+        base = seg.sentence_base if sentences else seg.chunk_base
+        return range(r.start + base, r.stop + base)
 
     def chunk_counts(self) -> dict[str, int]:
         """Chunks per live document, without reading any chunk."""

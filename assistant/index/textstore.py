@@ -283,10 +283,17 @@ class TextStore:
 
     def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
         """Several chunks in one query (a search's hits)."""
+        return [c for c, _ in self._chunk_entries(rows)]
+
+    def _chunk_entries(self, rows: Sequence[int]) -> list[tuple[Chunk, range]]:
         rows = [int(r) for r in rows]
         # Answered from what this call read, not from the cache: a call for more rows than the
-        # cache holds would find its first rows already dropped.
-        got = {r: self._chunks[r] for r in rows if r in self._chunks}
+        # cache holds, or another thread's reads, can drop entries from it at any moment.
+        got = {}
+        for r in rows:
+            entry = self._chunks.get(r)
+            if entry is not None:
+                got[r] = entry
         missing = sorted(set(rows) - set(got))
         for at in range(0, len(missing), 500):
             part = missing[at:at + 500]
@@ -299,15 +306,12 @@ class TextStore:
         for r in rows:
             if r not in got:
                 raise IndexError(f"chunk row {r} is not in {self.path} ({self.n_chunks} chunks)")
-            out.append(got[r][0])
+            out.append(got[r])
         return out
 
     def chunk_sentences(self, row: int) -> range:
         c = self._chunks.get(int(row))
-        if c is None:
-            self.chunks_at([row])
-            c = self._chunks[int(row)]
-        return c[1]
+        return c[1] if c is not None else self._chunk_entries([row])[0][1]
 
     def rows_of_ids(self, ids: Sequence[str]) -> list[int | None]:
         """The rows of these chunk ids (None for an id not in the generation)."""
@@ -327,8 +331,9 @@ class TextStore:
             lo = max(0, row - 16)
             for r, doc, a, b in self.query('SELECT row, doc, start, "end" FROM sentences WHERE row BETWEEN ? AND ?',
                                            (lo, row + 64)):
-                self._sentences.put(r, SentenceSpan(self._doc_rows()[doc][0], a, b))
-            s = self._sentences[row]
+                span = self._sentences.put(r, SentenceSpan(self._doc_rows()[doc][0], a, b))
+                if r == row:
+                    s = span
         return s
 
     def iter_chunks(self) -> Iterator[Chunk]:

@@ -335,9 +335,10 @@ def _allocated(path: Path, shape: tuple[int, int]) -> np.ndarray:
     path.parent.mkdir(parents=True, exist_ok=True)
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shape)
     size = path.stat().st_size
+    reserve = getattr(os, "posix_fallocate", None)  # POSIX only
     with open(path, "r+b") as f:
-        if hasattr(os, "posix_fallocate"):
-            os.posix_fallocate(f.fileno(), 0, size)
+        if reserve is not None:
+            reserve(f.fileno(), 0, size)
         else:  # Windows: write the zeros (a mapping there extends the file at once anyway)
             f.seek(out.offset)
             zeros = bytes(1 << 23)
