@@ -141,3 +141,30 @@ def test_add_postings_rewrites_an_older_file_with_the_same_scores(tmp_path):
     assert stored._arrays and np.array_equal(stored.lengths, memory.lengths)
     for q in ("Waarom is er geen projectplan voor Sezen opgesteld?", "kosten clinics 50.000 euro"):
         assert np.array_equal(stored.scores(q), memory.scores(q))
+
+
+def test_a_full_write_reuses_the_tokens_of_the_chunks_it_keeps(tmp_path, monkeypatch):
+    """Only new or changed chunks are tokenised again; the file equals one written from scratch."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_index import _sync, _write_docs
+
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    _write_docs(docs)
+    _sync(idx_dir, docs, emb)
+    (docs / "lochem.txt").write_text("Regisserend Lochem. Een geheel nieuwe tekst over deelfietsen.", encoding="utf-8")
+    seen = []
+    real = lexical.Tokenizer.__call__
+    monkeypatch.setattr(lexical.Tokenizer, "__call__", lambda self, text: seen.append(text) or real(self, text))
+    _sync(idx_dir, docs, emb)  # a small index: written whole
+    monkeypatch.undo()
+    idx = index.load(idx_dir)
+    assert len(idx.segments) == 1
+    changed = [index.lexical_text(c) for c in idx.chunks if c.source == "docs/lochem.txt"]
+    assert sorted(seen) == sorted(changed)  # the kept chunks' tokens came from the previous file
+    texts = [index.lexical_text(c) for c in idx.chunks]
+    stored, memory = idx.lexical(), lexical.BM25(texts)
+    for q in ("Waarom is er geen projectplan opgesteld?", "deelfietsen Lochem", "motie regiegemeente 2012"):
+        assert np.array_equal(stored.scores(q), memory.scores(q)), q
+    idx.close()

@@ -76,6 +76,25 @@ class Index:
         dead = np.concatenate([seg.dead() + seg.chunk_base for seg in self.segments]) if self.segments else None
         return lexical.MultiBM25(parts, dead)
 
+    def lexical_tokens(self, rows) -> dict[int, list[str]]:
+        """The BM25 tokens stored for these chunk rows (global rows), where a segment's
+        lexical.sqlite has them with this version's tokenizer; rows it cannot give are left out."""
+        out: dict[int, list[str]] = {}
+        rows = np.asarray(sorted({int(r) for r in rows}), dtype=np.int64)
+        which = np.searchsorted(self.rows.chunk_bases, rows, side="right") - 1
+        for k in np.unique(which):
+            seg = self.segments[k]
+            try:
+                stored = lexical.StoredBM25(seg.folder / lexical.FILE)
+            except (sqlite3.Error, ValueError, KeyError):
+                continue  # missing, unreadable or another tokenizer: those chunks are tokenised again
+            try:
+                got = stored.tokens(rows[which == k] - seg.chunk_base)
+            finally:
+                stored.close()
+            out.update((r + seg.chunk_base, t) for r, t in got.items())
+        return out
+
     def rows_where(self, where) -> np.ndarray:
         """The chunk rows (sorted) of the documents a filters.Where lets through; cached per Where
         (a frozen value), so a filtered question costs one pass over the documents' metadata, once."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,3 +18,37 @@ def write_sentence_vectors(path: Path, vectors: np.ndarray) -> None:
         np.save(f, np.ascontiguousarray(vectors, dtype=np.float16))
         f.flush()
         os.fsync(f.fileno())
+
+
+def drop_pages(array) -> None:
+    """Let go of the pages a memory-mapped array has touched (madvise MADV_DONTNEED; a no-op where
+    that is not available). Writing or reading gigabytes of sentence vectors through a mapping
+    otherwise leaves every page in the process's resident memory until the write ends. The data is
+    safe: the mappings are shared (a written page stays in the file's page cache until it is written
+    back) or read-only."""
+    if not isinstance(array, np.memmap) or array.size == 0:
+        return
+    madvise = _madvise()
+    if madvise is None:
+        return
+    page = _PAGE
+    start = array.ctypes.data - array.ctypes.data % page
+    end = array.ctypes.data + array.nbytes
+    madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), 4)  # MADV_DONTNEED
+
+
+_PAGE = mmap.PAGESIZE
+_MADVISE: list = []
+
+
+def _madvise():
+    if not _MADVISE:
+        fn = None
+        if sys.platform != "win32":
+            try:
+                fn = ctypes.CDLL(None, use_errno=True).madvise
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            except (OSError, AttributeError):
+                fn = None
+        _MADVISE.append(fn)
+    return _MADVISE[0]

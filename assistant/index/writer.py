@@ -31,7 +31,7 @@ from .diskfull import disk_full_guard
 from .hooks import point
 from . import textstore
 from .lock import write_lock
-from .sentence_vectors import write_sentence_vectors
+from .sentence_vectors import drop_pages, write_sentence_vectors
 from .layout import (CURRENT, FORMAT, SENTENCE_VECTORS, TEXTS, TMP_PREFIX, exists, folder_tag, is_generation,
                      new_generation_name, write_manifest)
 from .plan import Delta, Plan, delta, plan, reuse
@@ -152,10 +152,10 @@ def sync(
         # new one's texts are written (kept documents read theirs from it) and before the write
         # deletes its folder: Windows cannot delete a file that is open or mapped.
         release = old.close if old is not None else None
-        old = None
+        old_index, old = old, None  # read by the BM25 writer (kept chunks' tokens), released after
         with disk_full_guard(index_dir):  # disk full: one clear error, the half-written generation removed
             _write_generation(index_dir, manifest, new.docs, list(new.chunks), vectors, list(new.sentences),
-                              s_vectors, vector_store, release)
+                              s_vectors, vector_store, release, _token_rows(new, old_index))
         point("swapped")
         # The generation is live: checkpoints (this run's, and any of an ingest that never finished)
         # are garbage.
@@ -309,7 +309,14 @@ def _vectors(index_dir: Path, new: Plan, old: Index | None, embedder: Embedder, 
     # generation's: memory stays bounded whatever the number of sentences.
     with disk_full_guard(index_dir):
         s_vectors = _allocated(work / PART, (len(new.sentences), dim))
-    _assemble(s_vectors, new.sentence_from, (lambda rows: old.sentence_vectors[rows]) if old else None)
+
+    def old_sentences(rows):
+        out = old.sentence_vectors[rows]
+        for seg in old.segments:  # read once: its pages need not stay resident
+            drop_pages(seg.sentence_vectors)
+        return out
+
+    _assemble(s_vectors, new.sentence_from, old_sentences if old else None)
     # Fresh vectors: item p is chunk row embed_chunks[p], then sentence row embed_sentences[p - nc],
     # and its vector is row item_unique[p] of the checkpoints; one memory-mapped checkpoint at a time.
     nc, rows = len(new.embed_chunks), np.asarray(new.embed_chunks + new.embed_sentences, dtype=np.int64)
@@ -324,6 +331,7 @@ def _vectors(index_dir: Path, new: Plan, old: Index | None, embedder: Embedder, 
         is_chunk = ps < nc
         vectors[rows[ps[is_chunk]]] = fresh[is_chunk]
         s_vectors[rows[ps[~is_chunk]]] = fresh[~is_chunk]
+        drop_pages(s_vectors)
         del part, fresh
     return vectors, s_vectors
 
@@ -361,11 +369,26 @@ def _assemble(out: np.ndarray, reuse_rows, fetch) -> None:
         keep = np.nonzero(part >= 0)[0]
         if len(keep):
             out[lo + keep] = fetch(part[keep])
+            drop_pages(out)  # written: on its way to the file, not kept resident
+
+
+def _token_rows(new: Plan, old: Index | None):
+    """Each chunk's BM25 tokens, in row order: a kept chunk's (same title, context and text as
+    before) read back from the previous generation's lexical.sqlite in blocks, the others tokenised."""
+    tokenize = lexical.Tokenizer()
+    for lo in range(0, len(new.chunks), BLOCK):
+        kept = [new.chunk_from[i] for i in range(lo, min(lo + BLOCK, len(new.chunks))) if new.chunk_from[i] is not None]
+        stored = old.lexical_tokens(kept) if old is not None and kept else {}
+        for i in range(lo, min(lo + BLOCK, len(new.chunks))):
+            row = new.chunk_from[i]
+            toks = stored.get(row) if row is not None else None
+            yield toks if toks is not None else tokenize(lexical_text(new.chunks[i]))
 
 
 def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document], chunks: list[Chunk],
                       vectors: np.ndarray, sents: list[SentenceSpan], s_vectors: np.ndarray,
-                      vector_store: str | None = None, release: Callable[[], None] | None = None) -> None:
+                      vector_store: str | None = None, release: Callable[[], None] | None = None,
+                      tokens=None) -> None:
     """Write the generation into a temporary folder and publish it; `release` (closing the previous
     generation) is called once nothing more is read from it."""
     name = new_generation_name()
@@ -374,7 +397,10 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
     # A database store gets one table per generation; its name says which index folder it is for.
     store = build_store(vector_store, [c.id for c in chunks], vectors, tmp, name=f"{folder_tag(index_dir)}_{name}")
     store.close()
-    lexical.write_stored(tmp / lexical.FILE, [lexical_text(c) for c in chunks])
+    if tokens is None:
+        lexical.write_stored(tmp / lexical.FILE, [lexical_text(c) for c in chunks])
+    else:
+        lexical.write_tokens(tmp / lexical.FILE, tokens, len(chunks))
     manifest = {**manifest, "generation": name, "vector_store": store.kind}
     try:
         textstore.write(tmp / TEXTS, docs, chunks, sents)
