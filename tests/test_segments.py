@@ -159,3 +159,16 @@ def test_the_manifest_counts_live_chunks_and_sentences(tmp_path, appending):
     live = [s for s in idx.docs]
     assert idx.manifest["chunks"] == sum(len(idx.chunk_rows(s)) for s in live) == idx.stats()["chunks"] < len(idx.chunks)
     assert idx.manifest["sentences"] == sum(len(idx.sentence_rows(s)) for s in live) < len(idx.sentences)
+
+
+def test_an_index_without_a_bm25_file_is_written_whole_not_appended(tmp_path, appending):
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    _write_docs(docs)
+    _sync(idx_dir, docs, emb)
+    (index.current_generation(idx_dir) / "lexical.sqlite").unlink()  # as generations before it existed
+    (docs / "nieuw.txt").write_text("Nieuw. Een nieuw document over parkeren.", encoding="utf-8")
+    _sync(idx_dir, docs, emb)
+    idx = index.load(idx_dir)
+    assert len(idx.segments) == 1 and (index.current_generation(idx_dir) / "lexical.sqlite").is_file()
+    assert HybridRetriever(idx, emb).retrieve("parkeren", 3).hits
+    idx.close()

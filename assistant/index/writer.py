@@ -180,6 +180,8 @@ def _can_append(old: Index, vector_store: str | None) -> bool:
     `vector_store` setting takes effect by a full write."""
     if is_dsn(vector_store or "") or any(seg.store.kind == "pgvector" for seg in old.segments):
         return False
+    if not all((seg.folder / lexical.FILE).is_file() for seg in old.segments):
+        return False  # a generation from before lexical.sqlite: BM25 over segments needs each one's file
     live = len(old.chunks) - sum(len(seg.dead()) for seg in old.segments)
     return len(old.chunks) >= APPEND_MIN_CHUNKS and kind_for(vector_store or "auto", live) == old.store.kind
 
