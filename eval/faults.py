@@ -156,10 +156,6 @@ def same_index(a: dict, b: dict) -> list[str]:
 
 def run_faults(kills: int = 20, docs: int = 300, seed: int = 7, workdir: Path | None = None,
                max_attempts: int | None = None, append: bool = False) -> dict:
-    from assistant import index
-    from assistant.check import check
-    from assistant.ingest import load_folder
-
     from assistant.index import writer
 
     saved = {k: getattr(writer, k) for k in APPENDING}

@@ -58,6 +58,7 @@ def test_an_added_changed_and_removed_document_are_appended_and_answer_as_a_full
     gen = index.current_generation(idx_dir)
     idx = index.load(idx_dir)
     assert len(idx.segments) == 2 and idx.manifest["segments"][0]["deleted"]  # lochem's and altena's old rows
+    assert (gen / idx.manifest["segments"][1]["dir"] / "texts.sqlite").is_file()  # the new segment's own folder
     # only the two new documents were embedded: they are the new segment
     seg = idx.segments[1]
     assert emb.calls - calls == report.texts_embedded

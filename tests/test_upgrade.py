@@ -119,8 +119,6 @@ def test_an_upgrade_that_fails_half_way_leaves_the_old_format_readable(old_index
 
 def test_more_chunks_than_the_cache_holds_are_read_in_one_call(tmp_path, monkeypatch):
     """Index.vectors / chunks_at over more rows than the chunk cache keeps (a re-ingest reads all)."""
-    from assistant.index import textstore
-
     docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
     _write_docs(docs)
     _sync(idx_dir, docs, emb)
