@@ -215,9 +215,8 @@ def check(index_dir: Path, vector_store: str = "") -> CheckReport:
     legacy = manifest is not None and manifest.get("format") != FORMAT
     if legacy or manifest is None or not manifest.get("segments"):
         docs, chunks, sents, kind = _check_folder(gen, manifest, vector_store, dim, legacy, report)
-        live = docs
     else:
-        docs, live, chunks, sents, kind = {}, {}, [], [], ""
+        live, chunks, sents, kind = {}, [], [], ""
         for entry in entries(manifest):
             sub = CheckReport(index_dir)
             own = {**manifest, "chunks": entry.chunks, "sentences": entry.sentences, "documents": None}
@@ -236,7 +235,6 @@ def check(index_dir: Path, vector_store: str = "") -> CheckReport:
             if chunks is not None:
                 chunks += c
                 sents += st
-            docs.update(d)
         if live is not None:
             _listed(live, manifest, TEXTS, report)
         docs = live

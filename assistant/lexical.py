@@ -11,6 +11,7 @@ count of every chunk. A process then opens a file instead of tokenising and stem
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -191,16 +192,11 @@ def _merge_postings(conn) -> None:
     conn.execute("CREATE INDEX staging_term ON staging(term, part)")
 
     def merged():
-        term, rows, tfs = None, [], []
-        for t, r, f in conn.cursor().execute("SELECT term, rows, tfs FROM staging ORDER BY term, part"):
-            if t != term and term is not None:
-                yield term, sum(len(x) for x in rows) // 4, b"".join(rows), b"".join(tfs)
-                rows, tfs = [], []
-            term = t
-            rows.append(r)
-            tfs.append(f)
-        if term is not None:
-            yield term, sum(len(x) for x in rows) // 4, b"".join(rows), b"".join(tfs)
+        staged = conn.cursor().execute("SELECT term, rows, tfs FROM staging ORDER BY term, part")
+        for term, parts in itertools.groupby(staged, key=lambda r: r[0]):
+            parts = list(parts)
+            rows = b"".join(r for _, r, _ in parts)
+            yield term, len(rows) // 4, rows, b"".join(f for _, _, f in parts)
 
     conn.executemany("INSERT INTO postings VALUES (?, ?, ?, ?)", merged())
     conn.execute("DROP INDEX staging_term")
@@ -318,6 +314,9 @@ class MultiBM25(BM25):
         self.n_live = int(self.live.sum())
         self.avg = float(self.lengths[self.live].mean()) if self.n_live else 0.0
         self._df: dict[str, int] = {}
+        # the last term's postings: scores() asks for a new term's IDF (its live postings counted)
+        # and then for its postings, one read for both
+        self._last: tuple[str, np.ndarray] | None = None
 
     @property
     def idf(self) -> dict[str, float]:
@@ -331,12 +330,17 @@ class MultiBM25(BM25):
         return _idf(self.n_live, df) if df else 0.0
 
     def _postings(self, term: str):
+        last = self._last  # one read of the attribute: other threads may replace it
+        if last is not None and last[0] == term:
+            return last[1]
         parts = []
         for base, p in zip(self.bases, self.parts):
             rows = np.asarray(p._postings(term), dtype=np.int64).reshape(-1, 2)
             rows[:, 0] += int(base)
             parts.append(rows[self.live[rows[:, 0]]])
-        return np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
+        out = np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
+        self._last = (term, out)
+        return out
 
     def close(self) -> None:
         for p in self.parts:

@@ -27,6 +27,20 @@ def appending(monkeypatch):
     monkeypatch.setattr(writer, "MAX_DEAD", 0.9)  # and replacing two of its three documents as a small change
 
 
+def _indexed(tmp_path):
+    """The three test documents, indexed: (their folder, the index folder, the embedder)."""
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    _write_docs(docs)
+    _sync(idx_dir, docs, emb)
+    return docs, idx_dir, emb
+
+
+def _add_new(docs, idx_dir, emb):
+    """One new document in the folder, ingested."""
+    (docs / "nieuw.txt").write_text("Nieuw. Een nieuw document over parkeren.", encoding="utf-8")
+    return _sync(idx_dir, docs, emb)
+
+
 def _hits(idx_dir, emb, k=6):
     idx = index.load(idx_dir)
     r = HybridRetriever(idx, emb)
@@ -43,9 +57,7 @@ def _hits(idx_dir, emb, k=6):
 
 
 def test_an_added_changed_and_removed_document_are_appended_and_answer_as_a_full_write(tmp_path, appending):
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     first = index.current_generation(idx_dir)
     calls = emb.calls
 
@@ -88,9 +100,7 @@ def test_an_added_changed_and_removed_document_are_appended_and_answer_as_a_full
 
 def test_compaction_folds_the_segments_into_one(tmp_path, appending, monkeypatch):
     monkeypatch.setattr(writer, "MAX_SEGMENTS", 3)
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     seen = []
     for i in range(4):
         (docs / f"extra{i}.txt").write_text(f"Extra {i}. Een document over deelfietsen nummer {i} in Zuiderzee.",
@@ -107,12 +117,9 @@ def test_compaction_folds_the_segments_into_one(tmp_path, appending, monkeypatch
 
 
 def test_the_first_segments_files_are_shared_not_copied(tmp_path, appending):
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     before = {p.name: os.stat(p).st_ino for p in index.current_generation(idx_dir).iterdir() if p.is_file()}
-    (docs / "nieuw.txt").write_text("Nieuw. Een nieuw document over parkeren.", encoding="utf-8")
-    _sync(idx_dir, docs, emb)
+    _add_new(docs, idx_dir, emb)
     gen = index.current_generation(idx_dir)
     for name in ("texts.sqlite", "sentence_vectors.f16.npy", "lexical.sqlite", "vectors.faiss", "vector_ids.txt"):
         assert os.stat(gen / name).st_ino == before[name], name
@@ -122,11 +129,8 @@ def test_the_first_segments_files_are_shared_not_copied(tmp_path, appending):
 
 
 def test_a_small_index_is_written_whole(tmp_path):
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
-    (docs / "nieuw.txt").write_text("Nieuw. Een nieuw document over parkeren.", encoding="utf-8")
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
+    _add_new(docs, idx_dir, emb)
     idx = index.load(idx_dir)
     assert len(idx.segments) == 1 and "segments" not in idx.manifest
 
@@ -134,11 +138,8 @@ def test_a_small_index_is_written_whole(tmp_path):
 def test_damage_in_an_appended_segment_is_named(tmp_path, appending):
     from assistant.errors import IndexStoreError
 
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
-    (docs / "nieuw.txt").write_text("Nieuw. Een nieuw document over parkeren.", encoding="utf-8")
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
+    _add_new(docs, idx_dir, emb)
     gen = index.current_generation(idx_dir)
     seg = index.load(idx_dir).manifest["segments"][1]["dir"]
     v = np.load(gen / seg / "sentence_vectors.f16.npy")
@@ -151,9 +152,7 @@ def test_damage_in_an_appended_segment_is_named(tmp_path, appending):
 
 
 def test_the_manifest_counts_live_chunks_and_sentences(tmp_path, appending):
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     (docs / "lochem.txt").write_text("Regisserend Lochem. Een geheel nieuwe tekst over deelfietsen.", encoding="utf-8")
     _sync(idx_dir, docs, emb)
     idx = index.load(idx_dir)
@@ -163,12 +162,9 @@ def test_the_manifest_counts_live_chunks_and_sentences(tmp_path, appending):
 
 
 def test_an_index_without_a_bm25_file_is_written_whole_not_appended(tmp_path, appending):
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     (index.current_generation(idx_dir) / "lexical.sqlite").unlink()  # as generations before it existed
-    (docs / "nieuw.txt").write_text("Nieuw. Een nieuw document over parkeren.", encoding="utf-8")
-    _sync(idx_dir, docs, emb)
+    _add_new(docs, idx_dir, emb)
     idx = index.load(idx_dir)
     assert len(idx.segments) == 1 and (index.current_generation(idx_dir) / "lexical.sqlite").is_file()
     assert HybridRetriever(idx, emb).retrieve("parkeren", 3).hits

@@ -71,7 +71,7 @@ def test_every_span_is_exact_and_documents_match_their_hash(built):
     seen_sentences = 0
     for source, doc in idx.docs.items():
         assert hashlib.sha256(doc.text.encode("utf-8")).hexdigest() == m["documents"][source]
-        chunk_rows = idx.texts.doc_chunk_rows(idx.texts.doc_row(source))
+        chunk_rows = idx.chunk_rows(source)
         assert len(doc.pages) == len(chunk_rows) == synthindex.CHUNKS_PER_DOC
         for page, row in enumerate(chunk_rows, start=1):
             c = idx.chunks[row]

@@ -55,6 +55,11 @@ class Index:
     def texts(self) -> TextStore:
         return self.segments[0].texts
 
+    @property
+    def dead_chunks(self) -> int:
+        """Chunk rows of deleted documents (in the row space, never found)."""
+        return sum(len(seg.dead()) for seg in self.segments)
+
     def lexical(self):
         """BM25 over the chunks: each segment's lexical.sqlite (no tokenising at start-up; IDF over
         all segments, deleted rows never score), else built in memory (generations written before
@@ -204,7 +209,7 @@ class Index:
     def stats(self) -> dict:
         return {
             "documents": len(self.docs),
-            "chunks": len(self.chunks) - sum(len(s.dead()) for s in self.segments),
+            "chunks": len(self.chunks) - self.dead_chunks,
             "embedder": self.manifest["embedder"],
             "updated": self.manifest["updated"],
             "vector_store": self.store.kind,

@@ -227,7 +227,6 @@ class TextStore:
         self._texts = _Lru(32)
         self._documents = _Lru(1024)  # metadata only (texts: _texts)
         self._docs: list[tuple] | None = None  # (source, title, sha256, pages, ocr_pages, meta, chunk/sent rows)
-        self._doc_row: dict[str, int] | None = None
 
     def query(self, sql: str, args=()) -> list[tuple]:
         with self._lock:
@@ -242,12 +241,7 @@ class TextStore:
             rows = self.query("SELECT source, title, sha256, pages, ocr_pages, meta, chunk_lo, chunk_hi, sent_lo, sent_hi "
                               "FROM docs ORDER BY row")
             self._docs = rows
-            self._doc_row = {r[0]: i for i, r in enumerate(rows)}
         return self._docs
-
-    def doc_row(self, source: str) -> int | None:
-        self._doc_rows()
-        return self._doc_row.get(source)
 
     def doc_source(self, row: int) -> str:
         return self._doc_rows()[row][0]

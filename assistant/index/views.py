@@ -69,20 +69,31 @@ class DocsView(Mapping):
         return len(self._rows.docs)
 
 
-class ChunksView(Sequence):
-    """index.chunks: global row -> Chunk (rows of deleted documents included: the row space)."""
+class _RowsView(Sequence):
+    """A global row space of one kind (chunks or sentences) read from the segments: slices,
+    negative rows, iteration in row order."""
 
     def __init__(self, rows: Rows):
         self._rows = rows
 
-    def __len__(self) -> int:
-        return self._rows.n_chunks
+    def _read(self, row: int):
+        raise NotImplementedError
 
     def __getitem__(self, row):
         if isinstance(row, slice):
             return [self[r] for r in range(*row.indices(len(self)))]
         row = int(row)
-        seg, local = self._rows.chunk(row + len(self) if row < 0 else row)
+        return self._read(row + len(self) if row < 0 else row)
+
+
+class ChunksView(_RowsView):
+    """index.chunks: global row -> Chunk (rows of deleted documents included: the row space)."""
+
+    def __len__(self) -> int:
+        return self._rows.n_chunks
+
+    def _read(self, row: int) -> Chunk:
+        seg, local = self._rows.chunk(row)
         return seg.texts.chunk(local)
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -90,20 +101,14 @@ class ChunksView(Sequence):
             yield from seg.texts.iter_chunks()
 
 
-class SentencesView(Sequence):
+class SentencesView(_RowsView):
     """index.sentences: global row -> SentenceSpan."""
-
-    def __init__(self, rows: Rows):
-        self._rows = rows
 
     def __len__(self) -> int:
         return self._rows.n_sentences
 
-    def __getitem__(self, row):
-        if isinstance(row, slice):
-            return [self[r] for r in range(*row.indices(len(self)))]
-        row = int(row)
-        seg, local = self._rows.sentence(row + len(self) if row < 0 else row)
+    def _read(self, row: int) -> SentenceSpan:
+        seg, local = self._rows.sentence(row)
         return seg.texts.sentence(local)
 
     def __iter__(self) -> Iterator[SentenceSpan]:

@@ -31,7 +31,7 @@ from .diskfull import disk_full_guard
 from .hooks import point
 from . import textstore
 from .lock import write_lock
-from .sentence_vectors import drop_pages, write_sentence_vectors
+from .sentence_vectors import drop_pages
 from .layout import (CURRENT, FORMAT, SENTENCE_VECTORS, TEXTS, TMP_PREFIX, exists, folder_tag, is_generation,
                      new_generation_name, write_manifest)
 from .plan import Delta, Plan, delta, plan, reuse
@@ -182,14 +182,18 @@ def _can_append(old: Index, vector_store: str | None) -> bool:
         return False
     if not all((seg.folder / lexical.FILE).is_file() for seg in old.segments):
         return False  # a generation from before lexical.sqlite: BM25 over segments needs each one's file
-    live = len(old.chunks) - sum(len(seg.dead()) for seg in old.segments)
+    live = len(old.chunks) - old.dead_chunks
     return len(old.chunks) >= APPEND_MIN_CHUNKS and kind_for(vector_store or "auto", live) == old.store.kind
+
+
+def _dead_after(old: Index, change: Delta) -> int:
+    """Deleted chunk rows of the kept segments once `change` is written."""
+    return old.dead_chunks + sum(len(old.segments[k].texts.doc_chunk_rows(row)) for k, row in change.deleted)
 
 
 def _should_append(old: Index, change: Delta) -> bool:
     rows = len(old.chunks) + len(change.plan.chunks)
-    dead = sum(len(seg.dead()) for seg in old.segments)
-    dead += sum(len(old.segments[k].texts.doc_chunk_rows(row)) for k, row in change.deleted)
+    dead = _dead_after(old, change)
     segments = len(old.segments) + (1 if change.plan.docs else 0)
     return dead <= MAX_DEAD * rows and segments <= MAX_SEGMENTS and len(change.plan.chunks) <= len(old.chunks) - dead
 
@@ -228,9 +232,7 @@ def _append(index_dir: Path, old: Index, change: Delta, embedder: Embedder, sett
                 "updated": now, "added": {s: added_at.get(s, now if s in change.added else "") for s in sorted(documents)},
                 "segments": [e.to_json() for e in segs], "vector_store": old.store.kind}
     # "chunks" and "sentences": the live ones (each segment's entry has its rows)
-    dead = sum(len(seg.dead()) for seg in old.segments)
-    dead += sum(len(old.segments[k].texts.doc_chunk_rows(row)) for k, row in change.deleted)
-    manifest["chunks"] = report.chunks_total = sum(e.chunks for e in segs) - dead
+    manifest["chunks"] = report.chunks_total = sum(e.chunks for e in segs) - _dead_after(old, change)
     dead_sentences = sum(len(seg.texts.doc_sentence_rows(row)) for k, seg in enumerate(old.segments)
                          for row in set(segs[k].deleted))
     manifest["sentences"] = sum(e.sentences for e in segs) - dead_sentences
@@ -415,17 +417,14 @@ def _write_generation(index_dir: Path, manifest: dict, docs: dict[str, Document]
     publish(index_dir, tmp, name, vector_store)
 
 
-def place_sentence_vectors(path: Path, vectors: np.ndarray) -> None:
-    """Make `vectors` the generation's sentence vectors file: a float16 file written by `_vectors`
-    is flushed and moved there (no copy); anything else is written."""
-    if isinstance(vectors, np.memmap) and vectors.filename and vectors.dtype == np.float16:
-        vectors.flush()
-        source = vectors.filename
-        del vectors
-        os.replace(source, path)
-        fsync_path(path)
-    else:
-        write_sentence_vectors(path, vectors)
+def place_sentence_vectors(path: Path, vectors: np.memmap) -> None:
+    """Make the float16 file `_vectors` wrote the generation's sentence vectors: flushed and moved
+    there (no copy)."""
+    vectors.flush()
+    source = vectors.filename
+    del vectors
+    os.replace(source, path)
+    fsync_path(path)
 
 
 def publish(index_dir: Path, tmp: Path, name: str, vector_store: str | None = None) -> None:
