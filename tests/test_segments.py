@@ -21,12 +21,6 @@ QUERIES = ["Waarom is er geen projectplan opgesteld?", "motie regiegemeente 2012
            "kosten clinics"]
 
 
-@pytest.fixture
-def appending(monkeypatch):
-    monkeypatch.setattr(writer, "APPEND_MIN_CHUNKS", 0)  # the three-document test index counts as large
-    monkeypatch.setattr(writer, "MAX_DEAD", 0.9)  # and replacing two of its three documents as a small change
-
-
 def _indexed(tmp_path):
     """The three test documents, indexed: (their folder, the index folder, the embedder)."""
     docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()

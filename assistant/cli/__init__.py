@@ -98,6 +98,10 @@ def parser() -> argparse.ArgumentParser:
                    help="where `ingest` puts chunk vectors: flat (exact, in memory), hnsw (FAISS HNSW + SQ8, "
                         "memory-mapped, exact re-scoring), auto (hnsw past 200,000 chunks; default) or a PostgreSQL "
                         "URL (pgvector); search reads whatever the index was written with")
+    g.add_argument("--shared-index", metavar="postgresql://...#NAME",
+                   help="keep the whole index in PostgreSQL too, so several chat servers share it: `ingest` writes "
+                        "the index folder and publishes it there; chat, ask and search read it from there "
+                        "(NAME after '#', default 'default')")
     g.add_argument("--llm-base-url", help="use an OpenAI-compatible server instead of local llama.cpp, e.g. http://gpu-box:8080")
     g.add_argument("--embed-base-url", help="use an OpenAI-compatible embeddings server (/v1/embeddings) instead of the "
                                             "local embedding model, e.g. http://gpu-box:8081")

@@ -26,6 +26,7 @@ def flag_overrides(args) -> dict:
         llm_base_url=args.llm_base_url,
         embed_base_url=args.embed_base_url,
         vector_store=args.vector_store,
+        shared_index=args.shared_index,
         n_threads=args.threads,
         n_ctx=args.n_ctx,
         temperature=args.temperature,

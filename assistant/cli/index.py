@@ -27,11 +27,11 @@ def _ocr_progress():
 
 def cmd_ingest(args) -> int:
     s = settings(args)
-    ingest_folder(s, Path(args.path) if args.path else s.storage.seeds_dir, rebuild=args.rebuild)
+    ingest_folder(s, Path(args.path) if args.path else s.storage.seeds_dir, rebuild=args.rebuild, take_over=args.take_over)
     return 0
 
 
-def ingest_folder(s, folder: Path, rebuild: bool = False):
+def ingest_folder(s, folder: Path, rebuild: bool = False, take_over: bool = False):
     """Index `folder` into the settings' index (incremental: unchanged documents keep their vectors),
     with OCR and embedding progress, skipped files named and a one-line summary on stdout: what
     `assistant ingest` and `assistant setup` both do. Returns the IngestReport."""
@@ -41,7 +41,7 @@ def ingest_folder(s, folder: Path, rebuild: bool = False):
     # An existing index keeps the embedding backend it was built with (Library.embedder), read from
     # its manifest: one that cannot be read stops the ingest with an error naming the file, before any
     # model loads. --rebuild starts over with the best available backend.
-    library = Library(s)
+    library = Library(s, take_over=take_over)
     batch = library.read_folder(folder, on_page=_ocr_progress())
     for p in batch.problems:  # a kept one is a note on a document indexed all the same (woo.py)
         print(f"{'note on' if getattr(p, 'kept', False) else 'skipped'} {p.source}: {p.reason}", file=sys.stderr)
@@ -82,7 +82,7 @@ def cmd_docs(args) -> int:
     from ..library import Library
 
     s = settings(args)
-    idx = index.load(s.storage.index_dir, s.storage.vector_store)
+    idx = index.open_live(s.storage)
     if args.action == "list":
         docs = documents.list_documents(idx, s.storage.index_dir)
         if args.json:
@@ -113,6 +113,9 @@ def add(sub, default) -> None:
     i = sub.add_parser("ingest", help="index a folder of .txt .md .pdf .docx .html .odt .ods .xlsx .pptx .eml .msg (incremental)")
     i.add_argument("path", nargs="?", help="folder to index (default: the bundled seeds/)")
     i.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    i.add_argument("--take-over", action="store_true",
+                   help="with --shared-index: publish this folder's documents in place of those another folder "
+                        "has been publishing under that name")
     i.set_defaults(func=cmd_ingest)
 
     k = sub.add_parser("check", help="verify the index: files, counts, exact spans, document hashes, unit vectors "

@@ -14,7 +14,7 @@ def cmd_summarize(args) -> int:
 
     lang = check_language(args.lang)
     s = settings(args)
-    idx = index.load(s.storage.index_dir, s.storage.vector_store)
+    idx = index.open_live(s.storage)
     source = documents.find(idx, args.source)  # an unknown SOURCE: an error naming `assistant docs list`, no model loaded
     idx.store.close()
     p = pipeline(args, with_llm=True)

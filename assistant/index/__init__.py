@@ -21,7 +21,18 @@ from .reader import Index, load
 from .texts import CHUNK_TEXT, chunk_text, document_chunks, lexical_text, split_document
 from .writer import IngestReport, sync, write_lock
 
+
+def open_live(storage) -> Index:
+    """The live index the storage settings name: the shared one in PostgreSQL when set
+    (shared/), else the index folder's."""
+    if storage.shared_index:
+        from .shared import load as load_shared
+
+        return load_shared(storage.shared_index)
+    return load(storage.index_dir, storage.vector_store)
+
 __all__ = [
     "CHUNK_TEXT", "EMBED_BATCH", "FORMAT", "READABLE_FORMATS", "WORK_PREFIX", "Index", "IngestReport", "chunk_text",
-    "current_generation", "document_chunks", "exists", "lexical_text", "load", "split_document", "sync", "write_lock",
+    "current_generation", "document_chunks", "exists", "lexical_text", "load", "open_live", "split_document", "sync",
+    "write_lock",
 ]

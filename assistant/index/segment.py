@@ -33,15 +33,19 @@ class SegmentEntry:
     chunks: int
     sentences: int
     deleted: tuple[int, ...] = ()  # rows of its documents that are deleted (replaced or removed)
+    # The generation that wrote it: with `dir`, what names the segment across the generations
+    # that share it (a shared index in PostgreSQL copies each segment once, index/shared/).
+    # "" in manifests written before it was recorded.
+    origin: str = ""
 
     def to_json(self) -> dict:
         return {"dir": self.dir, "docs": self.docs, "chunks": self.chunks, "sentences": self.sentences,
-                "deleted": list(self.deleted)}
+                "deleted": list(self.deleted), "origin": self.origin}
 
     @classmethod
     def from_json(cls, d: dict) -> "SegmentEntry":
         return cls(str(d["dir"]), int(d["docs"]), int(d["chunks"]), int(d["sentences"]),
-                   tuple(int(r) for r in d.get("deleted", ())))
+                   tuple(int(r) for r in d.get("deleted", ())), str(d.get("origin", "")))
 
 
 def entries(manifest: dict) -> list[SegmentEntry]:
@@ -51,7 +55,16 @@ def entries(manifest: dict) -> list[SegmentEntry]:
         return [SegmentEntry.from_json(d) for d in listed]
     # counts an early manifest does not record: -1, not checked
     return [SegmentEntry("", len(manifest.get("documents") or {}), int(manifest.get("chunks", -1)),
-                         int(manifest.get("sentences", -1)))]
+                         int(manifest.get("sentences", -1)), origin=str(manifest.get("generation", "")))]
+
+
+def segment_key(entry: SegmentEntry, manifest: dict) -> str:
+    """A name for the segment that stays the same in every generation sharing it: its origin and
+    folder. An entry written before origins were recorded: its folder (an appended segment's is
+    unique), and for the first segment the generation's name (so it is only ever taken as new)."""
+    if entry.origin:
+        return f"{entry.origin}/{entry.dir}"
+    return entry.dir or f"{manifest.get('generation', '')}/"
 
 
 class Segment:

@@ -59,6 +59,8 @@ class IngestReport:
     # Texts given to the embedder: chunks + sentences embedded, less repeats of an identical
     # (title, text) pair ("Antwoord.", a letterhead line, a one-sentence chunk), embedded once.
     texts_embedded: int = 0
+    # Where the generation was published, when the index is shared (index/shared/publish.py)
+    published: str = ""
 
     def summary(self) -> str:
         parts = [
@@ -79,6 +81,8 @@ class IngestReport:
             parts.append(f"{len(skipped)} skipped")
         if len(skipped) < len(self.problems):  # notes on documents indexed all the same (a Woo bundle kept whole)
             parts.append(f"{len(self.problems) - len(skipped)} kept whole")
+        if self.published:
+            parts.append(self.published)
         return ", ".join(parts) + f" ({self.seconds:.1f} s)"
 
 
@@ -221,7 +225,7 @@ def _append(index_dir: Path, old: Index, change: Delta, embedder: Embedder, sett
     segs = [replace(e, deleted=tuple(sorted(set(e.deleted) | gone.get(k, set()))))
             for k, e in enumerate(entries(old.manifest))]
     if new.docs:
-        segs.append(SegmentEntry(seg_dir, len(new.docs), len(new.chunks), len(new.sentences)))
+        segs.append(SegmentEntry(seg_dir, len(new.docs), len(new.chunks), len(new.sentences), origin=name))
     dropped = set(change.removed) | set(change.updated)
     documents = {s: h for s, h in old.manifest["documents"].items() if s not in dropped}
     documents.update({s: d.sha256 for s, d in new.docs.items()})

@@ -82,14 +82,17 @@ class PgVectorStore:
 
     def __init__(self, dsn: str, name: str, dim: int, m: int = M, ef_construction: int = EF_CONSTRUCTION,
                  ef_search: int = EF_SEARCH, rerank: int = RERANK, create: bool = True, table: str | None = None,
-                 exact: bool = False, build_memory: str = ""):
+                 exact: bool = False, build_memory: str = "", conn=None):
+        """`conn`: an open connection to use (and leave open): a shared index copies a segment's
+        vectors inside the transaction that creates its other tables (index/shared/publish.py)."""
         self.dsn = dsn
         self.build_memory = build_memory or BUILD_MEMORY
         self.dim = int(dim)
         self.table = table or table_name(name)
         self.m, self.ef_construction, self.ef_search, self.rerank = int(m), int(ef_construction), int(ef_search), max(1, int(rerank))
         self.exact = exact
-        self.conn = connect(dsn)
+        self._own = conn is None
+        self.conn = connect(dsn) if conn is None else conn
         try:
             if create:
                 self.conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
@@ -101,7 +104,8 @@ class PgVectorStore:
             self._indexed = self.conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s",
                                               (f"{self.table}_hnsw",)).fetchone() is not None
         except BaseException:
-            self.conn.close()
+            if self._own:
+                self.conn.close()
             raise
 
     def _configure(self) -> None:
@@ -195,6 +199,8 @@ class PgVectorStore:
                                   "ef_search": self.ef_search, "rerank": self.rerank})
 
     def close(self) -> None:
+        if not self._own:
+            return
         try:
             self.conn.close()
         except Exception:

@@ -82,6 +82,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stats.chunks": "Chunks",
         "stats.updated": "Last update",
         "stats.folder": "Index folder",
+        "stats.shared": "Shared index",
         # uploads
         "upload.failed": "Upload failed: {error}",
         "upload.checking": "Checking files",
@@ -221,6 +222,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stats.chunks": "Fragmenten",
         "stats.updated": "Laatst bijgewerkt",
         "stats.folder": "Indexmap",
+        "stats.shared": "Gedeelde index",
         "upload.failed": "Uploaden mislukt: {error}",
         "upload.checking": "Bestanden controleren",
         "upload.ocr": "Gescande pagina's lezen (OCR), pagina",

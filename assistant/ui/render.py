@@ -211,6 +211,8 @@ def render_stats(runtime: Runtime, lang: str = DEFAULT) -> str:
         ("last-update", "stats.updated", st["updated"]),
         ("index-folder", "stats.folder", str(s.storage.index_dir)),
     ]
+    if st.get("shared"):  # the documents are the database's (index/shared/); the folder keeps history and uploads
+        rows.append(("shared-index", "stats.shared", st["shared"]))
     body = "".join(f"<tr><th>{_e(_t(lang, key))}</th><td class='stat-{cls}'>{_e(v)}</td></tr>" for cls, key, v in rows)
     return f'<table class="stats">{body}</table>'
 

@@ -7,7 +7,9 @@ question in flight keeps the Pipeline it started with, so a swap never mixes gen
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -18,6 +20,9 @@ from ..library import Library, UploadResult, safe_name
 from ..pipeline import Pipeline, build
 
 UPLOAD_SCOPE = documents.UPLOAD_SCOPE
+# A shared index (index/shared/): how often a server asks the database whether another one has
+# published a new generation (one indexed query). Questions in the meantime use the loaded one.
+FOLLOW_SECONDS = 5.0
 __all__ = ["UPLOAD_SCOPE", "Runtime", "UploadResult", "safe_name"]
 
 
@@ -29,11 +34,33 @@ class Runtime:
         self._pipeline = pipeline
         self._swap = threading.Lock()  # guards the reference
         self._write = threading.Lock()  # one change (upload, removal, re-index: write + reload) at a time
+        self._next_check = time.monotonic() + FOLLOW_SECONDS
 
     @property
     def pipeline(self) -> Pipeline:
+        self._follow()
         with self._swap:
             return self._pipeline
+
+    def _follow(self) -> None:
+        """A shared index: swap in the generation another server (or `assistant ingest`) published
+        since this one loaded, checked at most every FOLLOW_SECONDS."""
+        with self._swap:
+            idx = self._pipeline.index
+        published = getattr(idx, "published_generation", None)
+        if published is None or time.monotonic() < self._next_check:
+            return
+        if not self._write.acquire(blocking=False):
+            return  # a change of this server's own is under way and reloads when done
+        try:
+            self._next_check = time.monotonic() + FOLLOW_SECONDS
+            live = published()
+            if live and live != idx.generation:
+                self._reload()
+        except Exception as e:  # the database out of reach: keep answering from the loaded generation
+            print(f"warning: could not follow the shared index: {e}", file=sys.stderr)
+        finally:
+            self._write.release()
 
     def _replace(self, pipeline: Pipeline) -> None:
         with self._swap:
