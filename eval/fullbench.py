@@ -11,6 +11,9 @@ the real embedder and the default settings:
     add / remove     a fresh `python -m assistant ingest FOLDER` of one new ~20-page .txt document
                      into the index itself (wall time, peak RSS), then `assistant docs remove` of it
                      (timed too), so the index holds its N chunks again
+    shared           (--shared) the same index published to PostgreSQL (`assistant publish`: wall time,
+                     peak RSS), then the three above reading it from there (add / remove: the folder
+                     written and the change published)
 """
 
 from __future__ import annotations
@@ -45,11 +48,12 @@ def questions(n: int, language: str | None = None) -> list[str]:
     return [q for q in qs if language is None or lang.detect(q) == language][:n]
 
 
-def _env(index_dir: Path, backend: str) -> dict:
+def _env(index_dir: Path, backend: str, shared: str = "") -> dict:
     env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}
     # ingest writes the new generation to this backend ("auto" would turn a 100k hnsw index into flat)
     env["ASSISTANT_VECTOR_STORE"] = backend
+    env["ASSISTANT_SHARED_INDEX"] = shared  # "": the folder; a URL: search reads, ingest publishes, there
     return env
 
 
@@ -73,8 +77,8 @@ def measured(args: list[str], env: dict, label: str) -> tuple[dict, str, str]:
     return m, stdout, stderr
 
 
-def cold_search(index_dir: Path, backend: str, question: str, runs: int = 3) -> dict:
-    env = _env(index_dir, backend)
+def cold_search(index_dir: Path, backend: str, question: str, runs: int = 3, shared: str = "") -> dict:
+    env = _env(index_dir, backend, shared)
     walls, rss, top = [], [], None
     for _ in range(runs):
         m, stdout, stderr = measured(["search", question, "--json"], env, "search")
@@ -110,17 +114,17 @@ def new_document(seeds_index: Path, folder: Path, tag: str) -> Path:
     return path
 
 
-def add_and_remove(index_dir: Path, backend: str, seeds_index: Path, work: Path, n: int) -> dict:
+def add_and_remove(index_dir: Path, backend: str, seeds_index: Path, work: Path, n: int, shared: str = "") -> dict:
     from assistant import index
 
     folder = work / f"new-{n}-{backend}" / NEW_SCOPE
     doc = new_document(seeds_index, folder, f"{n}-{backend}")
     source = f"{NEW_SCOPE}/{doc.name}"
-    env = _env(index_dir, backend)
     # Checkpoints of an ingest of this document that failed in an earlier run would be resumed and
     # the document not embedded at all: the measurement starts without them.
     for leftover in Path(index_dir).glob(f"{index.WORK_PREFIX}*"):
         shutil.rmtree(leftover)
+    env = _env(index_dir, backend, shared)
     out: dict = {"add_doc_chars": len(doc.read_text(encoding="utf-8"))}
     m, stdout, stderr = measured(["ingest", str(folder)], env, "ingest")
     if m["returncode"] != 0:
@@ -162,13 +166,23 @@ class PrecomputedQueries:
         raise RuntimeError("the hybrid benchmark embeds no documents")
 
 
-def run_hybrid(index_dir: Path, n_queries: int) -> dict:
-    """p50/p95 of retrieve + evidence selection and of BM25 scores() alone (see the module docstring)."""
+def publish(index_dir: Path, backend: str, shared: str) -> dict:
+    """`assistant publish`: the whole folder index copied to the shared index (wall time, peak RSS)."""
+    m, stdout, stderr = measured(["publish", "--take-over"], _env(index_dir, backend, shared), "publish")
+    if m["returncode"] != 0:
+        return {"publish_error": _error(m, stderr), "publish_failed_after_s": m["wall_s"]}
+    log(f"[full] published in {m['wall_s']} s, peak RSS {m['peak_rss_mb']} MB: {stdout.strip()}")
+    return {"publish_s": m["wall_s"], "publish_peak_rss_mb": m["peak_rss_mb"]}
+
+
+def run_hybrid(index_dir: Path, n_queries: int, shared: str = "") -> dict:
+    """p50/p95 of retrieve + evidence selection and of BM25 scores() alone (see the module docstring);
+    `shared`: of the shared index at that URL (published from index_dir)."""
     from assistant import lang
     from assistant.config import Settings
     from assistant.pipeline import build, make_embedder
 
-    settings = Settings.from_env().with_(index_dir=Path(index_dir))
+    settings = Settings.from_env().with_(index_dir=Path(index_dir), shared_index=shared)
     qs = questions(n_queries)
     real = make_embedder(settings, _manifest(index_dir)["embedder"])
     cached = PrecomputedQueries(real, qs)

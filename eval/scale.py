@@ -347,12 +347,18 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--hybrid-queries", type=int, default=50, help="--full: real questions timed in the hybrid step")
     ap.add_argument("--cold-runs", type=int, default=3, help="--full: fresh `assistant search` processes (median)")
     ap.add_argument("--no-add", action="store_true", help="--full: skip the ingest + remove of a new document")
+    ap.add_argument("--shared", action="store_true",
+                    help="--full: also publish each index to a shared index in PostgreSQL (--dsn, else a pgserver in "
+                         "WORKDIR) and measure publishing and the application reading it from there (row backend "
+                         "'shared-<backend>')")
     ap.add_argument("--json", action="store_true", help="one JSON object per backend per line")
     args = ap.parse_args(argv)
     backends = ["flat", "hnsw", "pgvector"] if args.backend == "all" else args.backend.split(",")
     if args.full and not set(backends) <= {"flat", "hnsw"}:
         raise SystemExit(f"--full builds flat and hnsw indexes only, not {', '.join(sorted(set(backends) - {'flat', 'hnsw'}))}: "
                          "pass --backend flat,hnsw")
+    if args.shared and not args.full:
+        raise SystemExit("--shared measures a full index published to PostgreSQL: add --full")
     if args.full and not args.workdir:
         raise SystemExit("--full needs --workdir (the synthetic index is kept there and reused: a 1M build takes long)")
     os.environ["SCALE_THREADS"] = str(args.threads)
@@ -373,20 +379,9 @@ def main(argv: list[str]) -> int:
     for backend in backends:
         dsn = args.dsn
         pg_opts = {k: v for k, v in opts.items() if k != "codes"}
-        if backend == "pgvector" and not dsn:
-            import pgserver
-            import psycopg
-
-            pgdir = work / "pg"
-            pgdir.mkdir(exist_ok=True)
-            os.chmod(work, 0o755)
-            server = pgserver.get_server(pgdir / "data", cleanup_mode="stop")
-            # A server sized for the benchmark: the HNSW index should fit in shared buffers
-            # (the default 128 MB makes every search read the index through the OS cache).
-            with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-                conn.execute(f"ALTER SYSTEM SET shared_buffers = '{args.pg_shared_buffers}'")
-            server.cleanup()
-            server = pgserver.get_server(pgdir / "data", cleanup_mode="stop")
+        if (backend == "pgvector" or args.shared) and not dsn:
+            if server is None:
+                server = _pg_server(work, args.pg_shared_buffers)
             dsn = server.get_uri()
         folder = work / f"store-{backend}-{args.chunks}"
         shutil.rmtree(folder, ignore_errors=True)
@@ -422,14 +417,19 @@ def main(argv: list[str]) -> int:
             full.update(fullbench.cold_search(index_dir, backend, fullbench.questions(1, "nl")[0], args.cold_runs))
             if not args.no_add:
                 full.update(fullbench.add_and_remove(index_dir, backend, Path(args.index_dir), work, args.chunks))
-        row = {"backend": backend, "chunks": args.chunks, "dim": int(seeds.shape[1]), "queries": len(q), "threads": args.threads,
-               **built, **searched, **full,
-               "exact_p50_ms": exact["exact_p50_ms"], "date": time.strftime("%Y-%m-%d %H:%M")}
-        order = ["backend", "chunks", "build_s", "search_p50_ms", "search_p95_ms", "exact_p50_ms", "recall_at_10",
-                 "rss_mb", "disk_mb", "load_s", "ef_search", "cold_search_s", "cold_search_rss_mb", "hybrid_p50_ms",
-                 "hybrid_p95_ms", "lexical_p50_ms", "add_doc_s", "ingest_peak_rss_mb", "remove_doc_s"]
-        row = {**{k: row.get(k) for k in order}, **{k: v for k, v in row.items() if k not in order}}
-        print(json.dumps(row) if args.json else json.dumps(row, indent=1), flush=True)
+        rows = [(backend, built, searched, full)]
+        if args.shared:
+            url = f"{dsn}#scale-{args.chunks}-{backend}"
+            shared = {"index_dir": full["index_dir"], **fullbench.publish(index_dir, backend, url)}
+            shared.update(_child(["hybrid", json.dumps({**spec, "index_dir": full["index_dir"],
+                                                        "queries": args.hybrid_queries, "shared": url})]))
+            log(f"[scale] shared-{backend}: {shared}")
+            shared.update(fullbench.cold_search(index_dir, backend, fullbench.questions(1, "nl")[0], args.cold_runs, url))
+            if not args.no_add:
+                shared.update(fullbench.add_and_remove(index_dir, backend, Path(args.index_dir), work, args.chunks, url))
+            rows.append((f"shared-{backend}", {}, {}, shared))
+        for name, built, searched, full in rows:
+            _report(name, args, seeds, q, built, searched, full, exact)
         if not args.keep and not args.full:  # a full index stays in WORKDIR, reused by the next run
             if backend == "pgvector":
                 from assistant.store import discard
@@ -439,6 +439,34 @@ def main(argv: list[str]) -> int:
     if server is not None:
         server.cleanup()
     return 0
+
+
+def _pg_server(work: Path, shared_buffers: str):
+    """A pgserver in WORKDIR/pg sized for the benchmark: the HNSW index should fit in shared buffers
+    (the default 128 MB makes every search read the index through the OS cache)."""
+    import pgserver
+    import psycopg
+
+    pgdir = work / "pg"
+    pgdir.mkdir(exist_ok=True)
+    os.chmod(work, 0o755)
+    server = pgserver.get_server(pgdir / "data", cleanup_mode="stop")
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
+    server.cleanup()
+    return pgserver.get_server(pgdir / "data", cleanup_mode="stop")
+
+
+def _report(backend: str, args, seeds, q, built: dict, searched: dict, full: dict, exact: dict) -> None:
+    """One row of the table: printed as JSON (one line with --json)."""
+    row = {"backend": backend, "chunks": args.chunks, "dim": int(seeds.shape[1]), "queries": len(q), "threads": args.threads,
+           **built, **searched, **full,
+           "exact_p50_ms": exact["exact_p50_ms"], "date": time.strftime("%Y-%m-%d %H:%M")}
+    order = ["backend", "chunks", "build_s", "search_p50_ms", "search_p95_ms", "exact_p50_ms", "recall_at_10",
+             "rss_mb", "disk_mb", "load_s", "ef_search", "cold_search_s", "cold_search_rss_mb", "hybrid_p50_ms",
+             "hybrid_p95_ms", "lexical_p50_ms", "add_doc_s", "ingest_peak_rss_mb", "remove_doc_s"]
+    row = {**{k: row.get(k) for k in order}, **{k: v for k, v in row.items() if k not in order}}
+    print(json.dumps(row) if args.json else json.dumps(row, indent=1), flush=True)
 
 
 def _one(argv: list[str]) -> int:
@@ -462,7 +490,7 @@ def _one(argv: list[str]) -> int:
         elif step == "hybrid":
             import fullbench
 
-            out = fullbench.run_hybrid(Path(spec["index_dir"]), spec["queries"])
+            out = fullbench.run_hybrid(Path(spec["index_dir"]), spec["queries"], spec.get("shared", ""))
         elif step == "build":
             out = run_build(spec["backend"], Path(spec["corpus"]), Path(spec["folder"]), spec["dsn"], spec["opts"])
         else:

@@ -64,6 +64,23 @@ def ingest_folder(s, folder: Path, rebuild: bool = False, take_over: bool = Fals
     return report
 
 
+def cmd_publish(args) -> int:
+    """Publish the index folder to the shared index now (ingest does it after every change)."""
+    from ..library import Library
+
+    s = settings(args)
+    if not s.storage.shared_index:
+        raise InputError("no shared index to publish to: give --shared-index postgresql://user:pass@host/db#name "
+                         "(or set ASSISTANT_SHARED_INDEX)")
+    bar, update = progress_bar("copying", "chunk")
+    try:
+        said = Library(s, take_over=args.take_over).publish(progress=lambda stage, done, total: update(done, total))
+    finally:
+        bar.close()
+    print(f"{s.storage.index_dir}: {said}")
+    return 0
+
+
 def cmd_check(args) -> int:
     from ..check import check
 
@@ -117,6 +134,15 @@ def add(sub, default) -> None:
                    help="with --shared-index: publish this folder's documents in place of those another folder "
                         "has been publishing under that name")
     i.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("publish", help="copy the index folder to the shared index (--shared-index) and make it live there",
+                       description="Publish the index folder's live generation to the shared index in PostgreSQL: "
+                                   "segments the database lacks are copied, then chat servers reading it switch to "
+                                   "it within seconds. `ingest` does this after every change; this is for sharing "
+                                   "an index that already exists, or after restoring the database.")
+    p.add_argument("--take-over", action="store_true",
+                   help="publish this folder in place of another folder that has been publishing under that name")
+    p.set_defaults(func=cmd_publish)
 
     k = sub.add_parser("check", help="verify the index: files, counts, exact spans, document hashes, unit vectors "
                                      "(exit 0 when intact, 1 when damaged)")

@@ -50,6 +50,11 @@ class Address:
         return f"{public_dsn(self.dsn)}#{self.name}"
 
     def connect(self):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as e:
+            raise InputError("a shared index needs psycopg: pip install 'nl-gov-assistant[pg]' "
+                             "(or 'psycopg[binary]==3.3.9')") from e
         return connect(self.dsn)
 
     def prefix(self, key: str) -> str:
