@@ -107,6 +107,36 @@ def test_appended_segments_are_copied_once_and_old_ones_dropped(tmp_path, url, a
     _same(idx_dir, url, emb)
 
 
+def test_segments_of_an_index_written_before_origins_are_copied_once(tmp_path, url, appending):
+    from assistant.index.layout import current_generation, read_manifest, write_manifest
+
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    _write_docs(docs)
+    _sync(idx_dir, docs, emb)
+    _add = lambda name: ((docs / name).write_text(f"{name}. Een nieuw document over parkeren.", encoding="utf-8"),  # noqa: E731
+                         _sync(idx_dir, docs, emb))
+    _add("een.txt")
+    gen = current_generation(idx_dir)
+    manifest = read_manifest(gen)
+    for e in manifest["segments"]:
+        del e["origin"]  # as the writer before origins left them
+    write_manifest(gen, manifest)
+    assert _publish(idx_dir, url)["copied"] == 2
+    _add("twee.txt")  # a new generation: the two old segments (no origin) are the same segments
+    got = _publish(idx_dir, url)
+    assert (got["copied"], got["kept"]) == (1, 2)
+    _same(idx_dir, url, emb)
+
+
+def test_a_segment_without_its_bm25_file_gets_postings_written(tmp_path, url):
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    _write_docs(docs)
+    _sync(idx_dir, docs, emb)
+    (index.current_generation(idx_dir) / "lexical.sqlite").unlink()  # an index from before the file
+    _publish(idx_dir, url)
+    _same(idx_dir, url, emb)  # the folder's BM25 is built in memory; the database's from postings written now
+
+
 def test_another_folder_is_refused_before_it_writes_unless_it_takes_over(tmp_path, url):
     docs, emb = tmp_path / "docs", HashEmbedder()
     _write_docs(docs)
@@ -140,7 +170,8 @@ def test_an_interrupted_copy_leaves_nothing_and_the_live_generation(tmp_path, ur
         _publish(idx_dir, url)
     assert shared.live_generation(url) == live  # readers still see the old generation, whole
     new = index.load(idx_dir)
-    prefix = shared.parse(url).prefix(index.segment.segment_key(index.segment.entries(new.manifest)[0], new.manifest))
+    prefix = shared.parse(url).prefix(sys.modules["assistant.index.shared.publish"].segment_key(
+        index.segment.entries(new.manifest)[0], new.segments[0]))
     new.close()
     assert _tables(url, prefix) == []  # the segment's transaction rolled back: no half-copied tables
     monkeypatch.undo()

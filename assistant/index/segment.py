@@ -58,15 +58,6 @@ def entries(manifest: dict) -> list[SegmentEntry]:
                          int(manifest.get("sentences", -1)), origin=str(manifest.get("generation", "")))]
 
 
-def segment_key(entry: SegmentEntry, manifest: dict) -> str:
-    """A name for the segment that stays the same in every generation sharing it: its origin and
-    folder. An entry written before origins were recorded: its folder (an appended segment's is
-    unique), and for the first segment the generation's name (so it is only ever taken as new)."""
-    if entry.origin:
-        return f"{entry.origin}/{entry.dir}"
-    return entry.dir or f"{manifest.get('generation', '')}/"
-
-
 class Segment:
     """A loaded segment. Its rows start at chunk_base / sentence_base in the generation's row space."""
 

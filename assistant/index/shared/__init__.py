@@ -1,6 +1,5 @@
 """A shared index: the whole index in PostgreSQL, so several chat servers (other machines too) read
-one index: documents, chunks, sentences and their vectors, chunk vectors (pgvector) and the lexical
-side (PostgreSQL full-text search). Chosen with the `shared_index` setting (`--shared-index URL`).
+one index: documents, chunks, sentences and their vectors, chunk vectors (pgvector) and BM25. Chosen with the `shared_index` setting (`--shared-index URL`).
 
 Writing stays where it is: `assistant ingest` writes the generation in its index folder as always
 (crash-safe, resumable, appended segments) and then publishes it (publish.py): each segment not yet
@@ -12,7 +11,7 @@ seconds and swaps it in, as it does after its own uploads.
     publish.py   a local generation -> the database
     texts.py     documents, chunks and sentences read by row (texts.sqlite's queries, in PostgreSQL)
     vectors.py   sentence vectors (float16) read by row
-    lexical.py   BM25 over segments with postings from the full-text (tsvector) index
+    lexical.py   BM25 over segments, each term's postings one row
     reader.py    load the live generation as an Index
 """
 

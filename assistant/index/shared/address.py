@@ -9,14 +9,15 @@ Two registry tables, shared by every index in the database:
                               statistics; written last, so a segment without its row is a copy a
                               crash interrupted (dropped by the next publish)
 
-Each segment's rows are in tables `<prefix>_docs`, `_doc_texts`, `_chunks` (+ tsvector),
-`_sentences`, `_svec` (float16 sentence vectors), `_terms` (document frequencies) and `_vectors`
-(pgvector, assistant/store/pgvector.py).
+Each segment's rows are in tables `<prefix>_docs`, `_doc_texts`, `_chunks`, `_sentences` (as in
+its texts.sqlite), `_svec` (float16 sentence vectors), `_postings` (BM25 postings as in its
+lexical.sqlite) and `_vectors` (pgvector, assistant/store/pgvector.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS assistant_shared_segments (
     b real NOT NULL, lengths bytea NOT NULL, created timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (name, key));
 """
-TABLES = ("docs", "doc_texts", "chunks", "sentences", "svec", "terms", "vectors")
+TABLES = ("docs", "doc_texts", "chunks", "sentences", "svec", "postings", "vectors")
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,9 @@ class Address:
         return f"{public_dsn(self.dsn)}#{self.name}"
 
     def connect(self):
-        try:
-            import psycopg  # noqa: F401
-        except ImportError as e:
+        if importlib.util.find_spec("psycopg") is None:
             raise InputError("a shared index needs psycopg: pip install 'nl-gov-assistant[pg]' "
-                             "(or 'psycopg[binary]==3.3.9')") from e
+                             "(or 'psycopg[binary]==3.3.9')")
         return connect(self.dsn)
 
     def prefix(self, key: str) -> str:

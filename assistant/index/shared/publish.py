@@ -13,22 +13,25 @@ same name would replace every document with its own, so it is refused unless tol
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import socket
 import sqlite3
-from collections import Counter
+import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from ...errors import IndexStoreError
-from ...lexical import FILE as LEXICAL_FILE, StoredBM25, Tokenizer
+from ... import lexical
 from ...store.pgvector import PgVectorStore
 from ..reader import Index
-from ..segment import Segment, entries, segment_key
+from ..segment import Segment, SegmentEntry, entries
+from ..sentence_vectors import drop_pages
 from ..texts import lexical_text
-from .address import Address, ensure_registry, parse, TABLES
+from .address import TABLES, Address, ensure_registry, parse
 
 BLOCK = 5_000  # rows per read from the segment's files while copying: memory stays bounded
 _LOCK = "assistant_shared:"  # advisory lock per index name: one publisher at a time
@@ -70,7 +73,7 @@ def publish(index: Index, index_dir: Path, url: str, take_over: bool = False,
             if row and row[1] == index.generation:
                 return {"generation": index.generation, "copied": 0, "kept": len(index.segments), "dropped": 0}
             have = {k for (k,) in conn.execute("SELECT key FROM assistant_shared_segments WHERE name = %s", (addr.name,))}
-            keys = [segment_key(e, index.manifest) for e in entries(index.manifest)]
+            keys = [segment_key(e, seg) for e, seg in zip(entries(index.manifest), index.segments)]
             todo = [(k, seg) for k, seg in zip(keys, index.segments) if k not in have]
             total = sum(seg.n_chunks for _, seg in todo)
             done = 0
@@ -92,6 +95,20 @@ def publish(index: Index, index_dir: Path, url: str, take_over: bool = False,
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_LOCK + addr.name,))
 
 
+def segment_key(entry: SegmentEntry, seg: Segment) -> str:
+    """A name for the segment that stays the same in every generation sharing it: the generation
+    that wrote it and its folder. An entry written before origins were recorded: what it holds (its
+    documents' sources, hashes and row ranges, its first and last chunk ids)."""
+    if entry.origin:
+        return f"{entry.origin}/{entry.dir}"
+    h = hashlib.sha256()
+    for row in seg.texts.query("SELECT source, sha256, chunk_lo, chunk_hi, sent_lo, sent_hi FROM docs ORDER BY row"):
+        h.update(repr(tuple(row)).encode())
+    ends = sorted({0, max(seg.n_chunks - 1, 0)})
+    h.update(repr([c.id for c in seg.texts.chunks_at(ends)] if seg.n_chunks else []).encode())
+    return "content:" + h.hexdigest()[:32]
+
+
 def _drop_unused(conn, addr: Address) -> int:
     """Drop the segments neither the live generation nor the one before it uses."""
     live, previous = conn.execute("SELECT manifest, previous FROM assistant_shared WHERE name = %s", (addr.name,)).fetchone()
@@ -109,29 +126,22 @@ def _drop_unused(conn, addr: Address) -> int:
 def _copy_segment(conn, addr: Address, key: str, seg: Segment, dim: int, step: Callable[[int], None]) -> None:
     p = addr.prefix(key)
     src = sqlite3.connect(f"file:{seg.texts.path}?mode=ro", uri=True)
-    tokens_of = _Tokens(seg)
     try:
-        with conn.transaction():
-            for t in TABLES:
-                conn.execute(f'DROP TABLE IF EXISTS "{p}_{t}"')
-            conn.execute(f'CREATE TABLE "{p}_docs" (row integer PRIMARY KEY, source text NOT NULL, title text NOT NULL, '
-                         'sha256 text NOT NULL, pages text NOT NULL, ocr_pages text NOT NULL, meta text, '
-                         'chunk_lo integer NOT NULL, chunk_hi integer NOT NULL, sent_lo integer NOT NULL, sent_hi integer NOT NULL)')
-            conn.execute(f'CREATE TABLE "{p}_doc_texts" (row integer PRIMARY KEY, text text NOT NULL)')
-            conn.execute(f'CREATE TABLE "{p}_chunks" (row integer PRIMARY KEY, id text NOT NULL, doc integer NOT NULL, '
-                         'title text NOT NULL, start integer NOT NULL, "end" integer NOT NULL, text text NOT NULL, '
-                         'context text NOT NULL, page integer, sent_lo integer NOT NULL, sent_hi integer NOT NULL, '
-                         'tsv tsvector NOT NULL)')
-            conn.execute(f'CREATE TABLE "{p}_sentences" (row integer PRIMARY KEY, doc integer NOT NULL, '
-                         'start integer NOT NULL, "end" integer NOT NULL)')
-            conn.execute(f'CREATE TABLE "{p}_svec" (row integer PRIMARY KEY, v bytea NOT NULL)')
-            conn.execute(f'CREATE TABLE "{p}_terms" (term text PRIMARY KEY, df integer NOT NULL)')
-            for table in ("docs", "doc_texts", "sentences"):
-                _copy_rows(conn, src, table, p)
-            lengths, df = _copy_chunks(conn, src, seg, p, tokens_of, step)
-            with conn.cursor() as cur, cur.copy(f'COPY "{p}_terms" (term, df) FROM STDIN') as copy:
-                for term, n in df.items():
-                    copy.write_row((term, n))
+        with _lexical_file(seg) as lex_path, conn.transaction():
+            lex = sqlite3.connect(f"file:{lex_path}?mode=ro", uri=True)
+            try:
+                lengths = dict(lex.execute("SELECT key, value FROM meta"))["lengths"]
+                for t in TABLES:
+                    conn.execute(f'DROP TABLE IF EXISTS "{p}_{t}"')
+                for t in ("docs", "doc_texts", "chunks", "sentences", "postings"):
+                    conn.execute(f'CREATE TABLE "{p}_{t}" ({_SCHEMA[t]})')
+                conn.execute(f'CREATE TABLE "{p}_svec" (row integer PRIMARY KEY, v bytea NOT NULL)')
+                for t in ("docs", "doc_texts", "sentences"):
+                    _copy_rows(conn, src, t, p)
+                _copy_rows(conn, src, "chunks", p, step)
+                _copy_rows(conn, lex, "postings", p)
+            finally:
+                lex.close()
             _copy_sentence_vectors(conn, seg, p)
             store = PgVectorStore(addr.dsn, "", dim, table=f"{p}_vectors", conn=conn)
             for lo in range(0, seg.n_chunks, BLOCK):
@@ -139,87 +149,72 @@ def _copy_segment(conn, addr: Address, key: str, seg: Segment, dim: int, step: C
                 store.add(ids, seg.store.vectors(ids))
             store._ensure_index()
             conn.execute(f'CREATE UNIQUE INDEX "{p}_chunks_id" ON "{p}_chunks" (id)')
-            conn.execute(f'CREATE INDEX "{p}_chunks_doc" ON "{p}_chunks" (doc)')
-            conn.execute(f'CREATE INDEX "{p}_chunks_tsv" ON "{p}_chunks" USING gin (tsv)')
-            for t in ("docs", "chunks", "sentences", "terms"):
+            for t in ("docs", "chunks", "sentences", "postings"):
                 conn.execute(f'ANALYZE "{p}_{t}"')
             t = seg.texts
             conn.execute("INSERT INTO assistant_shared_segments (name, key, prefix, docs, chunks, sentences, dim, k1, b, lengths) "
                          "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                         (addr.name, key, p, t.n_docs, t.n_chunks, t.n_sentences, dim, 1.2, 0.75,
-                          lengths.astype("<f4").tobytes()))
+                         (addr.name, key, p, t.n_docs, t.n_chunks, t.n_sentences, dim, 1.2, 0.75, bytes(lengths)))
     finally:
         src.close()
-        tokens_of.close()
 
 
+# texts.sqlite's tables as they are (texts.py reads them with the same queries) and lexical.sqlite's
+# postings (lexical.py reads them as lexical.StoredBM25 does)
+_SCHEMA = {
+    "docs": "row integer PRIMARY KEY, source text NOT NULL, title text NOT NULL, sha256 text NOT NULL, pages text NOT NULL, "
+            "ocr_pages text NOT NULL, meta text, chunk_lo integer NOT NULL, chunk_hi integer NOT NULL, "
+            "sent_lo integer NOT NULL, sent_hi integer NOT NULL",
+    "doc_texts": "row integer PRIMARY KEY, text text NOT NULL",
+    "chunks": 'row integer PRIMARY KEY, id text NOT NULL, doc integer NOT NULL, title text NOT NULL, start integer NOT NULL, '
+              '"end" integer NOT NULL, text text NOT NULL, context text NOT NULL, page integer, sent_lo integer NOT NULL, '
+              "sent_hi integer NOT NULL",
+    "sentences": 'row integer PRIMARY KEY, doc integer NOT NULL, start integer NOT NULL, "end" integer NOT NULL',
+    "postings": "term text PRIMARY KEY, df integer NOT NULL, rows bytea NOT NULL, tfs bytea NOT NULL",
+}
 _COLUMNS = {"docs": "row, source, title, sha256, pages, ocr_pages, meta, chunk_lo, chunk_hi, sent_lo, sent_hi",
-            "doc_texts": "row, text", "sentences": 'row, doc, start, "end"'}
+            "doc_texts": "row, text", "chunks": 'row, id, doc, title, start, "end", text, context, page, sent_lo, sent_hi',
+            "sentences": 'row, doc, start, "end"', "postings": "term, df, rows, tfs"}
 
 
-def _copy_rows(conn, src: sqlite3.Connection, table: str, p: str) -> None:
+def _copy_rows(conn, src: sqlite3.Connection, table: str, p: str, step: Callable[[int], None] | None = None) -> None:
+    """A table of the segment's SQLite files into its PostgreSQL table, streamed (COPY)."""
     cols = _COLUMNS[table]
+    order = "term" if table == "postings" else "row"
     with conn.cursor() as cur, cur.copy(f'COPY "{p}_{table}" ({cols}) FROM STDIN') as copy:
-        for row in src.execute(f"SELECT {cols} FROM {table} ORDER BY row"):
+        for n, row in enumerate(src.execute(f"SELECT {cols} FROM {table} ORDER BY {order}"), 1):
             copy.write_row(row)
+            if step is not None and n % BLOCK == 0:
+                step(n)
 
 
-class _Tokens:
-    """A segment's stored BM25 tokens by row (its lexical.sqlite), else the chunks tokenised again."""
-
-    def __init__(self, seg: Segment):
-        self.stored = None
-        path = seg.folder / LEXICAL_FILE
-        try:
-            self.stored = StoredBM25(path) if path.is_file() else None
-        except (sqlite3.Error, ValueError, KeyError):
-            self.stored = None
-        self.tokenize = Tokenizer()
-
-    def __call__(self, rows: range, chunks) -> list[list[str]]:
-        got = self.stored.tokens(rows) if self.stored is not None else {}
-        return [got[r] if r in got else self.tokenize(lexical_text(c)) for r, c in zip(rows, chunks)]
-
-    def close(self) -> None:
-        if self.stored is not None:
-            self.stored.close()
-
-
-def _copy_chunks(conn, src: sqlite3.Connection, seg: Segment, p: str, tokens_of, step) -> tuple[np.ndarray, Counter]:
-    """Chunks with their tsvector (our own tokens as lexemes, each occurrence a position: the
-    term frequencies BM25 needs); returns the token counts and document frequencies."""
-    n = seg.n_chunks
-    lengths = np.zeros(n, np.float32)
-    df: Counter = Counter()
-    cols = 'row, id, doc, title, start, "end", text, context, page, sent_lo, sent_hi'
-    with conn.cursor() as cur, cur.copy(f'COPY "{p}_chunks" ({cols}, tsv) FROM STDIN') as copy:
-        for lo in range(0, n, BLOCK):
-            rows = range(lo, min(lo + BLOCK, n))
-            found = src.execute(f"SELECT {cols} FROM chunks WHERE row >= ? AND row < ? ORDER BY row",
-                                (rows.start, rows.stop)).fetchall()
-            toks = tokens_of(rows, seg.texts.chunks_at(rows))
-            for row, t in zip(found, toks):
-                lengths[row[0]] = len(t)
-                df.update(set(t))
-                copy.write_row((*row, tsvector(t)))
-            step(rows.stop)
-    return lengths, df
-
-
-def tsvector(tokens: list[str]) -> str:
-    """The tsvector literal of a token list: each token a lexeme, its occurrences its positions
-    (1-based, at most 16383 of them count as distinct: chunks are far shorter)."""
-    at: dict[str, list[int]] = {}
-    for i, t in enumerate(tokens, 1):
-        at.setdefault(t, []).append(min(i, 16383))
-    return " ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "':" + ",".join(map(str, pos))
-                    for t, pos in at.items())
+@contextlib.contextmanager
+def _lexical_file(seg: Segment) -> Iterator[Path]:
+    """The segment's lexical.sqlite when it has this version's postings for all its chunks, else
+    one written now from its chunks (lexical.write_stored, in a temporary folder)."""
+    path = seg.folder / lexical.FILE
+    try:
+        stored = lexical.StoredBM25(path) if path.is_file() else None
+    except (sqlite3.Error, ValueError, KeyError):
+        stored = None
+    if stored is not None:
+        usable = stored._arrays and stored.n == seg.n_chunks
+        stored.close()
+        if usable:
+            yield path
+            return
+    with tempfile.TemporaryDirectory(prefix="assistant-publish-") as tmp:
+        made = Path(tmp) / lexical.FILE
+        lexical.write_stored(made, [lexical_text(c) for c in seg.texts.iter_chunks()])
+        yield made
 
 
 def _copy_sentence_vectors(conn, seg: Segment, p: str) -> None:
     vecs = seg.sentence_vectors
     with conn.cursor() as cur, cur.copy(f'COPY "{p}_svec" (row, v) FROM STDIN') as copy:
         for lo in range(0, len(vecs), BLOCK * 4):
-            block = np.asarray(vecs[lo:lo + BLOCK * 4], dtype="<f2")
+            part = vecs[lo:lo + BLOCK * 4]
+            block = np.asarray(part, dtype="<f2")
             for k, v in enumerate(block):
                 copy.write_row((lo + k, v.tobytes()))
+            drop_pages(part)  # pages read through the mapping would otherwise stay resident: 9 GB at 1M chunks
