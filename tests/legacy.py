@@ -4,6 +4,7 @@ sentence vectors), made from a format-4 generation, for the tests of reading and
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 
@@ -46,3 +47,14 @@ def as_format_2(gen: Path) -> None:
             for k in drop:
                 r.pop(k)
         (gen / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def as_texts_schema_1(folder: Path) -> None:
+    """The folder's texts.sqlite as this version's first days wrote it (schema 1): document texts
+    in the docs table, no doc_texts."""
+    conn = sqlite3.connect(Path(folder) / "texts.sqlite")
+    conn.executescript("""ALTER TABLE docs ADD COLUMN text TEXT;
+        UPDATE docs SET text = (SELECT text FROM doc_texts WHERE doc_texts.row = docs.row);
+        DROP TABLE doc_texts; UPDATE meta SET value = 1 WHERE key = 'schema';""")
+    conn.commit()
+    conn.close()

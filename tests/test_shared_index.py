@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from fakes import EchoGenerator, HashEmbedder
+from legacy import as_texts_schema_1
 from test_index import _sync, _write_docs
 from test_segments import QUERIES
 
@@ -128,11 +129,12 @@ def test_segments_of_an_index_written_before_origins_are_copied_once(tmp_path, u
     _same(idx_dir, url, emb)
 
 
-def test_a_segment_without_its_bm25_file_gets_postings_written(tmp_path, url):
+def test_a_segment_without_its_bm25_file_and_with_the_first_texts_schema_is_copied(tmp_path, url):
     docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
     _write_docs(docs)
     _sync(idx_dir, docs, emb)
     (index.current_generation(idx_dir) / "lexical.sqlite").unlink()  # an index from before the file
+    as_texts_schema_1(index.current_generation(idx_dir))  # document texts in the docs table
     _publish(idx_dir, url)
     _same(idx_dir, url, emb)  # the folder's BM25 is built in memory; the database's from postings written now
 

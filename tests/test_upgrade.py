@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 from fakes import HashEmbedder
-from legacy import as_format_2, as_format_3
+from legacy import as_format_2, as_format_3, as_texts_schema_1
 from test_index import _sync, _write_docs
 
 from assistant import index
@@ -134,18 +134,11 @@ def test_more_chunks_than_the_cache_holds_are_read_in_one_call(tmp_path, monkeyp
 def test_texts_of_the_first_format_4_schema_are_read(tmp_path):
     """texts.sqlite schema 1 kept document texts in the docs table (written by this version's
     first days): still read, and checked."""
-    import sqlite3
-
     docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
     _write_docs(docs)
     _sync(idx_dir, docs, emb)
     before = _answers(idx_dir, emb)
-    conn = sqlite3.connect(index.current_generation(idx_dir) / "texts.sqlite")
-    conn.executescript("""ALTER TABLE docs ADD COLUMN text TEXT;
-        UPDATE docs SET text = (SELECT text FROM doc_texts WHERE doc_texts.row = docs.row);
-        DROP TABLE doc_texts; UPDATE meta SET value = 1 WHERE key = 'schema';""")
-    conn.commit()
-    conn.close()
+    as_texts_schema_1(index.current_generation(idx_dir))
     assert _answers(idx_dir, emb) == before
     assert check(idx_dir).ok, check(idx_dir).text()
 

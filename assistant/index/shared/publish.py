@@ -181,8 +181,11 @@ def _copy_rows(conn, src: sqlite3.Connection, table: str, p: str, step: Callable
     """A table of the segment's SQLite files into its PostgreSQL table, streamed (COPY)."""
     cols = _COLUMNS[table]
     order = "term" if table == "postings" else "row"
+    source = table
+    if table == "doc_texts" and not src.execute("SELECT 1 FROM sqlite_master WHERE name = 'doc_texts'").fetchone():
+        source = "docs"  # texts.sqlite schema 1 (format 4's first days) kept the texts with the metadata
     with conn.cursor() as cur, cur.copy(f'COPY "{p}_{table}" ({cols}) FROM STDIN') as copy:
-        for n, row in enumerate(src.execute(f"SELECT {cols} FROM {table} ORDER BY {order}"), 1):
+        for n, row in enumerate(src.execute(f"SELECT {cols} FROM {source} ORDER BY {order}"), 1):
             copy.write_row(row)
             if step is not None and n % BLOCK == 0:
                 step(n)
