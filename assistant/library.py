@@ -135,6 +135,7 @@ class Library:
             say("checking", i + 1, len(paths))
         if not accepted:
             return UploadResult([], problems)
+        self._may_publish()  # before the files are kept: a server that may not publish keeps nothing
         with index.write_lock(self.index_dir):
             up = self.uploads_dir
             up.mkdir(parents=True, exist_ok=True)
@@ -185,16 +186,20 @@ class Library:
     def _sync(self, docs: list[Document], scope: str | None, *, problems=(), rebuild: bool = False,
               progress: Callable[[int, int], None] | None = None, embedder: Embedder | None = None) -> IngestReport:
         s = self.settings.storage
-        if s.shared_index:  # before writing: a folder that may not publish there writes nothing
-            from .index.shared.publish import check_writer
-
-            check_writer(s.shared_index, self.index_dir, self.take_over)
+        self._may_publish()
         report = index.sync(s.index_dir, docs, embedder or self.embedder(rebuild), s.chunk_size, s.chunk_overlap,
                             scope=scope, problems=list(problems), rebuild=rebuild, progress=progress,
                             vector_store=s.vector_store, batch_size=self.batch_size)
         if s.shared_index:
             report.published = self.publish()
         return report
+
+    def _may_publish(self) -> None:
+        """With a shared index: refuse before writing when another folder publishes it."""
+        if self.settings.storage.shared_index:
+            from .index.shared.publish import check_writer
+
+            check_writer(self.settings.storage.shared_index, self.index_dir, self.take_over)
 
     def publish(self, progress: Callable[[str, int, int], None] | None = None) -> str:
         """Copy the folder's live generation to the shared index (the shared_index setting) and

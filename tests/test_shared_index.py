@@ -127,6 +127,21 @@ def test_segments_of_an_index_written_before_origins_are_copied_once(tmp_path, u
     got = _publish(idx_dir, url)
     assert (got["copied"], got["kept"]) == (1, 2)
     _same(idx_dir, url, emb)
+    # the same document removed and added again, twice, before origins were recorded: two segments
+    # with the same rows (the benchmark's index has them), copied once
+    for _ in range(2):
+        (docs / "drie.txt").write_text("Drie. Steeds hetzelfde document.", encoding="utf-8")
+        _sync(idx_dir, docs, emb)
+        (docs / "drie.txt").unlink()
+        _sync(idx_dir, docs, emb)
+    gen = current_generation(idx_dir)
+    manifest = read_manifest(gen)
+    for e in manifest["segments"][3:]:
+        e.pop("origin", None)
+    write_manifest(gen, manifest)
+    got = _publish(idx_dir, url)
+    assert len(manifest["segments"]) == 5 and (got["copied"], got["kept"]) == (1, 3)  # base, een, twee kept
+    _same(idx_dir, url, emb)
 
 
 def test_a_segment_without_its_bm25_file_and_with_the_first_texts_schema_is_copied(tmp_path, url):
@@ -149,6 +164,11 @@ def test_another_folder_is_refused_before_it_writes_unless_it_takes_over(tmp_pat
     with pytest.raises(IndexStoreError, match="is published from .*--take-over"):
         Library(other, emb).add_folder(docs)
     assert index.current_generation(tmp_path / "b") is None  # refused before writing
+    upload = tmp_path / "nota.txt"
+    upload.write_text("Nota. Een geupload document.", encoding="utf-8")
+    with pytest.raises(IndexStoreError, match="is published from"):
+        Library(other, emb).add_uploads([upload])  # the browser's upload on a server that reads only
+    assert not (tmp_path / "b" / "uploads").exists()  # refused before the file was kept
     report = Library(other, emb, take_over=True).add_folder(docs)
     assert "published to" in report.summary() and "1 segments copied" in report.summary()
     assert shared.live_generation(url) == index.current_generation(tmp_path / "b").name

@@ -74,7 +74,9 @@ def publish(index: Index, index_dir: Path, url: str, take_over: bool = False,
                 return {"generation": index.generation, "copied": 0, "kept": len(index.segments), "dropped": 0}
             have = {k for (k,) in conn.execute("SELECT key FROM assistant_shared_segments WHERE name = %s", (addr.name,))}
             keys = [segment_key(e, seg) for e, seg in zip(entries(index.manifest), index.segments)]
-            todo = [(k, seg) for k, seg in zip(keys, index.segments) if k not in have]
+            # two segments with one key hold the same rows (e.g. a document added, removed and added
+            # again before origins were recorded): one copy serves both
+            todo = list({k: seg for k, seg in reversed(list(zip(keys, index.segments))) if k not in have}.items())[::-1]
             total = sum(seg.n_chunks for _, seg in todo)
             done = 0
             for key, seg in todo:
@@ -90,7 +92,7 @@ def publish(index: Index, index_dir: Path, url: str, take_over: bool = False,
                     "generation = EXCLUDED.generation, writer = EXCLUDED.writer, published = now()",
                     (addr.name, index.generation, json.dumps(manifest), me))
             dropped = _drop_unused(conn, addr)
-            return {"generation": index.generation, "copied": len(todo), "kept": len(keys) - len(todo), "dropped": dropped}
+            return {"generation": index.generation, "copied": len(todo), "kept": len(set(keys)) - len(todo), "dropped": dropped}
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_LOCK + addr.name,))
 
