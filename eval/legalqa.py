@@ -153,7 +153,7 @@ def build_index(settings, docs, embedder):
                             progress=lambda n, total: bar.update(base + (len(batch) * n) // max(total, 1) - bar.n))
         finally:
             bar.close()
-    idx = index_mod.load(folder, settings.storage.vector_store)
+    idx = index_mod.open_live(settings.storage)  # with ASSISTANT_SHARED_INDEX: its copy in PostgreSQL
     extra = set(idx.docs) - set(want)
     if extra:
         sys.exit(f"{folder} holds {len(extra)} passages that are not in this corpus selection: delete the folder")
