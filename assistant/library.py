@@ -152,6 +152,7 @@ class Library:
         """Take `source` out of the index (a new generation without its chunks, sentences and
         vectors; nothing is embedded) and delete its file when it is an upload. A document from
         another folder keeps its file: the next ingest of that folder adds it back."""
+        self._may_publish()
         embedder = self._index_embedder()
         with index.write_lock(self.index_dir):
             parked = None
@@ -175,6 +176,7 @@ class Library:
     def reindex(self, source: str, progress: Callable[[int, int], None] | None = None) -> IngestReport:
         """Read `source`'s file again (from uploads/ or the seeds folder) and index it: a changed
         text is split and embedded again, an unchanged one keeps its vectors."""
+        self._may_publish()
         embedder = self._index_embedder()
         # a mail comes with its attachments ("<mail>#<name>", in the mail's scope: index/plan.py)
         docs = documents.read_again_all(self.index_dir, self.settings.storage.seeds_dir, source,

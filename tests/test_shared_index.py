@@ -11,7 +11,7 @@ import pytest
 from fakes import EchoGenerator, HashEmbedder
 from legacy import as_texts_schema_1
 from test_index import _sync, _write_docs
-from test_segments import QUERIES
+from test_segments import QUERIES, _indexed
 
 from assistant import index, ui
 from assistant.config import Settings
@@ -73,9 +73,7 @@ def _tables(url, prefix) -> list[str]:
 
 
 def test_a_published_folder_reads_and_answers_the_same(tmp_path, url):
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     got = _publish(idx_dir, url)
     assert got["copied"] == 1 and got["kept"] == 0
     _same(idx_dir, url, emb)
@@ -83,9 +81,7 @@ def test_a_published_folder_reads_and_answers_the_same(tmp_path, url):
 
 
 def test_appended_segments_are_copied_once_and_old_ones_dropped(tmp_path, url, appending):
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     _publish(idx_dir, url)
     first = shared.load(url)
     first_prefix = first.manifest["shared"][0]["prefix"]
@@ -111,9 +107,7 @@ def test_appended_segments_are_copied_once_and_old_ones_dropped(tmp_path, url, a
 def test_segments_of_an_index_written_before_origins_are_copied_once(tmp_path, url, appending):
     from assistant.index.layout import current_generation, read_manifest, write_manifest
 
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     _add = lambda name: ((docs / name).write_text(f"{name}. Een nieuw document over parkeren.", encoding="utf-8"),  # noqa: E731
                          _sync(idx_dir, docs, emb))
     _add("een.txt")
@@ -145,9 +139,7 @@ def test_segments_of_an_index_written_before_origins_are_copied_once(tmp_path, u
 
 
 def test_a_segment_without_its_bm25_file_and_with_the_first_texts_schema_is_copied(tmp_path, url):
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     (index.current_generation(idx_dir) / "lexical.sqlite").unlink()  # an index from before the file
     as_texts_schema_1(index.current_generation(idx_dir))  # document texts in the docs table
     _publish(idx_dir, url)
@@ -169,15 +161,16 @@ def test_another_folder_is_refused_before_it_writes_unless_it_takes_over(tmp_pat
     with pytest.raises(IndexStoreError, match="is published from"):
         Library(other, emb).add_uploads([upload])  # the browser's upload on a server that reads only
     assert not (tmp_path / "b" / "uploads").exists()  # refused before the file was kept
+    for change in (Library(other, emb).remove, Library(other, emb).reindex):  # the document panel's buttons
+        with pytest.raises(IndexStoreError, match="is published from"):
+            change("docs/sezen.txt")
     report = Library(other, emb, take_over=True).add_folder(docs)
     assert "published to" in report.summary() and "1 segments copied" in report.summary()
     assert shared.live_generation(url) == index.current_generation(tmp_path / "b").name
 
 
 def test_an_interrupted_copy_leaves_nothing_and_the_live_generation(tmp_path, url, monkeypatch):
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     _publish(idx_dir, url)
     live = shared.live_generation(url)
     (docs / "nieuw.txt").write_text("Nieuw. Een nieuw document over parkeren.", encoding="utf-8")
@@ -220,9 +213,7 @@ def test_a_chat_server_follows_what_another_publishes(tmp_path, url, monkeypatch
 
 
 def test_a_dropped_connection_is_opened_again(tmp_path, url):
-    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
-    _write_docs(docs)
-    _sync(idx_dir, docs, emb)
+    docs, idx_dir, emb = _indexed(tmp_path)
     _publish(idx_dir, url)
     sh = shared.load(url)
     pid = sh.db.query("SELECT pg_backend_pid()")[0][0]
