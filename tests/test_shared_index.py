@@ -210,6 +210,10 @@ def test_a_chat_server_follows_what_another_publishes(tmp_path, url, monkeypatch
     assert idx.generation == shared.live_generation(url) and "docs/nieuw.txt" in idx.docs
     hits = runtime.pipeline.assistant.retriever.retrieve("parkeervergunning Zuiderveen", 3).hits
     assert hits[0].chunk.source == "docs/nieuw.txt"
+    from assistant.ui.render import render_stats
+
+    page = render_stats(runtime, "nl")  # the page says where its documents come from
+    assert "Gedeelde index" in page and f"#{shared.parse(url).name}" in page and "4 (0 geüpload)" in page
 
 
 def test_a_dropped_connection_is_opened_again(tmp_path, url):

@@ -34,8 +34,8 @@ CREATE TABLE IF NOT EXISTS assistant_shared (
     writer text NOT NULL, published timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS assistant_shared_segments (
     name text NOT NULL, key text NOT NULL, prefix text NOT NULL UNIQUE, docs integer NOT NULL,
-    chunks integer NOT NULL, sentences integer NOT NULL, dim integer NOT NULL, k1 real NOT NULL,
-    b real NOT NULL, lengths bytea NOT NULL, created timestamptz NOT NULL DEFAULT now(),
+    chunks integer NOT NULL, sentences integer NOT NULL, dim integer NOT NULL, k1 double precision NOT NULL,
+    b double precision NOT NULL, lengths bytea NOT NULL, created timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (name, key));
 """
 TABLES = ("docs", "doc_texts", "chunks", "sentences", "svec", "postings", "vectors")

@@ -127,12 +127,12 @@ def _drop_unused(conn, addr: Address) -> int:
 
 def _copy_segment(conn, addr: Address, key: str, seg: Segment, dim: int, step: Callable[[int], None]) -> None:
     p = addr.prefix(key)
-    src = sqlite3.connect(f"file:{seg.texts.path}?mode=ro", uri=True)
+    src = sqlite3.connect(lexical.read_only_uri(seg.texts.path), uri=True)
     try:
         with _lexical_file(seg) as lex_path, conn.transaction():
-            lex = sqlite3.connect(f"file:{lex_path}?mode=ro", uri=True)
+            lex = sqlite3.connect(lexical.read_only_uri(lex_path), uri=True)
             try:
-                lengths = dict(lex.execute("SELECT key, value FROM meta"))["lengths"]
+                meta = dict(lex.execute("SELECT key, value FROM meta"))  # lengths, k1, b: as StoredBM25 reads them
                 for t in TABLES:
                     conn.execute(f'DROP TABLE IF EXISTS "{p}_{t}"')
                 for t in ("docs", "doc_texts", "chunks", "sentences", "postings"):
@@ -156,7 +156,8 @@ def _copy_segment(conn, addr: Address, key: str, seg: Segment, dim: int, step: C
             t = seg.texts
             conn.execute("INSERT INTO assistant_shared_segments (name, key, prefix, docs, chunks, sentences, dim, k1, b, lengths) "
                          "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                         (addr.name, key, p, t.n_docs, t.n_chunks, t.n_sentences, dim, 1.2, 0.75, bytes(lengths)))
+                         (addr.name, key, p, t.n_docs, t.n_chunks, t.n_sentences, dim, float(meta["k1"]), float(meta["b"]),
+                          bytes(meta["lengths"])))
     finally:
         src.close()
 
