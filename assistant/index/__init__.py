@@ -10,6 +10,7 @@
                     under the write lock
     diskfull.py     a full disk during a write: one clear error, the half-written generation removed
     hooks.py        named points of the write path (the kill tests)
+    shared/         the index published to PostgreSQL and read from there by several servers
 
 The write side for a whole collection (folders, uploads, removing and re-indexing one document,
 from the Settings) is library.Library; `assistant check` (check.py) audits a generation.
