@@ -428,8 +428,8 @@ def main(argv: list[str]) -> int:
             if not args.no_add:
                 shared.update(fullbench.add_and_remove(index_dir, backend, Path(args.index_dir), work, args.chunks, url))
             rows.append((f"shared-{backend}", {}, {}, shared))
-        for name, built, searched, full in rows:
-            _report(name, args, seeds, q, built, searched, full, exact)
+        for name, *parts in rows:  # (built, searched, full) of each row
+            _report(name, args, seeds, q, *parts, exact)
         if not args.keep and not args.full:  # a full index stays in WORKDIR, reused by the next run
             if backend == "pgvector":
                 from assistant.store import discard

@@ -78,8 +78,11 @@ class Index:
             parts.append(stored)
         if len(parts) == 1 and not self.segments[0].deleted_docs:
             return parts[0]
-        dead = np.concatenate([seg.dead() + seg.chunk_base for seg in self.segments]) if self.segments else None
-        return lexical.MultiBM25(parts, dead)
+        return lexical.MultiBM25(parts, self.dead_rows())
+
+    def dead_rows(self) -> np.ndarray | None:
+        """Global chunk rows of deleted documents (what BM25 over segments leaves out)."""
+        return np.concatenate([seg.dead() + seg.chunk_base for seg in self.segments]) if self.segments else None
 
     def lexical_tokens(self, rows) -> dict[int, list[str]]:
         """The BM25 tokens stored for these chunk rows (global rows), where a segment's

@@ -220,8 +220,13 @@ class TextStore:
         self._conn = sqlite3.connect(read_only_uri(self.path, immutable=immutable), uri=True, check_same_thread=False)
         self._lock = threading.Lock()
         meta = dict(self._conn.execute("SELECT key, value FROM meta"))
-        self.n_docs, self.n_chunks, self.n_sentences = int(meta["docs"]), int(meta["chunks"]), int(meta["sentences"])
-        self._text_table = "doc_texts" if int(meta.get("schema", 1)) >= 2 else "docs"
+        self._start(int(meta["docs"]), int(meta["chunks"]), int(meta["sentences"]),
+                    "doc_texts" if int(meta.get("schema", 1)) >= 2 else "docs")
+
+    def _start(self, n_docs: int, n_chunks: int, n_sentences: int, text_table: str) -> None:
+        """Counts and empty caches: a store over other tables (index/shared/texts.py) starts the same."""
+        self.n_docs, self.n_chunks, self.n_sentences = n_docs, n_chunks, n_sentences
+        self._text_table = text_table
         self._chunks = _Lru(8192)
         self._sentences = _Lru(65536)
         self._texts = _Lru(32)

@@ -15,13 +15,13 @@ class Db:
         self._lock = threading.Lock()
         self._conn = addr.connect()
 
-    def query(self, sql: str, args=(), binary: bool = False) -> list[tuple]:
+    def query(self, sql: str, args=()) -> list[tuple]:
         import psycopg
 
         with self._lock:
             for attempt in (0, 1):
                 try:
-                    with self._conn.cursor(binary=binary) as cur:
+                    with self._conn.cursor() as cur:
                         cur.execute(sql, args)
                         return cur.fetchall()
                 except psycopg.OperationalError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 
 from ...errors import IndexStoreError
 from ...lexical import MultiBM25
@@ -33,8 +32,7 @@ class SharedIndex(Index):
         self._postings = postings
 
     def lexical(self):
-        dead = np.concatenate([seg.dead() + seg.chunk_base for seg in self.segments]) if self.segments else None
-        return MultiBM25(self._postings, dead)
+        return MultiBM25(self._postings, self.dead_rows())
 
     def lexical_tokens(self, rows) -> dict[int, list[str]]:
         return {}  # never written from: the folder that publishes it has its own

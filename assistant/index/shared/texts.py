@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..textstore import TextStore, _Lru
+from ..textstore import TextStore
 from .db import Db
 
 _TABLE = re.compile(r"\b(FROM|JOIN)\s+(docs|doc_texts|chunks|sentences)\b")
@@ -17,13 +17,7 @@ class PgTextStore(TextStore):
         # TextStore's state without its SQLite file (its __init__ opens one)
         self.path = Path(f"{db.addr}/{prefix}")  # for messages: "chunk row N is not in <this>"
         self.db, self.prefix = db, prefix
-        self.n_docs, self.n_chunks, self.n_sentences = docs, chunks, sentences
-        self._text_table = "doc_texts"
-        self._chunks = _Lru(8192)
-        self._sentences = _Lru(65536)
-        self._texts = _Lru(32)
-        self._documents = _Lru(1024)
-        self._docs = None
+        self._start(docs, chunks, sentences, "doc_texts")
 
     def query(self, sql: str, args=()) -> list[tuple]:
         # TextStore's SQL is plain enough for both: its tables get this segment's prefix, "?" is "%s"
