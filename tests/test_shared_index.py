@@ -216,6 +216,24 @@ def test_a_chat_server_follows_what_another_publishes(tmp_path, url, monkeypatch
     assert "Gedeelde index" in page and f"#{shared.parse(url).name}" in page and "4 (0 geüpload)" in page
 
 
+def test_a_server_whose_role_may_only_read_loads_it(tmp_path, url):
+    """Chat servers may connect with a role that can only SELECT (PostgreSQL 15+ lets no other role
+    create tables in public): loading reads, it creates nothing."""
+    docs, idx_dir, emb = _indexed(tmp_path)
+    _publish(idx_dir, url)
+    addr = shared.parse(url)
+    with addr.connect() as conn:
+        conn.execute("DROP ROLE IF EXISTS assistant_reader")
+        conn.execute("CREATE ROLE assistant_reader LOGIN")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO assistant_reader")
+    reader = url.replace("postgres:@", "assistant_reader@", 1)
+    assert reader != url
+    sh = shared.load(reader)
+    assert sorted(sh.docs) == sorted(index.load(idx_dir).docs) and sh.published_generation() == sh.generation
+    assert shared.live_generation(reader) == sh.generation
+    sh.close()
+
+
 def test_a_dropped_connection_is_opened_again(tmp_path, url):
     docs, idx_dir, emb = _indexed(tmp_path)
     _publish(idx_dir, url)

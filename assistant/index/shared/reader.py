@@ -14,7 +14,7 @@ from ...lexical import MultiBM25
 from ...store.pgvector import PgVectorStore
 from ..reader import Index
 from ..segment import Segment, entries
-from .address import ensure_registry, parse
+from .address import parse
 from .db import Db
 from .lexical import PgPostings
 from .texts import PgTextStore
@@ -51,8 +51,7 @@ class SharedIndex(Index):
 
     def published_generation(self) -> str | None:
         """The generation the database now points at (a chat server reloads when it changes)."""
-        got = self.db.query("SELECT generation FROM assistant_shared WHERE name = %s", (self.address.name,))
-        return got[0][0] if got else None
+        return _live(self.db, self.address.name)
 
     def stats(self) -> dict:
         return {**super().stats(), "shared": str(self.address)}
@@ -63,11 +62,24 @@ class SharedIndex(Index):
 
 
 def live_generation(url: str) -> str | None:
-    addr = parse(url)
-    with addr.connect() as conn:
-        ensure_registry(conn)
-        got = conn.execute("SELECT generation FROM assistant_shared WHERE name = %s", (addr.name,)).fetchone()
-    return got[0] if got else None
+    """The generation `url` now points at (None: nothing published there)."""
+    db = Db(parse(url))
+    try:
+        return _live(db, db.addr.name)
+    finally:
+        db.close()
+
+
+def _live(db: Db, name: str) -> str | None:
+    # Readers never create the registry (a chat server's role may only read): before the first
+    # publish there is no table, which is "nothing published".
+    import psycopg
+
+    try:
+        got = db.query("SELECT generation FROM assistant_shared WHERE name = %s", (name,))
+    except psycopg.errors.UndefinedTable:
+        return None
+    return got[0][0] if got else None
 
 
 def load(url: str) -> SharedIndex:
@@ -76,8 +88,7 @@ def load(url: str) -> SharedIndex:
     db = Db(addr)
     segments: list[Segment] = []
     try:
-        ensure_registry(db._conn)
-        got = db.query("SELECT manifest FROM assistant_shared WHERE name = %s", (addr.name,))
+        got = db.query("SELECT manifest FROM assistant_shared WHERE name = %s", (addr.name,)) if _live(db, addr.name) else []
         if not got:
             raise IndexStoreError(f"no shared index {addr}: publish one from the folder that holds the documents with "
                                   f"`assistant --shared-index URL ingest`")
