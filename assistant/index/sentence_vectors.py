@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
-import mmap
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from ..store import pages
 
 
 def write_sentence_vectors(path: Path, vectors: np.ndarray) -> None:
@@ -28,27 +27,4 @@ def drop_pages(array) -> None:
     back) or read-only."""
     if not isinstance(array, np.memmap) or array.size == 0:
         return
-    madvise = _madvise()
-    if madvise is None:
-        return
-    page = _PAGE
-    start = array.ctypes.data - array.ctypes.data % page
-    end = array.ctypes.data + array.nbytes
-    madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), 4)  # MADV_DONTNEED
-
-
-_PAGE = mmap.PAGESIZE
-_MADVISE: list = []
-
-
-def _madvise():
-    if not _MADVISE:
-        fn = None
-        if sys.platform != "win32":
-            try:
-                fn = ctypes.CDLL(None, use_errno=True).madvise
-                fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-            except (OSError, AttributeError):
-                fn = None
-        _MADVISE.append(fn)
-    return _MADVISE[0]
+    pages.drop(array.ctypes.data, array.nbytes)

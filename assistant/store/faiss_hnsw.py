@@ -4,8 +4,11 @@ Two files hold the vectors:
 
     vectors.hnsw.faiss  the HNSW graph + one byte per dimension per chunk (SQ8): finds candidates.
                         Loaded memory-mapped (faiss IO_FLAG_MMAP_IFC): opening it costs milliseconds
-                        and only the pages a search visits become resident. (faiss cannot map a
-                        file on macOS: there it is read into memory, _read_graph.)
+                        and only the pages a search visits become resident, and those are let go
+                        after each search (pages.py: with the file in the page cache, the kernel
+                        maps 64 KB around every node a search visits, ~400 MB a search at a
+                        million chunks). (faiss cannot map a file on macOS: there it is read into
+                        memory, _read_graph.)
     vectors.npy         the float32 vectors exactly as embedded. Every candidate is re-scored with
                         them, so the scores the retriever fuses (and `vector()` for chunks found by
                         BM25 only) are the exact cosines, never SQ8 approximations. Rows are read
@@ -30,6 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import pages
 from .common import IDS, META, as_matrix, as_query, damaged, fsync_path, read_ids, read_meta, reading, write_ids, write_meta
 
 GRAPH = "vectors.hnsw.faiss"
@@ -55,6 +59,7 @@ class HnswStore:
         self.codes, self.rerank = codes, max(1, int(rerank))
         self.index = None  # made on the first add (SQ8 is trained on it)
         self._path: Path | None = None  # the graph file a loaded (memory-mapped) index came from
+        self._mapped: list[tuple[int, int]] = []  # where faiss mapped it: (address, bytes)
         self._raw: RawFile | None = None  # the exact vectors on disk (rows 0..len-1)
         self._extra: list[np.ndarray] = []  # vectors added since loading (rows after _raw)
         self._extra_cat: np.ndarray | None = None
@@ -84,7 +89,7 @@ class HnswStore:
             self.index = self._new_index()
         elif self._path is not None:  # memory-mapped read-only: load it into memory to grow it
             self.index = faiss.read_index(str(self._path))
-            self._path = None
+            self._path, self._mapped = None, []
         if not self.index.is_trained:
             rng = np.random.default_rng(0)
             sample = v if len(v) <= TRAIN_SAMPLE else v[np.sort(rng.choice(len(v), TRAIN_SAMPLE, replace=False))]
@@ -126,6 +131,7 @@ class HnswStore:
                 self._selector = (batch, faiss.IDSelectorNot(batch))  # keep both alive
             params.sel = self._selector[1]
         _, found = self.index.search(q.reshape(1, -1), fetch, params=params)
+        self._let_go()
         labels = found[0][found[0] >= 0]
         exact = self._rows(labels) @ q
         order = np.lexsort((labels, -exact))[:k]
@@ -171,7 +177,7 @@ class HnswStore:
                             "codes": self.codes, "rerank": self.rerank})
 
     def close(self) -> None:
-        self.index = None
+        self.index, self._mapped = None, []
         if self._raw is not None:
             self._raw.close()
         self._raw = None
@@ -216,6 +222,10 @@ class HnswStore:
             with reading(folder / GRAPH) as path:
                 self.index, mapped = _read_graph(path, mmap)
             self._path = (folder / GRAPH) if mapped else None
+            # where faiss mapped the file (it does not say): the pages its reading touched go now,
+            # those of each search after it (_let_go)
+            self._mapped = pages.mapped_ranges(self._path) if mapped else []
+            self._let_go()
             if self.index.ntotal != len(self._ids):
                 raise damaged(folder / GRAPH, f"holds {self.index.ntotal} vectors for {len(self._ids)} ids")
         elif len(self._ids):
@@ -232,6 +242,12 @@ class HnswStore:
             index = faiss.IndexHNSWSQ(self.dim, qt, self.m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = self.ef_construction
         return index
+
+    def _let_go(self) -> None:
+        """Drop the resident pages of the memory-mapped graph (pages.py). Safe beside a search in
+        another thread: the mapping is read-only, a dropped page is read again from the page cache."""
+        for start, nbytes in self._mapped:
+            pages.drop(start, nbytes)
 
     def _rows(self, labels: np.ndarray) -> np.ndarray:
         """Exact float32 vectors of these labels (memory-mapped rows first, then added ones)."""
