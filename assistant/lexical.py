@@ -12,6 +12,7 @@ count of every chunk. A process then opens a file instead of tokenising and stem
 from __future__ import annotations
 
 import itertools
+from array import array
 import math
 import os
 import re
@@ -134,7 +135,9 @@ def write_tokens(path, rows: Iterable[list[str]], n: int, k1: float = 1.2, b: fl
         conn.execute("CREATE TABLE staging (term TEXT, part INTEGER, rows BLOB, tfs BLOB)")
         lengths = np.zeros(n, dtype=np.float32)
         batch: list[tuple[int, str]] = []
-        postings: dict[str, tuple[list[int], list[int]]] = {}
+        # array('i'), not lists: 4 bytes a posting instead of ~36 (a part of 65,536 chunks held
+        # ~280 MB of Python ints)
+        postings: dict[str, tuple[array, array]] = {}
         part = 0
         i = -1
         for i, toks in enumerate(rows):
@@ -145,7 +148,7 @@ def write_tokens(path, rows: Iterable[list[str]], n: int, k1: float = 1.2, b: fl
             for term, tf in Counter(toks).items():
                 got = postings.get(term)
                 if got is None:
-                    got = postings[term] = ([], [])
+                    got = postings[term] = (array("i"), array("i"))
                 got[0].append(i)
                 got[1].append(tf)
             if len(batch) >= _BATCH:
@@ -179,9 +182,10 @@ POSTINGS = "postings-v1"  # rows int32, tfs uint16, little-endian
 POSTINGS_PART = 65_536
 
 
-def _stage(conn, postings: dict[str, tuple[list[int], list[int]]], part: int) -> None:
+def _stage(conn, postings: dict[str, tuple[array, array]], part: int) -> None:
     conn.executemany("INSERT INTO staging VALUES (?, ?, ?, ?)", (
-        (term, part, np.asarray(r, dtype="<i4").tobytes(), np.minimum(np.asarray(t), 65535).astype("<u2").tobytes())
+        (term, part, np.frombuffer(r, dtype=np.int32).astype("<i4").tobytes(),
+         np.minimum(np.frombuffer(t, dtype=np.int32), 65535).astype("<u2").tobytes())
         for term, (r, t) in postings.items()))
     postings.clear()
 

@@ -95,13 +95,14 @@ class Library:
         docs, problems = load_folder(folder, on_page=on_page, ocr_cache=self.settings.storage.ocr_cache_dir)
         return Batch(tuple(docs), folder.resolve().name, tuple(problems))
 
-    def add(self, batch: Batch, *, rebuild: bool = False,
+    def add(self, batch: Batch, *, rebuild: bool = False, compact: bool = False,
             progress: Callable[[int, int], None] | None = None) -> IngestReport:
         """Make the index hold exactly `batch` for its scope (other scopes are kept); `rebuild`
-        embeds everything again. `progress(done, total)` counts texts embedded."""
+        embeds everything again, `compact` writes the index as one segment (index/compact.py).
+        `progress(done, total)` counts texts embedded."""
         with index.write_lock(self.index_dir):
             return self._sync(list(batch.docs), batch.scope, problems=batch.problems, rebuild=rebuild,
-                              progress=progress)
+                              compact=compact, progress=progress)
 
     def add_folder(self, folder: Path | None = None, *, rebuild: bool = False,
                    progress: Callable[[int, int], None] | None = None, on_page=None) -> IngestReport:
@@ -186,12 +187,13 @@ class Library:
 
     # -- helpers ----------------------------------------------------------------------------------
     def _sync(self, docs: list[Document], scope: str | None, *, problems=(), rebuild: bool = False,
-              progress: Callable[[int, int], None] | None = None, embedder: Embedder | None = None) -> IngestReport:
+              compact: bool = False, progress: Callable[[int, int], None] | None = None,
+              embedder: Embedder | None = None) -> IngestReport:
         s = self.settings.storage
         self._may_publish()
         report = index.sync(s.index_dir, docs, embedder or self.embedder(rebuild), s.chunk_size, s.chunk_overlap,
                             scope=scope, problems=list(problems), rebuild=rebuild, progress=progress,
-                            vector_store=s.vector_store, batch_size=self.batch_size)
+                            vector_store=s.vector_store, batch_size=self.batch_size, compact=compact)
         if s.shared_index:
             report.published = self.publish()
         return report

@@ -11,6 +11,10 @@ the real embedder and the default settings:
     add / remove     a fresh `python -m assistant ingest FOLDER` of one new ~20-page .txt document
                      into the index itself (wall time, peak RSS), then `assistant docs remove` of it
                      (timed too), so the index holds its N chunks again
+    compact          (--compact) `python -m assistant ingest FOLDER --compact` of another new document:
+                     embedded, then the whole index written as one segment (index/compact.py): wall
+                     time and peak RSS; then the document removed again. Run first, so the cold
+                     search after it finds the index's files in the page cache, as after a build
     shared           (--shared) the same index published to PostgreSQL (`assistant publish`: wall time,
                      peak RSS), then the three above reading it from there (add / remove: the folder
                      written and the change published)
@@ -141,6 +145,33 @@ def add_and_remove(index_dir: Path, backend: str, seeds_index: Path, work: Path,
     left = _manifest(index_dir)["chunks"]
     out.update({"remove_doc_s": m["wall_s"], "remove_peak_rss_mb": m["peak_rss_mb"], "chunks_after_remove": left})
     log(f"[full] removed it again: {m['wall_s']} s, {left} chunks left")
+    return out
+
+
+def compact(index_dir: Path, backend: str, seeds_index: Path, work: Path, n: int) -> dict:
+    """`assistant ingest FOLDER --compact` of one new document (see the module docstring)."""
+    from assistant import index
+
+    folder = work / f"compact-{n}-{backend}" / NEW_SCOPE
+    doc = new_document(seeds_index, folder, f"{n}-{backend}-compact")
+    source = f"{NEW_SCOPE}/{doc.name}"
+    for leftover in Path(index_dir).glob(f"{index.WORK_PREFIX}*"):
+        shutil.rmtree(leftover)
+    env = _env(index_dir, backend)
+    before = _manifest(index_dir)
+    out: dict = {"compact_segments_before": len(before.get("segments") or [None]),
+                 "compact_dead_chunks_before": sum(len(s.get("deleted", ())) for s in before.get("segments") or ())}
+    m, stdout, stderr = measured(["ingest", str(folder), "--compact"], env, "ingest --compact")
+    if m["returncode"] != 0:
+        return {**out, "compact_error": _error(m, stderr), "compact_failed_after_s": m["wall_s"],
+                "compact_peak_rss_mb": m["peak_rss_mb"]}
+    after = _manifest(index_dir)
+    out.update({"compact_s": m["wall_s"], "compact_peak_rss_mb": m["peak_rss_mb"], "compact_chunks": after["chunks"],
+                "compact_segments_after": len(after.get("segments") or [None])})
+    log(f"[full] ingest --compact of {source}: {m['wall_s']} s, peak RSS {m['peak_rss_mb']} MB: {stdout.strip()}")
+    m, stdout, stderr = measured(["docs", "remove", source], env, "docs remove")
+    if m["returncode"] != 0:
+        return {**out, "note": f"the index still holds {source}: {_error(m, stderr)}"}
     return out
 
 

@@ -347,6 +347,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--hybrid-queries", type=int, default=50, help="--full: real questions timed in the hybrid step")
     ap.add_argument("--cold-runs", type=int, default=3, help="--full: fresh `assistant search` processes (median)")
     ap.add_argument("--no-add", action="store_true", help="--full: skip the ingest + remove of a new document")
+    ap.add_argument("--compact", action="store_true",
+                    help="--full: first ingest one new document with --compact (the whole index written as one "
+                         "segment again: compact_s, compact_peak_rss_mb), so the cold search runs right after a write")
     ap.add_argument("--shared", action="store_true",
                     help="--full: also publish each index to a shared index in PostgreSQL (--dsn, else a pgserver in "
                          "WORKDIR) and measure publishing and the application reading it from there (row backend "
@@ -412,6 +415,10 @@ def main(argv: list[str]) -> int:
         if args.full:
             import fullbench
 
+            if args.compact:
+                full.update(fullbench.compact(index_dir, backend, Path(args.index_dir), work, args.chunks))
+                folder = current_generation(index_dir)  # the search step below reads the new generation
+                spec = {**spec, "folder": str(folder)}
             full.update(_child(["hybrid", json.dumps({**spec, "index_dir": full["index_dir"], "queries": args.hybrid_queries})]))
             log(f"[scale] {backend}: hybrid {full}")
             full.update(fullbench.cold_search(index_dir, backend, fullbench.questions(1, "nl")[0], args.cold_runs))

@@ -3,7 +3,7 @@
     build_index(seeds_index, n, backend, workdir, corpus_path) -> WORKDIR/index-N-BACKEND/
 
 The index is a normal one (assistant/index/layout.py: manifest.json, texts.sqlite,
-sentence_vectors.f16.npy, lexical.sqlite, the chunk vector store; published with writer.publish), so
+sentence_vectors.f16.npy, lexical.sqlite, the chunk vector store; published with layout.publish), so
 `assistant search`, `ingest`, `docs remove` and `check` run on it as on a real one:
 
 - documents: synthetic/<d>.txt of CHUNKS_PER_DOC chunks, one "page" per chunk (page offsets), the
@@ -41,7 +41,7 @@ from assistant import lexical
 from assistant.index import textstore
 from assistant.index.layout import (FORMAT, LEXICAL, SENTENCE_VECTORS, TEXTS, TMP_PREFIX, folder_tag,
                                     new_generation_name, read_manifest, write_manifest)
-from assistant.index.writer import publish
+from assistant.index.layout import publish
 from assistant.store import new_store
 from assistant.types import Chunk, Document, SentenceSpan
 

@@ -126,7 +126,7 @@ def test_simulated_enospc(tmp_path, monkeypatch, where):
 
         monkeypatch.setattr(faiss, "write_index", full)
     else:
-        real = index.writer.write_text
+        real = index.layout.write_text
 
         def write_text(path, text):
             if Path(path).name == where:
@@ -135,7 +135,7 @@ def test_simulated_enospc(tmp_path, monkeypatch, where):
                     _enospc()  # what f.flush() raises on a full disk
             return real(path, text)
 
-        monkeypatch.setattr(index.writer, "write_text", write_text)
+        monkeypatch.setattr(index.layout, "write_text", write_text)
 
     with pytest.raises(IndexStoreError) as e:
         _sync(idx_dir, docs, HashEmbedder())

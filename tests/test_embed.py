@@ -77,3 +77,19 @@ def test_down_projections_are_found_by_shape():
             nodes.append(helper.make_node("MatMul", ["x", w], [f"y_{role}_{layer}"], name=f"{role}_{layer}"))
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])], [], inits)
     assert sorted(_down_projections(helper.make_model(graph))) == ["down_0", "down_1"]
+
+
+@pytest.mark.real
+def test_onnx_embedder_lets_go_of_its_model_and_loads_it_again():
+    """release() (called by a compaction before it builds a large graph, index/compact.py) drops
+    the session and tokenizer; the next call loads them again and gives the same vector."""
+    from assistant.config import Settings
+    from assistant.pipeline import make_embedder
+
+    emb = make_embedder(Settings.from_env())
+    if not isinstance(emb, OnnxEmbedder):
+        pytest.skip("the ONNX export is not installed (`assistant models fetch`)")
+    first = emb.embed_query("Waarom is er geen projectplan opgesteld?")
+    emb.release()
+    assert emb._session is None and emb._tokenizer is None
+    assert np.array_equal(emb.embed_query("Waarom is er geen projectplan opgesteld?"), first)

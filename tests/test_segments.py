@@ -163,3 +163,78 @@ def test_an_index_without_a_bm25_file_is_written_whole_not_appended(tmp_path, ap
     assert len(idx.segments) == 1 and (index.current_generation(idx_dir) / "lexical.sqlite").is_file()
     assert HybridRetriever(idx, emb).retrieve("parkeren", 3).hits
     idx.close()
+
+
+def _segmented(tmp_path, ingest=None, **kw):
+    """The test documents indexed, then a new one and a changed one appended: three segments, one
+    document's old rows deleted. `ingest(docs, idx_dir)` indexes the folder (default: _sync)."""
+    docs, idx_dir, emb = tmp_path / "docs", tmp_path / "index", HashEmbedder()
+    ingest = ingest or (lambda docs, idx_dir: _sync(idx_dir, docs, emb, **kw))
+    _write_docs(docs)
+    ingest(docs, idx_dir)
+    (docs / "zuiderzee.txt").write_text("Zuiderzee. Een nieuw document over deelfietsen in Zuiderzee.", encoding="utf-8")
+    ingest(docs, idx_dir)
+    (docs / "lochem.txt").write_text("Regisserend Lochem. Een geheel nieuwe tekst over deelfietsen.", encoding="utf-8")
+    ingest(docs, idx_dir)
+    idx = index.load(idx_dir)
+    assert len(idx.segments) == 3 and idx.dead_chunks > 0
+    idx.close()
+    return docs, idx_dir, emb
+
+
+@pytest.mark.parametrize("store", ["flat", "hnsw"])
+def test_compaction_is_streamed_from_the_segments_and_equals_a_full_write(tmp_path, appending, monkeypatch, store):
+    """A compaction copies the live rows from the segments' files (index/compact.py) instead of
+    building a plan of every chunk and vector in memory (several GB at a million chunks): `plan` is
+    never called; the result is the index a full write of the same documents gives, row for row."""
+    docs, idx_dir, emb = _segmented(tmp_path, vector_store=store)
+    (docs / "altena.txt").unlink()
+    (docs / "nieuw.txt").write_text("Nieuw. Een nieuw document over parkeren in Zuiderzee.", encoding="utf-8")
+
+    def no_plan(*a, **k):
+        raise AssertionError("a compaction must not build a plan of the whole index")
+
+    monkeypatch.setattr(writer, "plan", no_plan)
+    released = []
+    emb.release = lambda: released.append(emb.calls)  # the model let go of once embedding is done
+    calls = emb.calls
+    report = _sync(idx_dir, docs, emb, vector_store=store, compact=True)
+    assert released == [emb.calls]
+    assert report.added == ["docs/nieuw.txt"] and report.removed == ["docs/altena.txt"]
+    assert emb.calls - calls == report.texts_embedded and report.chunks_embedded == 1  # the new document only
+    assert report.compacted == 3 and "3 segments compacted into one" in report.summary()
+    monkeypatch.undo()
+    idx = index.load(idx_dir)
+    assert len(idx.segments) == 1 and "segments" not in idx.manifest and idx.dead_chunks == 0
+    assert idx.store.kind == store and report.chunks_total == len(idx.chunks) == idx.manifest["chunks"]
+    assert check(idx_dir).ok, check(idx_dir).text()
+
+    full = tmp_path / "full"
+    _sync(full, docs, HashEmbedder(), vector_store=store)
+    whole = index.load(full)
+    assert [c.id for c in idx.chunks] == [c.id for c in whole.chunks]
+    assert list(idx.sentences) == list(whole.sentences) and dict(idx.docs) == dict(whole.docs)
+    assert np.array_equal(idx.vectors(), whole.vectors())
+    assert np.array_equal(np.asarray(idx.sentence_vectors), np.asarray(whole.sentence_vectors))
+    assert idx.lexical_tokens(range(len(idx.chunks))) == whole.lexical_tokens(range(len(whole.chunks)))
+    assert idx.manifest["documents"] == whole.manifest["documents"]
+    idx.close()
+    whole.close()
+    assert _hits(idx_dir, emb) == _hits(full, HashEmbedder())
+
+
+def test_ingest_compact_on_the_command_line(tmp_path, appending, monkeypatch, capsys):
+    from assistant import cli
+
+    monkeypatch.setattr("assistant.pipeline.make_embedder", lambda settings, built_with=None: HashEmbedder())
+    docs, idx_dir, _ = _segmented(tmp_path, lambda docs, idx_dir: cli.main(
+        ["--index-dir", str(idx_dir), "ingest", str(docs)]))
+    capsys.readouterr()
+    assert cli.main(["--index-dir", str(idx_dir), "ingest", str(docs), "--compact"]) == 0
+    out = capsys.readouterr().out
+    assert "0 added" in out and "3 segments compacted into one" in out
+    idx = index.load(idx_dir)
+    assert len(idx.segments) == 1 and idx.dead_chunks == 0 and sorted(idx.docs) == [
+        "docs/altena.txt", "docs/lochem.txt", "docs/sezen.txt", "docs/zuiderzee.txt"]
+    idx.close()
+    assert check(idx_dir).ok

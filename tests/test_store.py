@@ -300,10 +300,10 @@ def _mapped_rss_kb(path: Path) -> int:
 
 @pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads /proc/self/smaps (Linux)")
 def test_hnsw_search_lets_go_of_the_graph_pages(tmp_path, monkeypatch):
-    """The memory-mapped graph does not stay resident: with the file in the page cache (just
-    written) the kernel maps 64 KB around every node a search visits, and at a million chunks a
-    cold `assistant search` held 790 MB of the 1 GB graph file (1.7 GB peak). Each search drops
-    the mapping's pages (store/pages.py) and answers the same."""
+    """The memory-mapped graph does not stay resident: with the file in the page cache the kernel
+    maps 64 KB (or a 2 MB folio) around every node a search visits, and at a million chunks a cold
+    `assistant search` held 790 MB of the 1 GB graph file (1.7 GB peak). Every LET_GO_EVERY
+    searches the mapping's pages are dropped (store/pages.py), and the answers are the same."""
     from assistant.store import faiss_hnsw, pages
 
     rng = np.random.default_rng(3)
@@ -314,8 +314,10 @@ def test_hnsw_search_lets_go_of_the_graph_pages(tmp_path, monkeypatch):
     graph = tmp_path / faiss_hnsw.GRAPH
     graph.read_bytes()  # in the page cache, as right after a write
 
+    rows = range(0, 100 * 2 * faiss_hnsw.LET_GO_EVERY, 100)  # the pages go every LET_GO_EVERY searches
+
     def searched(store) -> tuple[list[list[str]], int]:
-        found = [store.search(v[i], 5)[0] for i in range(0, 2000, 100)]
+        found = [store.search(v[i], 5)[0] for i in rows]
         return found, _mapped_rss_kb(graph)
 
     store = open_store(tmp_path)
@@ -323,7 +325,7 @@ def test_hnsw_search_lets_go_of_the_graph_pages(tmp_path, monkeypatch):
         assert store._mapped, "the graph's mapping was not found in /proc/self/maps"
         kept, rss = searched(store)
         assert rss == 0
-        assert all(f[0] == ids[i] for f, i in zip(kept, range(0, 2000, 100)))
+        assert all(f[0] == ids[i] for f, i in zip(kept, rows))
     finally:
         store.close()
     monkeypatch.setattr(pages, "drop", lambda start, nbytes: None)  # without it the pages stay
@@ -331,5 +333,54 @@ def test_hnsw_search_lets_go_of_the_graph_pages(tmp_path, monkeypatch):
     try:
         found, rss = searched(store)
         assert found == kept and rss > 1024
+    finally:
+        store.close()
+
+
+def _cached_pages(path: Path) -> int:
+    """How many of the file's pages are in the page cache (mincore over a fresh mapping)."""
+    import ctypes
+    import mmap
+
+    size = path.stat().st_size
+    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    vec = (ctypes.c_ubyte * pages)()
+    mincore = ctypes.CDLL(None, use_errno=True).mincore
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, prot=mmap.PROT_READ) as m:
+        view = np.frombuffer(m, dtype=np.uint8)
+        assert mincore(ctypes.c_void_p(view.ctypes.data), ctypes.c_size_t(size), vec) == 0
+        del view
+    return sum(v & 1 for v in vec)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "posix_fadvise") or not Path("/proc/self/smaps").exists(),
+                    reason="posix_fadvise and mincore (Linux)")
+def test_a_written_hnsw_graph_is_cached_again_page_by_page(tmp_path, monkeypatch):
+    """The writer drops the graph file from the page cache and reads it back without readahead
+    (store/pages.py): left in the 2 MB folios a write makes, a reader's fault maps a whole folio
+    (440-555 MB for one search at a million chunks, measured); read back page by page, 28-44 MB."""
+    import os
+
+    from assistant.store import faiss_hnsw
+
+    advice, real = [], os.posix_fadvise
+
+    def fadvise(fd, offset, length, how):
+        advice.append((os.readlink(f"/proc/self/fd/{fd}"), how))
+        return real(fd, offset, length, how)
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    rng = np.random.default_rng(4)
+    v = rng.standard_normal((5_000, 64)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    ids = [f"c{i}" for i in range(len(v))]
+    build_store("hnsw", ids, v, tmp_path).close()
+    written = str(tmp_path / f".{faiss_hnsw.GRAPH}.tmp")
+    assert [how for path, how in advice if path == written] == [os.POSIX_FADV_DONTNEED, os.POSIX_FADV_RANDOM]
+    graph = tmp_path / faiss_hnsw.GRAPH
+    assert _cached_pages(graph) == (graph.stat().st_size + 4095) // 4096  # read back whole
+    store = open_store(tmp_path)
+    try:
+        assert store.search(v[7], 3)[0][0] == "c7"
     finally:
         store.close()

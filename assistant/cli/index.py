@@ -27,11 +27,12 @@ def _ocr_progress():
 
 def cmd_ingest(args) -> int:
     s = settings(args)
-    ingest_folder(s, Path(args.path) if args.path else s.storage.seeds_dir, rebuild=args.rebuild, take_over=args.take_over)
+    ingest_folder(s, Path(args.path) if args.path else s.storage.seeds_dir, rebuild=args.rebuild,
+                  take_over=args.take_over, compact=args.compact)
     return 0
 
 
-def ingest_folder(s, folder: Path, rebuild: bool = False, take_over: bool = False):
+def ingest_folder(s, folder: Path, rebuild: bool = False, take_over: bool = False, compact: bool = False):
     """Index `folder` into the settings' index (incremental: unchanged documents keep their vectors),
     with OCR and embedding progress, skipped files named and a one-line summary on stdout: what
     `assistant ingest` and `assistant setup` both do. Returns the IngestReport."""
@@ -53,7 +54,7 @@ def ingest_folder(s, folder: Path, rebuild: bool = False, take_over: bool = Fals
         print(f"no documents found in {folder}", file=sys.stderr)
     bar, update = progress_bar("embedding", "text")
     try:
-        report = library.add(batch, rebuild=rebuild, progress=update)
+        report = library.add(batch, rebuild=rebuild, compact=compact, progress=update)
     finally:
         bar.close()
     if report.rebuilt:
@@ -130,6 +131,10 @@ def add(sub, default) -> None:
     i = sub.add_parser("ingest", help="index a folder of .txt .md .pdf .docx .html .odt .ods .xlsx .pptx .eml .msg (incremental)")
     i.add_argument("path", nargs="?", help="folder to index (default: the bundled seeds/)")
     i.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    i.add_argument("--compact", action="store_true",
+                   help="write the index as one segment again: the segments small ingests appended are merged and "
+                        "the rows of removed or replaced documents dropped, nothing is re-embedded (an ingest does "
+                        "this by itself when appended segments or deleted rows pile up)")
     i.add_argument("--take-over", action="store_true",
                    help="with --shared-index: publish this folder's documents in place of those another folder "
                         "has been publishing under that name")

@@ -46,7 +46,8 @@ class OnnxEmbedder:
         self._tokenizer = None
 
     def _load(self):
-        if self._session is None:
+        session, tok = self._session, self._tokenizer  # one read: release() may clear them meanwhile
+        if session is None or tok is None:
             import onnxruntime as ort
             from tokenizers import Tokenizer
 
@@ -54,13 +55,19 @@ class OnnxEmbedder:
             opts.intra_op_num_threads = self.threads
             opts.inter_op_num_threads = 1
             opts.log_severity_level = 3
-            self._session = ort.InferenceSession(str(self.folder / self.meta["model_file"]), opts,
-                                                 providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(str(self.folder / self.meta["model_file"]), opts,
+                                           providers=["CPUExecutionProvider"])
             tok = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
             tok.enable_truncation(int(self.meta["max_tokens"]))
             tok.enable_padding(pad_id=int(self.meta["pad_id"]), pad_token=self.meta["pad_token"])
-            self._tokenizer = tok
-        return self._session, self._tokenizer
+            self._session, self._tokenizer = session, tok
+        return session, tok
+
+    def release(self) -> None:
+        """Let go of the model and tokenizer (~0.6 GB); the next call loads them again. A long
+        write that embeds first and then builds a large graph (index/compact.py) calls it. A call
+        running in another thread keeps the session it started with."""
+        self._session = self._tokenizer = None
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         session, tok = self._load()

@@ -12,6 +12,8 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import IndexStoreError
 from .layout import CURRENT, GEN_PREFIX, TMP_PREFIX, live_name
 
@@ -96,3 +98,23 @@ def disk_full_guard(index_dir: Path):
                 "(the previous index is unchanged and still works)."
             ) from e
         raise
+
+
+def allocated(path: Path, shape: tuple[int, int], dtype=np.float16) -> np.ndarray:
+    """A .npy file of this shape (float16: sentence vectors), its space reserved on disk before it
+    is mapped: writing into a memory-mapped file on a full disk kills the process (SIGBUS),
+    reserving it raises ENOSPC, which disk_full_guard reports."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    size = path.stat().st_size
+    reserve = getattr(os, "posix_fallocate", None)  # POSIX only
+    with open(path, "r+b") as f:
+        if reserve is not None:
+            reserve(f.fileno(), 0, size)
+        else:  # Windows: write the zeros (a mapping there extends the file at once anyway)
+            f.seek(out.offset)
+            zeros = bytes(1 << 23)
+            left = size - out.offset
+            while left > 0:
+                left -= f.write(zeros[:min(left, len(zeros))])
+    return out

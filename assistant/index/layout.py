@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 import uuid
 from pathlib import Path
 
 from .. import lexical
 from ..errors import IndexStoreError
-from ..store import reading, write_text
+from ..store import discard, fsync_path, reading, write_text
+from .hooks import point
 
 # 2: chunk context + sentence store; 3: PDF page offsets on documents, a page on each chunk;
 # 4: texts in texts.sqlite, sentence vectors float16 (nothing held in memory but what a search reads)
@@ -106,3 +109,25 @@ def read_manifest(gen: Path) -> dict:
 
 def write_manifest(folder: Path, manifest: dict) -> None:
     write_text(Path(folder) / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+
+
+def publish(index_dir: Path, tmp: Path, name: str, vector_store: str | None = None) -> None:
+    """Make the complete generation folder `tmp` live as `name`: fsync its files, rename it, swap
+    CURRENT, then remove older generations (the steps the kill tests stop at are named points)."""
+    for p in sorted(tmp.rglob("*"), key=lambda p: -len(p.parts)):  # files, then their folders
+        fsync_path(p)
+    fsync_path(tmp)
+    os.replace(tmp, index_dir / name)
+    fsync_path(index_dir)
+    point("generation-done")
+    pointer = index_dir / f"{CURRENT}.tmp"
+    write_text(pointer, name + "\n")
+    point("swap")
+    os.replace(pointer, index_dir / CURRENT)
+    fsync_path(index_dir)
+    # Old generations and leftovers of killed writes are garbage now (a database table of an old
+    # generation goes with its folder).
+    for p in index_dir.iterdir():
+        if p.is_dir() and p.name != name and is_generation(p.name):
+            discard(p, vector_store or "")
+            shutil.rmtree(p, ignore_errors=True)

@@ -147,22 +147,28 @@ def write(path: Path, docs: Mapping[str, Document], chunks: Sequence[Chunk], sen
     order of `docs` (as plan.Plan gives them)."""
     writer = TextWriter(path)
     try:
-        c_at = s_at = 0
-        for source, doc in docs.items():
-            c_end = c_at
-            while c_end < len(chunks) and chunks[c_end].source == source:
-                c_end += 1
-            s_end = s_at
-            while s_end < len(sentences) and sentences[s_end].source == source:
-                s_end += 1
-            writer.add(doc, chunks[c_at:c_end], sentences[s_at:s_end])
-            c_at, s_at = c_end, s_end
-        if c_at != len(chunks) or s_at != len(sentences):
-            raise ValueError(f"chunks/sentences not grouped in the order of the documents (row {c_at} / {s_at})")
+        add_grouped(writer, docs, chunks, sentences)
         writer.close()
     except BaseException:
         writer.abort()
         raise
+
+
+def add_grouped(writer: TextWriter, docs: Mapping[str, Document], chunks: Sequence[Chunk],
+                sentences: Sequence[SentenceSpan]) -> None:
+    """Add documents whose chunks and sentences are given grouped by document, in the order of `docs`."""
+    c_at = s_at = 0
+    for source, doc in docs.items():
+        c_end = c_at
+        while c_end < len(chunks) and chunks[c_end].source == source:
+            c_end += 1
+        s_end = s_at
+        while s_end < len(sentences) and sentences[s_end].source == source:
+            s_end += 1
+        writer.add(doc, chunks[c_at:c_end], sentences[s_at:s_end])
+        c_at, s_at = c_end, s_end
+    if c_at != len(chunks) or s_at != len(sentences):
+        raise ValueError(f"chunks/sentences not grouped in the order of the documents (row {c_at} / {s_at})")
 
 
 class _Lru(OrderedDict):
@@ -334,6 +340,13 @@ class TextStore:
                 if r == row:
                     s = span
         return s
+
+    def sentences_in(self, rows: range) -> list[SentenceSpan]:
+        """The sentences of a range of rows (a document's), in one query, not cached (a whole-index
+        pass: compaction)."""
+        docs = self._doc_rows()
+        return [SentenceSpan(docs[doc][0], a, b) for doc, a, b in self.query(
+            'SELECT doc, start, "end" FROM sentences WHERE row >= ? AND row < ? ORDER BY row', (rows.start, rows.stop))]
 
     def iter_chunks(self) -> Iterator[Chunk]:
         """Every chunk in row order, read in blocks (for whole-index passes: check, re-ingest)."""

@@ -10,6 +10,7 @@ checkpointed batches (checkpoints.py), so a rerun after a kill resumes.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
@@ -23,17 +24,19 @@ from .. import lexical
 from ..embed import Embedder
 from ..ingest import Problem
 from ..errors import IndexStoreError
-from ..store import META, backend, build_store, discard, fsync_path, is_dsn, kind_for, read_meta, write_text
+from ..store import META, backend, build_store, fsync_path, is_dsn, kind_for, read_meta
+from ..store.pages import trim_heap
 from ..types import Chunk, Document, SentenceSpan
 from . import checkpoints
+from .compact import fold
 from .checkpoints import EMBED_BATCH
-from .diskfull import disk_full_guard
+from .diskfull import allocated, disk_full_guard
 from .hooks import point
 from . import textstore
 from .lock import write_lock
 from .sentence_vectors import drop_pages
-from .layout import (CURRENT, FORMAT, SENTENCE_VECTORS, TEXTS, TMP_PREFIX, exists, folder_tag, is_generation,
-                     new_generation_name, write_manifest)
+from .layout import (FORMAT, SENTENCE_VECTORS, TEXTS, TMP_PREFIX, exists, folder_tag, new_generation_name, publish,
+                     write_manifest)
 from .plan import Delta, Plan, delta, plan, reuse
 from .segment import SegmentEntry, entries
 from .reader import Index, load
@@ -61,6 +64,8 @@ class IngestReport:
     texts_embedded: int = 0
     # Where the generation was published, when the index is shared (index/shared/publish.py)
     published: str = ""
+    # Segments folded into one by this write (compact.py), 0 when it appended or wrote from a plan
+    compacted: int = 0
 
     def summary(self) -> str:
         parts = [
@@ -81,6 +86,8 @@ class IngestReport:
             parts.append(f"{len(skipped)} skipped")
         if len(skipped) < len(self.problems):  # notes on documents indexed all the same (a Woo bundle kept whole)
             parts.append(f"{len(self.problems) - len(skipped)} kept whole")
+        if self.compacted > 1:
+            parts.append(f"{self.compacted} segments compacted into one")
         if self.published:
             parts.append(self.published)
         return ", ".join(parts) + f" ({self.seconds:.1f} s)"
@@ -99,6 +106,7 @@ def sync(
     _after_embed: Callable[[], None] | None = None,
     vector_store: str | None = None,
     batch_size: int = EMBED_BATCH,
+    compact: bool = False,
 ) -> IngestReport:
     """Make the index hold exactly `docs` for `scope` (a source prefix), keeping other scopes.
 
@@ -107,6 +115,7 @@ def sync(
     chunk vectors are written to (assistant/store/); reused vectors are copied, never re-embedded.
     New texts are embedded `batch_size` at a time, each batch checkpointed so that a rerun after a
     kill resumes (checkpoints.py; report.resumed_texts counts the vectors reused).
+    `compact` writes the index as one segment even where appending one would do (compact.py).
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
@@ -121,11 +130,14 @@ def sync(
             old = None
         if old is not None and not how.rechunk and _can_append(old, vector_store):
             change = delta(old, docs, scope, chunk_size, chunk_overlap)
-            if _should_append(old, change):
+            if _should_append(old, change) and not compact:
                 _append(index_dir, old, change, embedder, settings, batch_size, progress, report, _after_embed,
                         vector_store)
-                report.seconds = time.perf_counter() - t0
-                return report
+            else:  # segments or deleted rows piled up: one segment again, streamed from the files
+                _compact(index_dir, old, change, [d.source for d in docs], embedder, settings, batch_size, progress,
+                         report, _after_embed, vector_store)
+            report.seconds = time.perf_counter() - t0
+            return report
         new = plan(old, docs, scope, chunk_size, chunk_overlap, how.rechunk)
         report.added, report.updated = list(new.added), list(new.updated)
         report.removed, report.unchanged = list(new.removed), list(new.unchanged)
@@ -171,7 +183,8 @@ def sync(
 # When a write appends a segment instead of writing everything again (segment.py): the index holds
 # at least APPEND_MIN_CHUNKS chunks (below that a full write takes seconds and keeps one segment),
 # and after the write at most MAX_SEGMENTS segments, at most MAX_DEAD of the rows deleted, and the
-# new segment no larger than what is kept. Otherwise the write is a full one (compaction). Each
+# new segment no larger than what is kept. Otherwise the segments are compacted into one, streamed
+# from their files (compact.py; a write from a plan only below APPEND_MIN_CHUNKS). Each
 # segment costs a search a few tenths of a millisecond; a full write of a million chunks costs
 # minutes, so uploads into a large index compact only every MAX_SEGMENTS - 1 of them.
 APPEND_MIN_CHUNKS = 2_000
@@ -210,13 +223,8 @@ def _append(index_dir: Path, old: Index, change: Delta, embedder: Embedder, sett
     versions of changed and removed documents marked deleted. Published like a full write, so a
     kill at any point leaves the previous generation live."""
     new = change.plan
-    report.added, report.updated = list(change.added), list(change.updated)
-    report.removed, report.unchanged = list(change.removed), list(change.unchanged)
-    vectors, s_vectors = _vectors(index_dir, new, None, embedder, settings, batch_size, progress, report, after_embed)
-    if new.chunks and int(vectors.shape[1]) != int(old.manifest["dim"]):
-        raise IndexStoreError(f"the embedder gives {vectors.shape[1]}-dim vectors, the index holds "
-                              f"{old.manifest['dim']}: run `assistant ingest --rebuild`")
-    report.chunks_embedded, report.sentences_embedded = len(new.embed_chunks), len(new.embed_sentences)
+    vectors, s_vectors = _embed_change(index_dir, old, change, embedder, settings, batch_size, progress, report,
+                                       after_embed)
     name = new_generation_name()
     seg_dir = f"seg-{name[len('gen-'):]}"
     gone: dict[int, set[int]] = {}
@@ -226,14 +234,10 @@ def _append(index_dir: Path, old: Index, change: Delta, embedder: Embedder, sett
             for k, e in enumerate(entries(old.manifest))]
     if new.docs:
         segs.append(SegmentEntry(seg_dir, len(new.docs), len(new.chunks), len(new.sentences), origin=name))
-    dropped = set(change.removed) | set(change.updated)
-    documents = {s: h for s, h in old.manifest["documents"].items() if s not in dropped}
-    documents.update({s: d.sha256 for s, d in new.docs.items()})
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    added_at = old.manifest.get("added", {})
+    documents, added_at = _documents_after(old, change, now)
     manifest = {**{k: v for k, v in old.manifest.items() if k not in ("upgraded_from",)},
-                "format": FORMAT, "generation": name, "documents": dict(sorted(documents.items())),
-                "updated": now, "added": {s: added_at.get(s, now if s in change.added else "") for s in sorted(documents)},
+                "format": FORMAT, "generation": name, "documents": documents, "updated": now, "added": added_at,
                 "segments": [e.to_json() for e in segs], "vector_store": old.store.kind}
     # "chunks" and "sentences": the live ones (each segment's entry has its rows)
     manifest["chunks"] = report.chunks_total = sum(e.chunks for e in segs) - _dead_after(old, change)
@@ -256,6 +260,59 @@ def _append(index_dir: Path, old: Index, change: Delta, embedder: Embedder, sett
             place_sentence_vectors(folder / SENTENCE_VECTORS, s_vectors)
         write_manifest(tmp, manifest)
         publish(index_dir, tmp, name, vector_store)
+    point("swapped")
+    checkpoints.clear(index_dir)
+
+
+def _embed_change(index_dir: Path, old: Index, change: Delta, embedder: Embedder, settings: dict, batch_size: int,
+                  progress: Callable[[int, int], None] | None, report: IngestReport,
+                  after_embed: Callable[[], None] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of a change's new documents (every row of its plan new), embedded with
+    checkpoints; the report says what changed and what was embedded."""
+    new = change.plan
+    report.added, report.updated = list(change.added), list(change.updated)
+    report.removed, report.unchanged = list(change.removed), list(change.unchanged)
+    vectors, s_vectors = _vectors(index_dir, new, None, embedder, settings, batch_size, progress, report, after_embed)
+    if new.chunks and int(vectors.shape[1]) != int(old.manifest["dim"]):  # another embedder under the same name
+        raise IndexStoreError(f"the embedder gives {vectors.shape[1]}-dim vectors, the index holds "
+                              f"{old.manifest['dim']}: run `assistant ingest --rebuild`")
+    report.chunks_embedded, report.sentences_embedded = len(new.embed_chunks), len(new.embed_sentences)
+    return vectors, s_vectors
+
+
+def _documents_after(old: Index, change: Delta, now: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The manifest's "documents" (source -> sha256) and "added" (source -> when it first came in)
+    once `change` is written over `old`."""
+    dropped = set(change.removed) | set(change.updated)
+    documents = {s: h for s, h in old.manifest["documents"].items() if s not in dropped}
+    documents.update({s: d.sha256 for s, d in change.plan.docs.items()})
+    added_at = old.manifest.get("added", {})
+    return (dict(sorted(documents.items())),
+            {s: added_at.get(s, now if s in change.added else "") for s in sorted(documents)})
+
+
+def _compact(index_dir: Path, old: Index, change: Delta, given: list[str], embedder: Embedder, settings: dict,
+             batch_size: int, progress: Callable[[int, int], None] | None, report: IngestReport,
+             after_embed: Callable[[], None] | None, vector_store: str | None) -> None:
+    """Embed the change's new documents, then write them and every live document of `old` as one
+    segment, streamed from its files (compact.py). `given`: the sources the write was given, in order."""
+    vectors, s_vectors = _embed_change(index_dir, old, change, embedder, settings, batch_size, progress, report,
+                                       after_embed)
+    # The embedding model is not needed again by this write, and the graph the compaction builds is
+    # the largest thing it holds (~1 GB at a million chunks): an embedder that can let go of its
+    # model (onnx_rt: with its tokenizer and buffers ~0.7 GB once malloc gives it back) does so
+    # now, and loads it again when next used.
+    release = getattr(embedder, "release", None)
+    if release is not None:
+        release()
+        gc.collect()
+        trim_heap()
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    documents, added_at = _documents_after(old, change, now)
+    report.compacted = len(old.segments)
+    with disk_full_guard(index_dir):
+        report.chunks_total = fold(index_dir, old, change, given, vectors, s_vectors,
+                                   {"documents": documents, "updated": now, "added": added_at}, vector_store)
     point("swapped")
     checkpoints.clear(index_dir)
 
@@ -316,7 +373,7 @@ def _vectors(index_dir: Path, new: Plan, old: Index | None, embedder: Embedder, 
     # float16 file beside the checkpoints, filled block by block, and that file becomes the
     # generation's: memory stays bounded whatever the number of sentences.
     with disk_full_guard(index_dir):
-        s_vectors = _allocated(work / PART, (len(new.sentences), dim))
+        s_vectors = allocated(work / PART, (len(new.sentences), dim))
 
     def old_sentences(rows):
         out = old.sentence_vectors[rows]
@@ -342,26 +399,6 @@ def _vectors(index_dir: Path, new: Plan, old: Index | None, embedder: Embedder, 
         drop_pages(s_vectors)
         del part, fresh
     return vectors, s_vectors
-
-
-def _allocated(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """A float16 .npy file of this shape, its space reserved on disk before it is mapped: writing
-    into a memory-mapped file on a full disk kills the process (SIGBUS), reserving it raises ENOSPC,
-    which disk_full_guard reports."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shape)
-    size = path.stat().st_size
-    reserve = getattr(os, "posix_fallocate", None)  # POSIX only
-    with open(path, "r+b") as f:
-        if reserve is not None:
-            reserve(f.fileno(), 0, size)
-        else:  # Windows: write the zeros (a mapping there extends the file at once anyway)
-            f.seek(out.offset)
-            zeros = bytes(1 << 23)
-            left = size - out.offset
-            while left > 0:
-                left -= f.write(zeros[:min(left, len(zeros))])
-    return out
 
 
 PART = "sentence_vectors.part.npy"  # the new generation's sentence vectors while they are written
@@ -429,25 +466,3 @@ def place_sentence_vectors(path: Path, vectors: np.memmap) -> None:
     del vectors
     os.replace(source, path)
     fsync_path(path)
-
-
-def publish(index_dir: Path, tmp: Path, name: str, vector_store: str | None = None) -> None:
-    """Make the complete generation folder `tmp` live as `name`: fsync its files, rename it, swap
-    CURRENT, then remove older generations (the steps the kill tests stop at are named points)."""
-    for p in sorted(tmp.rglob("*"), key=lambda p: -len(p.parts)):  # files, then their folders
-        fsync_path(p)
-    fsync_path(tmp)
-    os.replace(tmp, index_dir / name)
-    fsync_path(index_dir)
-    point("generation-done")
-    pointer = index_dir / f"{CURRENT}.tmp"
-    write_text(pointer, name + "\n")
-    point("swap")
-    os.replace(pointer, index_dir / CURRENT)
-    fsync_path(index_dir)
-    # Old generations and leftovers of killed writes are garbage now (a database table of an old
-    # generation goes with its folder).
-    for p in index_dir.iterdir():
-        if p.is_dir() and p.name != name and is_generation(p.name):
-            discard(p, vector_store or "")
-            shutil.rmtree(p, ignore_errors=True)

@@ -32,6 +32,7 @@ from .common import (FIX, IDS, META, as_matrix, as_query, damaged, fsync_path, r
 
 __all__ = [  # the helpers of common.py are used by the index too
     "AUTO_HNSW_CHUNKS", "FIX", "IDS", "META", "VectorStore", "as_matrix", "as_query", "backend", "build_store",
+    "build_store_from_file",
     "damaged", "discard", "fsync_path", "is_dsn", "kind_for", "new_store", "open_store", "read_ids", "read_meta",
     "reading", "short_error", "vectors_file", "write_ids", "write_meta", "write_text",
 ]
@@ -111,6 +112,22 @@ def build_store(setting: str, ids: Sequence[str], vectors: np.ndarray, folder: P
     if len(ids):
         store.add(list(ids), vectors)
     store.persist(Path(folder))
+    return store
+
+
+def build_store_from_file(setting: str, ids: Sequence[str], path: Path, folder: Path, name: str = "",
+                          **options) -> VectorStore:
+    """`build_store` from a float32 .npy file of the vectors (row i = ids[i]), which is consumed:
+    an HNSW store is built block by block and keeps the file as its own (a million chunks' vectors
+    are 3 GB, never in memory at once); the other backends read it into memory and delete it."""
+    if kind_for(setting, len(ids)) == "hnsw":
+        from .faiss_hnsw import HnswStore
+
+        return HnswStore.build_from_file(ids, path, folder, **options)
+    vectors = np.load(path)
+    store = build_store(setting, ids, vectors, folder, name=name, **options)
+    del vectors
+    Path(path).unlink()
     return store
 
 

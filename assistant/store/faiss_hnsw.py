@@ -5,9 +5,10 @@ Two files hold the vectors:
     vectors.hnsw.faiss  the HNSW graph + one byte per dimension per chunk (SQ8): finds candidates.
                         Loaded memory-mapped (faiss IO_FLAG_MMAP_IFC): opening it costs milliseconds
                         and only the pages a search visits become resident, and those are let go
-                        after each search (pages.py: with the file in the page cache, the kernel
-                        maps 64 KB around every node a search visits, ~400 MB a search at a
-                        million chunks). (faiss cannot map a file on macOS: there it is read into
+                        every few searches. The writer leaves the file in the page cache as
+                        single pages and readers map it for random access (pages.py: otherwise
+                        the kernel maps 64 KB to 2 MB around every node a search visits,
+                        440-555 MB a search at a million chunks). (faiss cannot map a file on macOS: there it is read into
                         memory, _read_graph.)
     vectors.npy         the float32 vectors exactly as embedded. Every candidate is re-scored with
                         them, so the scores the retriever fuses (and `vector()` for chunks found by
@@ -45,6 +46,13 @@ EF_CONSTRUCTION = 80
 EF_SEARCH = 64
 RERANK = 4
 TRAIN_SAMPLE = 65_536
+# The graph's pages are let go of after loading and then every LET_GO_EVERY searches, which bounds
+# what a long-running process keeps mapped: at a million chunks one search maps 26-44 MB of the
+# graph, 8 searches 242 MB, 64 searches 724 MB (its hot part, clean file pages). Faulting them in
+# again is what costs: dropping them every 8th search made a query's retrieval 10-15 ms slower
+# (33-38 vs 22 ms p50), every 64th changed nothing measurable (measured 2026-12-06).
+LET_GO_EVERY = 64
+BUILD_BLOCK = 16_384  # rows added to the graph at a time by build_from_file (64 MB at 768 dimensions)
 
 
 class HnswStore:
@@ -60,6 +68,7 @@ class HnswStore:
         self.index = None  # made on the first add (SQ8 is trained on it)
         self._path: Path | None = None  # the graph file a loaded (memory-mapped) index came from
         self._mapped: list[tuple[int, int]] = []  # where faiss mapped it: (address, bytes)
+        self._searches = 0
         self._raw: RawFile | None = None  # the exact vectors on disk (rows 0..len-1)
         self._extra: list[np.ndarray] = []  # vectors added since loading (rows after _raw)
         self._extra_cat: np.ndarray | None = None
@@ -131,7 +140,9 @@ class HnswStore:
                 self._selector = (batch, faiss.IDSelectorNot(batch))  # keep both alive
             params.sel = self._selector[1]
         _, found = self.index.search(q.reshape(1, -1), fetch, params=params)
-        self._let_go()
+        self._searches += 1
+        if self._searches % LET_GO_EVERY == 0:
+            self._let_go()
         labels = found[0][found[0] >= 0]
         exact = self._rows(labels) @ q
         order = np.lexsort((labels, -exact))[:k]
@@ -147,15 +158,10 @@ class HnswStore:
         return self._rows(np.asarray([labels[i] for i in ids], dtype=np.int64))
 
     def persist(self, folder: Path) -> None:
-        import faiss
-
         folder = Path(folder)
         n = len(self._ids)
         if self.index is not None:
-            tmp = folder / f".{GRAPH}.tmp"
-            faiss.write_index(self.index, str(tmp))
-            fsync_path(tmp)
-            os.replace(tmp, folder / GRAPH)
+            self._write_graph(folder)
         tmp = folder / f".{RAW}.tmp.npy"
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, self.dim))
         # Part by part (the memory-mapped rows, then each added block): no second copy in memory.
@@ -171,13 +177,64 @@ class HnswStore:
         del out
         fsync_path(tmp)
         os.replace(tmp, folder / RAW)
+        self._write_ids_and_meta(folder)
+
+    def _write_graph(self, folder: Path) -> None:
+        import faiss
+
+        tmp = folder / f".{GRAPH}.tmp"
+        faiss.write_index(self.index, str(tmp))
+        fsync_path(tmp)
+        pages.recache(tmp)  # cached as single pages, not in the writer's 2 MB folios (pages.py)
+        os.replace(tmp, folder / GRAPH)
+
+    def _write_ids_and_meta(self, folder: Path) -> None:
         write_ids(folder, self._ids)
         write_meta(folder, {"backend": self.kind, "dim": self.dim, "count": self.count(), "m": self.m,
                             "ef_construction": self.ef_construction, "ef_search": self.ef_search,
                             "codes": self.codes, "rerank": self.rerank})
 
+    @classmethod
+    def build_from_file(cls, ids: Sequence[str], path: Path, folder: Path, **options) -> "HnswStore":
+        """The store of `ids` whose float32 vectors are the .npy file `path` (row i = ids[i]), built
+        into `folder` block by block from the file, which becomes the store's vectors.npy (moved, not
+        copied). What `build_store` does with the vectors in memory, in ~1 KB a chunk (the graph and
+        its codes) instead of 4 KB: at a million chunks the vectors alone are 3 GB (a compaction,
+        index/compact.py). The same training sample as `add`, so the same codes."""
+        folder, ids = Path(folder), list(ids)
+        # Read with pread, not through a memory map: the training sample is 65,536 rows scattered
+        # over the whole file, and a map faults in 64 KB around each (the 3 GB file of a million
+        # chunks all resident: a 3.7 GB peak, measured).
+        raw = RawFile(path)
+        try:
+            if raw.shape[0] != len(ids):
+                raise ValueError(f"{path}: {raw.shape[0]} rows for {len(ids)} ids")
+            if len(set(ids)) != len(ids):
+                raise ValueError("hnsw store: duplicate chunk id")
+            store = cls(raw.shape[1], **options)
+            n = len(ids)
+            if n:
+                store.index = store._new_index()
+                _reserve(store.index, n)
+                rng = np.random.default_rng(0)
+                rows = np.arange(n) if n <= TRAIN_SAMPLE else np.sort(rng.choice(n, TRAIN_SAMPLE, replace=False))
+                store.index.train(raw.rows(rows))
+                for lo in range(0, n, BUILD_BLOCK):
+                    store.index.add(raw.rows(np.arange(lo, min(n, lo + BUILD_BLOCK))))
+                store._write_graph(folder)
+        finally:
+            raw.close()
+        fsync_path(path)
+        if Path(path) != folder / RAW:
+            os.replace(path, folder / RAW)
+        store._ids = ids
+        store._raw = RawFile(folder / RAW)
+        store._write_ids_and_meta(folder)
+        return store
+
     def close(self) -> None:
         self.index, self._mapped = None, []
+        self._label = None  # id -> label: ~100 MB at a million chunks, built again if asked
         if self._raw is not None:
             self._raw.close()
         self._raw = None
@@ -225,6 +282,8 @@ class HnswStore:
             # where faiss mapped the file (it does not say): the pages its reading touched go now,
             # those of each search after it (_let_go)
             self._mapped = pages.mapped_ranges(self._path) if mapped else []
+            for start, nbytes in self._mapped:
+                pages.random_access(start, nbytes)
             self._let_go()
             if self.index.ntotal != len(self._ids):
                 raise damaged(folder / GRAPH, f"holds {self.index.ntotal} vectors for {len(self._ids)} ids")
@@ -270,6 +329,23 @@ class HnswStore:
         if self._label is None:
             self._label = {i: n for n, i in enumerate(self._ids) if i is not None}
         return self._label
+
+
+def _reserve(index, n: int) -> None:
+    """Give the graph's codes and neighbour lists the capacity of `n` vectors before they are added
+    block by block (build_from_file): each add grows them, and a std::vector that grows past its
+    capacity is copied into one twice as large, both resident for a moment (768 MB of SQ8 codes at a
+    million chunks: ~0.5 GB more at the peak). Resizing up and back down keeps the capacity."""
+    import faiss
+
+    storage = faiss.downcast_index(index.storage)
+    storage.codes.resize(n * storage.code_size)
+    storage.codes.resize(0)
+    # level 0 holds 2M neighbours a vector, each level above M, and a vector reaches level 1 with
+    # probability 1/M: 2M + 2 slots a vector on average covers them
+    hnsw = index.hnsw
+    hnsw.neighbors.resize(n * (hnsw.nb_neighbors(0) + 2))
+    hnsw.neighbors.resize(0)
 
 
 def _read_graph(path: Path, mmap: bool):
