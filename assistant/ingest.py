@@ -37,6 +37,7 @@ import os
 import re
 import stat
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -70,28 +71,39 @@ def load_folder(folder: Path, scope: str | None = None, *, on_page: ocr.PageProg
                 ocr_cache: Path | None = None) -> tuple[list[Document], list[Problem]]:
     """All supported files under folder (recursively). Sources are "<scope>/<relative path>".
     on_page reports OCR progress page by page; ocr_cache is where OCR'd page texts are kept."""
+    docs, problems = [], []
+    for found, unread in iter_folder(folder, scope, on_page=on_page, ocr_cache=ocr_cache):
+        docs.extend(found)
+        problems.extend(unread)
+    return docs, problems
+
+
+def iter_folder(folder: Path, scope: str | None = None, *, on_page: ocr.PageProgress | None = None,
+                ocr_cache: Path | None = None) -> Iterator[tuple[list[Document], list[Problem]]]:
+    """`load_folder` one file at a time: the documents read from each file and the problems met (a
+    file that cannot be read gives only a problem), so that a large folder is never in memory whole
+    (library.Library.add_folder writes it in batches)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"not a folder: {folder}")
     scope = scope or printable(folder.resolve().name)
-    docs, problems = [], []
     meta, meta_problem = _read_meta(folder / META_FILE, f"{scope}/{META_FILE}")
     if meta_problem:
-        problems.append(meta_problem)
+        yield [], [meta_problem]
     for parts, kind, path, note in _walk(folder):
         rel = "/".join(parts)
         source = f"{scope}/{printable(rel)}"
         if kind != "file":
-            problems.append(Problem(source, f"{printable(parts[-1])}: {note}"))
+            yield [], [Problem(source, f"{printable(parts[-1])}: {note}")]
             continue
         if parts[-1] == META_FILE:
             continue
         bad = _bad_name(rel)
         if bad:
-            problems.append(Problem(source, f"{printable(parts[-1])}: file name {bad}; rename the file"))
+            yield [], [Problem(source, f"{printable(parts[-1])}: file name {bad}; rename the file")]
             continue
         if path.suffix.lower() not in SUFFIXES:
-            problems.append(Problem(source, f"{path.name}: unsupported file type {path.suffix or '(none)'}"))
+            yield [], [Problem(source, f"{path.name}: unsupported file type {path.suffix or '(none)'}")]
             continue
         try:
             entry = meta.get(rel)
@@ -100,14 +112,12 @@ def load_folder(folder: Path, scope: str | None = None, *, on_page: ocr.PageProg
                                            follow_symlinks=False, on_page=on_page, ocr_cache=ocr_cache,
                                            sidecar=entry if isinstance(entry, dict) else None)
         except InputError as e:
-            problems.append(Problem(source, str(e)))
+            yield [], [Problem(source, str(e))]
             continue
         except Exception as e:  # never let one file stop the folder
-            problems.append(Problem(source, f"{path.name}: cannot read ({type(e).__name__}: {e})"))
+            yield [], [Problem(source, f"{path.name}: cannot read ({type(e).__name__}: {e})")]
             continue
-        docs.extend(found)
-        problems.extend(unread)
-    return docs, problems
+        yield list(found), list(unread)
 
 
 def load_file(path: Path, source: str | None = None, title: str | None = None, *,

@@ -29,10 +29,14 @@ from .embed import Embedder
 from .errors import IndexStoreError, InputError
 from .index import IngestReport
 from .index.layout import read_manifest
-from .ingest import SUFFIXES, Problem, load_file, load_folder
+from .ingest import SUFFIXES, Problem, iter_folder, load_file, load_folder
 from .types import Document
 
 UPLOAD_SCOPE = documents.UPLOAD_SCOPE
+# Text read from a folder before it is written (add_folder): ~30 MB of documents (a few hundred
+# 20-page ones) makes a few hundred MB of chunks, sentences and vectors while they are written,
+# whatever the size of the folder.
+FOLDER_BATCH_CHARS = 32_000_000
 
 
 @dataclass(frozen=True)
@@ -104,10 +108,55 @@ class Library:
             return self._sync(list(batch.docs), batch.scope, problems=batch.problems, rebuild=rebuild,
                               compact=compact, progress=progress)
 
-    def add_folder(self, folder: Path | None = None, *, rebuild: bool = False,
-                   progress: Callable[[int, int], None] | None = None, on_page=None) -> IngestReport:
-        """Index a folder (default: the seeds): `read_folder` then `add`."""
-        return self.add(self.read_folder(folder, on_page), rebuild=rebuild, progress=progress)
+    def add_folder(self, folder: Path | None = None, *, rebuild: bool = False, compact: bool = False,
+                   progress: Callable[[int, int], None] | None = None, on_page=None,
+                   on_read: Callable[[list[Document], list[Problem]], None] | None = None) -> IngestReport:
+        """Index a folder (default: the seeds) as `add(read_folder(folder))` does, without holding
+        it in memory: files are read one at a time and written FOLDER_BATCH_CHARS of text at a
+        time (each batch added to the index: appended as a segment once the index is large), then
+        the folder's documents that are gone are removed. A folder smaller than one batch is one
+        write, as before. `on_read(docs, problems)` is told what each file gave; `progress(done,
+        total)` counts texts embedded over all batches."""
+        folder = Path(folder) if folder is not None else Path(self.settings.storage.seeds_dir)
+        scope = folder.resolve().name
+        reports: list[IngestReport] = []
+        problems: list[Problem] = []
+        pending: list[Document] = []
+        seen: list[str] = []
+        size = 0
+        embedder = self.embedder(rebuild)  # one model for every batch
+        before = 0  # texts embedded by the batches written
+
+        def step(done: int, total: int) -> None:
+            if progress:
+                progress(before + done, before + total)
+
+        with index.write_lock(self.index_dir):
+            for docs, unread in iter_folder(folder, on_page=on_page, ocr_cache=self.settings.storage.ocr_cache_dir):
+                if on_read:
+                    on_read(docs, unread)
+                problems += unread
+                pending += docs
+                size += sum(len(d.text) for d in docs)
+                if size >= FOLDER_BATCH_CHARS:
+                    reports.append(self._sync(pending, None, rebuild=rebuild and not reports, progress=step,
+                                              embedder=embedder))
+                    before += reports[-1].texts_embedded
+                    seen += [d.source for d in pending]
+                    pending, size = [], 0
+            if not reports:  # one batch: one write, exactly the folder
+                return self._sync(pending, scope, problems=problems, rebuild=rebuild, compact=compact,
+                                  progress=step, embedder=embedder)
+            # The last batch, with the documents written before as the index now holds them (read
+            # from it lazily, all unchanged): what the scope holds beyond them leaves the index.
+            live = index.load(self.index_dir, self.settings.storage.vector_store)
+            try:
+                written = [live.docs[s] for s in dict.fromkeys(seen) if s in live.docs]
+                last = self._sync(written + pending, scope, problems=problems, compact=compact, progress=step,
+                                  embedder=embedder)
+            finally:
+                live.close()
+        return _combined(reports, last, {s for r in reports for s in r.added + r.updated})
 
     def add_uploads(self, paths: list[str | Path],
                     progress: Callable[[str, int, int], None] | None = None) -> UploadResult:
@@ -186,6 +235,7 @@ class Library:
             return self._sync(docs, source, progress=progress, embedder=embedder)
 
     # -- helpers ----------------------------------------------------------------------------------
+
     def _sync(self, docs: list[Document], scope: str | None, *, problems=(), rebuild: bool = False,
               compact: bool = False, progress: Callable[[int, int], None] | None = None,
               embedder: Embedder | None = None) -> IngestReport:
@@ -238,3 +288,19 @@ def safe_name(name: str) -> str:
     """A plain file name: no folders, no leading dot (hidden files are not ingested)."""
     name = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip().lstrip(".")
     return name or "upload.txt"
+
+
+def _combined(batches: list[IngestReport], last: IngestReport, written: set[str]) -> IngestReport:
+    """One report for a folder written in batches (`batches`, then `last`, which was given the
+    documents the batches wrote again, unchanged)."""
+    out = IngestReport(problems=last.problems, published=last.published, chunks_total=last.chunks_total,
+                       removed=list(last.removed), rebuilt=batches[0].rebuilt)
+    for r in [*batches, last]:
+        out.added += r.added
+        out.updated += r.updated
+        for name in ("chunks_embedded", "sentences_embedded", "resumed_texts", "texts_embedded", "compacted"):
+            setattr(out, name, getattr(out, name) + getattr(r, name))
+        out.seconds += r.seconds
+        out.rechunked = out.rechunked or r.rechunked
+    out.unchanged = [s for s in last.unchanged if s not in written]
+    return out

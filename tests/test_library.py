@@ -144,3 +144,58 @@ def test_cli_ingest_names_a_damaged_manifest(tmp_path, docs, capsys):
     assert cli.main(["--index-dir", str(s.storage.index_dir), "ingest", str(docs)]) == 2
     err = capsys.readouterr().err
     assert f"{gen / 'manifest.json'} is unreadable" in err and "assistant ingest --rebuild" in err
+
+
+def _many(folder, n: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (folder / f"nota{i:02d}.txt").write_text(
+            f"Nota {i}. De gemeente Zuiderzee bespreekt voorstel {i} over deelfietsen en parkeren. "
+            f"Het college besluit in vergadering {i} over de kosten.", encoding="utf-8")
+
+
+def test_a_large_folder_is_read_and_written_in_batches(tmp_path, monkeypatch, appending):
+    """add_folder never holds more than a batch of documents read from the folder (the rest of a
+    large archive stays on disk): each batch is added to the index, then the documents of the
+    folder that are gone are removed. The index equals one written in one go."""
+    from assistant import library
+
+    docs = tmp_path / "docs"
+    _many(docs, 9)
+    one_go = Settings().with_(index_dir=tmp_path / "one", chunk_size=200, chunk_overlap=20)
+    whole = Library(one_go, HashEmbedder()).add_folder(docs)
+
+    monkeypatch.setattr(library, "FOLDER_BATCH_CHARS", 300)  # two or three of these documents
+    calls = []
+    real = index.sync
+
+    def sync(index_dir, given, *a, **kw):
+        calls.append(([d for d in given if type(d).__name__ == "Document"], kw.get("scope")))  # read, not stored
+        return real(index_dir, given, *a, **kw)
+
+    monkeypatch.setattr(index, "sync", sync)
+    s = one_go.with_(index_dir=tmp_path / "batched")
+    emb = HashEmbedder()
+    progress = []
+    report = Library(s, emb).add_folder(docs, progress=lambda done, total: progress.append((done, total)))
+    assert len(calls) >= 3 and all(scope is None for _, scope in calls[:-1]) and calls[-1][1] == "docs"
+    assert all(len(read) <= 3 for read, _ in calls)  # never more than a batch read into memory
+    assert sorted(report.added) == sorted(whole.added) and report.unchanged == [] and report.removed == []
+    assert report.chunks_total == whole.chunks_total and report.texts_embedded == whole.texts_embedded
+    assert progress[-1][0] == progress[-1][1] == report.texts_embedded  # counted over all batches
+    a, b = index.load(tmp_path / "one"), index.load(tmp_path / "batched")
+    assert sorted(c.id for c in a.chunks) == sorted(c.id for c in b.chunks)
+    assert {s: d.sha256 for s, d in a.docs.items()} == {s: d.sha256 for s, d in b.docs.items()}
+    a.close()
+    b.close()
+
+    (docs / "nota03.txt").unlink()  # gone from the folder: gone from the index
+    (docs / "nota05.txt").write_text("Nota 5. Een nieuwe tekst over de begroting.", encoding="utf-8")
+    calls.clear()
+    before = emb.calls
+    report = Library(s, emb).add_folder(docs)
+    assert report.removed == ["docs/nota03.txt"] and report.updated == ["docs/nota05.txt"] and not report.added
+    assert len(report.unchanged) == 7 and emb.calls - before == report.texts_embedded > 0
+    idx = index.load(s.storage.index_dir)
+    assert "docs/nota03.txt" not in idx.docs and idx.docs["docs/nota05.txt"].text.startswith("Nota 5. Een nieuwe")
+    idx.close()

@@ -43,20 +43,25 @@ def ingest_folder(s, folder: Path, rebuild: bool = False, take_over: bool = Fals
     # its manifest: one that cannot be read stops the ingest with an error naming the file, before any
     # model loads. --rebuild starts over with the best available backend.
     library = Library(s, take_over=take_over)
-    batch = library.read_folder(folder, on_page=_ocr_progress())
-    for p in batch.problems:  # a kept one is a note on a document indexed all the same (woo.py)
-        print(f"{'note on' if getattr(p, 'kept', False) else 'skipped'} {p.source}: {p.reason}", file=sys.stderr)
-    for d in batch.docs:
-        if d.ocr_pages:
-            print(f"read by OCR: {d.source}, page{'s' if len(d.ocr_pages) > 1 else ''} {ranges(d.ocr_pages)} "
-                  f"of {len(d.pages)}", file=sys.stderr)
-    if not batch.docs and not batch.problems:
-        print(f"no documents found in {folder}", file=sys.stderr)
+    found = [0]
+
+    def read(docs, problems) -> None:  # told file by file: a large folder is read and written in batches
+        found[0] += len(docs) + len(problems)
+        for p in problems:  # a kept one is a note on a document indexed all the same (woo.py)
+            print(f"{'note on' if getattr(p, 'kept', False) else 'skipped'} {p.source}: {p.reason}", file=sys.stderr)
+        for d in docs:
+            if d.ocr_pages:
+                print(f"read by OCR: {d.source}, page{'s' if len(d.ocr_pages) > 1 else ''} {ranges(d.ocr_pages)} "
+                      f"of {len(d.pages)}", file=sys.stderr)
+
     bar, update = progress_bar("embedding", "text")
     try:
-        report = library.add(batch, rebuild=rebuild, compact=compact, progress=update)
+        report = library.add_folder(folder, rebuild=rebuild, compact=compact, progress=update, on_page=_ocr_progress(),
+                                    on_read=read)
     finally:
         bar.close()
+    if not found[0]:
+        print(f"no documents found in {folder}", file=sys.stderr)
     if report.rebuilt:
         print(f"rebuilt the whole index: {report.rebuilt}", file=sys.stderr)
     if report.rechunked:
