@@ -118,6 +118,8 @@ class Library:
         write, as before. `on_read(docs, problems)` is told what each file gave; `progress(done,
         total)` counts texts embedded over all batches."""
         folder = Path(folder) if folder is not None else Path(self.settings.storage.seeds_dir)
+        if not folder.is_dir():  # before the embedder is looked for: the error the user can act on first
+            raise InputError(f"not a folder: {folder}")
         scope = folder.resolve().name
         reports: list[IngestReport] = []
         problems: list[Problem] = []

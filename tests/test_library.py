@@ -199,3 +199,14 @@ def test_a_large_folder_is_read_and_written_in_batches(tmp_path, monkeypatch, ap
     idx = index.load(s.storage.index_dir)
     assert "docs/nota03.txt" not in idx.docs and idx.docs["docs/nota05.txt"].text.startswith("Nota 5. Een nieuwe")
     idx.close()
+
+
+def test_a_missing_folder_is_named_before_any_model_is_looked_for(tmp_path, monkeypatch):
+    from assistant.errors import InputError, ModelMissingError
+
+    def no_model(*a, **k):
+        raise ModelMissingError("Embedding model not found: run `assistant models fetch`.")
+
+    monkeypatch.setattr("assistant.pipeline.make_embedder", no_model)
+    with pytest.raises(InputError, match="not a folder: .*nope"):
+        Library(Settings().with_(index_dir=tmp_path / "index")).add_folder(tmp_path / "nope")
