@@ -12,13 +12,13 @@ count of every chunk. A process then opens a file instead of tokenising and stem
 from __future__ import annotations
 
 import itertools
-from array import array
 import math
 import os
 import re
 import sqlite3
 import threading
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 

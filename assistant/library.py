@@ -99,14 +99,13 @@ class Library:
         docs, problems = load_folder(folder, on_page=on_page, ocr_cache=self.settings.storage.ocr_cache_dir)
         return Batch(tuple(docs), folder.resolve().name, tuple(problems))
 
-    def add(self, batch: Batch, *, rebuild: bool = False, compact: bool = False,
+    def add(self, batch: Batch, *, rebuild: bool = False,
             progress: Callable[[int, int], None] | None = None) -> IngestReport:
         """Make the index hold exactly `batch` for its scope (other scopes are kept); `rebuild`
-        embeds everything again, `compact` writes the index as one segment (index/compact.py).
-        `progress(done, total)` counts texts embedded."""
+        embeds everything again. `progress(done, total)` counts texts embedded."""
         with index.write_lock(self.index_dir):
             return self._sync(list(batch.docs), batch.scope, problems=batch.problems, rebuild=rebuild,
-                              compact=compact, progress=progress)
+                              progress=progress)
 
     def add_folder(self, folder: Path | None = None, *, rebuild: bool = False, compact: bool = False,
                    progress: Callable[[int, int], None] | None = None, on_page=None,
@@ -115,7 +114,8 @@ class Library:
         it in memory: files are read one at a time and written FOLDER_BATCH_CHARS of text at a
         time (each batch added to the index: appended as a segment once the index is large), then
         the folder's documents that are gone are removed. A folder smaller than one batch is one
-        write, as before. `on_read(docs, problems)` is told what each file gave; `progress(done,
+        write, as before. `compact` writes the index as one segment (index/compact.py).
+        `on_read(docs, problems)` is told what each file gave; `progress(done,
         total)` counts texts embedded over all batches."""
         folder = Path(folder) if folder is not None else Path(self.settings.storage.seeds_dir)
         if not folder.is_dir():  # before the embedder is looked for: the error the user can act on first

@@ -41,11 +41,11 @@ SENTENCE_BLOCK = 65_536  # sentence vector rows copied between letting go of the
 
 
 def fold(index_dir: Path, old: Index, change: Delta, given: list[str], vectors: np.ndarray, s_vectors: np.ndarray,
-         documents: dict, vector_store: str | None) -> int:
+         entries: dict, vector_store: str | None) -> int:
     """Write `old`'s live documents less those `change` deletes, and `change`'s new documents (their
     vectors `vectors` / `s_vectors`, embedded by the caller), as a generation of one segment, and
     make it live; `old` is closed on the way. `given`: the sources the write was given, in order;
-    `documents`: the manifest's "documents", "added" and "updated". Returns the chunks written."""
+    `entries`: the manifest's "documents", "added" and "updated". Returns the chunks written."""
     new = change.plan
     items = _order(old, change, given)
     segs = old.segments
@@ -53,7 +53,7 @@ def fold(index_dir: Path, old: Index, change: Delta, given: list[str], vectors: 
     n_sents = sum(len(segs[it[1]].texts.doc_sentence_rows(it[2])) for it in items if it[0] == "old") + len(new.sentences)
     dim = int(old.manifest["dim"])
     manifest = {**{k: v for k, v in old.manifest.items() if k not in ("upgraded_from", "segments")},
-                **documents, "format": FORMAT, "chunks": n_chunks, "sentences": n_sents}
+                **entries, "format": FORMAT, "chunks": n_chunks, "sentences": n_sents}
     name = new_generation_name()
     tmp = index_dir / f"{TMP_PREFIX}{name}"
     tmp.mkdir(parents=True)
@@ -81,16 +81,7 @@ def _order(old: Index, change: Delta, given: list[str]) -> list[tuple]:
     item is ("old", segment, row) for a document copied from a segment, ("new", source, range of
     chunk rows, range of sentence rows) for one of `change.plan`."""
     new = change.plan
-    fresh: dict[str, tuple[range, range]] = {}
-    c_at = s_at = 0
-    for source in new.docs:  # the plan's rows are grouped by document in the order of its docs
-        c_end, s_end = c_at, s_at
-        while c_end < len(new.chunks) and new.chunks[c_end].source == source:
-            c_end += 1
-        while s_end < len(new.sentences) and new.sentences[s_end].source == source:
-            s_end += 1
-        fresh[source] = (range(c_at, c_end), range(s_at, s_end))
-        c_at, s_at = c_end, s_end
+    fresh = textstore.grouped(new.docs, new.chunks, new.sentences)
     gone = set(change.deleted)
     live = {source: at for source, at in old.rows.docs.items() if at not in gone}
     given = list(dict.fromkeys(given))
@@ -173,8 +164,7 @@ def _texts_and_vectors(path: Path, old: Index, items: list[tuple], new, vectors:
                 doc = seg.texts.document(it[2])
                 # the page from the document's pages (as plan.py does: an index written before
                 # pages were recorded gets them)
-                chunks = [c if c.page == page_at(doc.pages, c.start) else replace(c, page=page_at(doc.pages, c.start))
-                          for c in seg.texts.chunks_at(list(seg.texts.doc_chunk_rows(it[2])))]
+                chunks = [_paged(c, doc) for c in seg.texts.chunks_at(list(seg.texts.doc_chunk_rows(it[2])))]
                 srows = seg.texts.doc_sentence_rows(it[2])
                 writer.add(doc, chunks, seg.texts.sentences_in(srows))
                 pending.extend(c.id for c in chunks)
@@ -195,3 +185,9 @@ def _texts_and_vectors(path: Path, old: Index, items: list[tuple], new, vectors:
         writer.abort()
         raise
     return ids
+
+
+def _paged(chunk, doc):
+    """The chunk with its page taken from the document's pages (as plan.py does)."""
+    page = page_at(doc.pages, chunk.start)
+    return chunk if chunk.page == page else replace(chunk, page=page)

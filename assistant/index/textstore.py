@@ -147,28 +147,32 @@ def write(path: Path, docs: Mapping[str, Document], chunks: Sequence[Chunk], sen
     order of `docs` (as plan.Plan gives them)."""
     writer = TextWriter(path)
     try:
-        add_grouped(writer, docs, chunks, sentences)
+        for source, (c, s) in grouped(docs, chunks, sentences).items():
+            writer.add(docs[source], chunks[c.start:c.stop], sentences[s.start:s.stop])
         writer.close()
     except BaseException:
         writer.abort()
         raise
 
 
-def add_grouped(writer: TextWriter, docs: Mapping[str, Document], chunks: Sequence[Chunk],
-                sentences: Sequence[SentenceSpan]) -> None:
-    """Add documents whose chunks and sentences are given grouped by document, in the order of `docs`."""
+def grouped(docs: Mapping[str, Document], chunks: Sequence[Chunk],
+            sentences: Sequence[SentenceSpan]) -> dict[str, tuple[range, range]]:
+    """Each document's rows of `chunks` and of `sentences`, which are grouped by document in the
+    order of `docs` (as plan.Plan gives them)."""
+    out: dict[str, tuple[range, range]] = {}
     c_at = s_at = 0
-    for source, doc in docs.items():
+    for source in docs:
         c_end = c_at
         while c_end < len(chunks) and chunks[c_end].source == source:
             c_end += 1
         s_end = s_at
         while s_end < len(sentences) and sentences[s_end].source == source:
             s_end += 1
-        writer.add(doc, chunks[c_at:c_end], sentences[s_at:s_end])
+        out[source] = (range(c_at, c_end), range(s_at, s_end))
         c_at, s_at = c_end, s_end
     if c_at != len(chunks) or s_at != len(sentences):
         raise ValueError(f"chunks/sentences not grouped in the order of the documents (row {c_at} / {s_at})")
+    return out
 
 
 class _Lru(OrderedDict):

@@ -124,9 +124,7 @@ def build_store_from_file(setting: str, ids: Sequence[str], path: Path, folder: 
         from .faiss_hnsw import HnswStore
 
         return HnswStore.build_from_file(ids, path, folder, **options)
-    vectors = np.load(path)
-    store = build_store(setting, ids, vectors, folder, name=name, **options)
-    del vectors
+    store = build_store(setting, ids, np.load(path), folder, name=name, **options)
     Path(path).unlink()
     return store
 

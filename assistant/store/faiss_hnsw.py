@@ -8,8 +8,8 @@ Two files hold the vectors:
                         every few searches. The writer leaves the file in the page cache as
                         single pages and readers map it for random access (pages.py: otherwise
                         the kernel maps 64 KB to 2 MB around every node a search visits,
-                        440-555 MB a search at a million chunks). (faiss cannot map a file on macOS: there it is read into
-                        memory, _read_graph.)
+                        440-555 MB a search at a million chunks). (faiss cannot map a file on
+                        macOS: there it is read into memory, _read_graph.)
     vectors.npy         the float32 vectors exactly as embedded. Every candidate is re-scored with
                         them, so the scores the retriever fuses (and `vector()` for chunks found by
                         BM25 only) are the exact cosines, never SQ8 approximations. Rows are read
@@ -100,9 +100,7 @@ class HnswStore:
             self.index = faiss.read_index(str(self._path))
             self._path, self._mapped = None, []
         if not self.index.is_trained:
-            rng = np.random.default_rng(0)
-            sample = v if len(v) <= TRAIN_SAMPLE else v[np.sort(rng.choice(len(v), TRAIN_SAMPLE, replace=False))]
-            self.index.train(sample)
+            self.index.train(v if len(v) <= TRAIN_SAMPLE else v[_sample_rows(len(v))])
         self.index.hnsw.efConstruction = self.ef_construction
         self.index.add(v)
         self._extra.append(v.copy())
@@ -200,7 +198,7 @@ class HnswStore:
         into `folder` block by block from the file, which becomes the store's vectors.npy (moved, not
         copied). What `build_store` does with the vectors in memory, in ~1 KB a chunk (the graph and
         its codes) instead of 4 KB: at a million chunks the vectors alone are 3 GB (a compaction,
-        index/compact.py). The same training sample as `add`, so the same codes."""
+        index/compact.py). The same training sample as `add` (_sample_rows), so the same codes."""
         folder, ids = Path(folder), list(ids)
         # Read with pread, not through a memory map: the training sample is 65,536 rows scattered
         # over the whole file, and a map faults in 64 KB around each (the 3 GB file of a million
@@ -216,9 +214,7 @@ class HnswStore:
             if n:
                 store.index = store._new_index()
                 _reserve(store.index, n)
-                rng = np.random.default_rng(0)
-                rows = np.arange(n) if n <= TRAIN_SAMPLE else np.sort(rng.choice(n, TRAIN_SAMPLE, replace=False))
-                store.index.train(raw.rows(rows))
+                store.index.train(raw.rows(_sample_rows(n)))
                 for lo in range(0, n, BUILD_BLOCK):
                     store.index.add(raw.rows(np.arange(lo, min(n, lo + BUILD_BLOCK))))
                 store._write_graph(folder)
@@ -329,6 +325,14 @@ class HnswStore:
         if self._label is None:
             self._label = {i: n for n, i in enumerate(self._ids) if i is not None}
         return self._label
+
+
+def _sample_rows(n: int) -> np.ndarray:
+    """The rows of n vectors SQ8 is trained on (all of them up to TRAIN_SAMPLE): the same for a
+    store built in memory (`add`) and one built from a file (`build_from_file`)."""
+    if n <= TRAIN_SAMPLE:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, TRAIN_SAMPLE, replace=False))
 
 
 def _reserve(index, n: int) -> None:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 PAGE = mmap.PAGESIZE
 _DONTNEED = 4  # MADV_DONTNEED on Linux, macOS and the BSDs
+_RANDOM = 1  # MADV_RANDOM
 _MADVISE: list = []
 
 
@@ -46,9 +47,6 @@ def _madvise():
                 fn = None
         _MADVISE.append(fn)
     return _MADVISE[0]
-
-
-_RANDOM = 1  # MADV_RANDOM
 
 
 def random_access(start: int, nbytes: int) -> None:
